@@ -1,0 +1,190 @@
+import type { ConnectorRef, PriorityRecord, PriorityScope } from '../priorities/model.js';
+import type { ResolveErrorCode } from '../priorities/resolve.js';
+import type { RunningModule } from '../main.js';
+import type { ActionOrigin, ActionRecord, ActionRequest } from '../site/actions.js';
+import type { EvseView } from '../site/evse-view.js';
+
+/** OCPI-style EVSE status, mapped from the EVerest state (what CPMS back-ends already understand). */
+export type OcpiStatus = 'AVAILABLE' | 'BLOCKED' | 'CHARGING' | 'INOPERATIVE' | 'OUTOFORDER' | 'PLANNED' | 'REMOVED' | 'RESERVED' | 'UNKNOWN';
+
+export interface EvseStatusDto {
+  module_id: string;
+  evse_id: string | null;
+  serial_number: string | null;
+  charge_box_identity: string | null;
+  connectors: Array<{ id: number; type: string | null; priority: number; priority_scope: PriorityScope | null }>;
+  status: OcpiStatus;
+  state: string;
+  connector_id: number;
+  session: { uuid: string; started_at: string; transaction: boolean } | null;
+  power_w: number;
+  energy_wh: number;
+  heartbeat: { status: string; last_seen_at: string | null; lost: number; restarts: number };
+  priority: number;
+  decision: { decision: string; reason: string; reason_code: string; expected_w: number } | null;
+  last_action: ActionRecord | null;
+  manual_hold: 'pause' | 'disable' | null;
+}
+
+export function ocpiStatus(view: EvseView): OcpiStatus {
+  if (view.liveness.status === 'stale') return 'INOPERATIVE';
+  switch (view.state) {
+    case 'Unplugged':
+      return 'AVAILABLE';
+    case 'Charging':
+      return 'CHARGING';
+    case 'Disabled':
+      return 'INOPERATIVE';
+    case 'Reserved':
+      return 'RESERVED';
+    case 'Preparing':
+    case 'AuthRequired':
+    case 'WaitingForEnergy':
+    case 'ChargingPausedEV':
+    case 'ChargingPausedEVSE':
+    case 'Finished':
+    case 'FinishedEV':
+    case 'FinishedEVSE':
+    case 'AuthTimeout':
+      // The connector is occupied by a car that is not drawing power.
+      return 'BLOCKED';
+    default:
+      return 'UNKNOWN';
+  }
+}
+
+export type PriorityResult =
+  | { ok: true; record: PriorityRecord; created: boolean }
+  | { ok: false; code: ResolveErrorCode; message: string };
+
+/**
+ * The operations both APIs (HTTP and our MQTT topics) offer, in one place so they cannot drift.
+ * Talks to the site domain and the priority store only.
+ */
+export class ModuleService {
+  constructor(private readonly module: RunningModule) {}
+
+  get evseIds(): string[] {
+    return this.module.config.evses.map((e) => e.module_id);
+  }
+
+  evse(moduleId: string): EvseStatusDto | undefined {
+    const view = this.module.site.view(moduleId);
+    const configured = this.module.config.evses.find((e) => e.module_id === moduleId);
+    if (!view || !configured) return undefined;
+    const { store, site } = this.module;
+    const decision = site.decisionFor(moduleId);
+    const lastAction = site.enforcer.lastAction(moduleId);
+    const record = store.get(moduleId, view.connectorId);
+    return {
+      module_id: moduleId,
+      evse_id: view.evseId ?? null,
+      serial_number: configured.serial_number ?? null,
+      charge_box_identity: configured.charge_box_identity ?? null,
+      connectors: view.connectors.map((c) => {
+        const r = store.get(moduleId, c.id);
+        return { id: c.id, type: c.type ?? null, priority: r?.priority ?? 0, priority_scope: r?.scope ?? null };
+      }),
+      status: ocpiStatus(view),
+      state: view.state,
+      connector_id: view.connectorId,
+      session: view.session
+        ? { uuid: view.session.uuid, started_at: new Date(view.session.startedAtMs).toISOString(), transaction: view.session.transaction }
+        : null,
+      power_w: Math.round(view.powerW),
+      energy_wh: Math.round(view.energyWh),
+      heartbeat: {
+        status: view.liveness.status,
+        last_seen_at: view.liveness.lastSeenMs !== undefined ? new Date(view.liveness.lastSeenMs).toISOString() : null,
+        lost: view.liveness.lost,
+        restarts: view.liveness.restarts,
+      },
+      priority: record?.priority ?? 0,
+      decision: decision
+        ? { decision: decision.decision, reason: decision.reason, reason_code: decision.reasonCode, expected_w: Math.round(decision.expectedW) }
+        : null,
+      last_action: lastAction ? { ...lastAction } : null,
+      manual_hold: site.enforcer.manualHold(moduleId) ?? null,
+    };
+  }
+
+  evses(): EvseStatusDto[] {
+    return this.evseIds.map((id) => this.evse(id)).filter((e): e is EvseStatusDto => e !== undefined);
+  }
+
+  resolve(ref: ConnectorRef) {
+    return this.module.directory.resolve(ref);
+  }
+
+  async setPriority(ref: ConnectorRef, priority: number, scope: PriorityScope, setBy: string, ifMatchVersion?: number): Promise<PriorityResult> {
+    const target = this.module.directory.resolve(ref);
+    if (!target.ok) return target;
+    const { record, created } = await this.module.store.upsert(
+      { module_id: target.module_id, connector_id: target.connector_id, priority, scope, set_by: setBy },
+      ifMatchVersion !== undefined ? { ifMatchVersion } : {},
+    );
+    return { ok: true, record, created };
+  }
+
+  priority(moduleId: string, connectorId: number): PriorityRecord | undefined {
+    return this.module.store.get(moduleId, connectorId);
+  }
+
+  priorities(): PriorityRecord[] {
+    return this.module.store.list();
+  }
+
+  deletePriority(moduleId: string, connectorId: number, ifMatchVersion?: number): Promise<boolean> {
+    return this.module.store.delete(moduleId, connectorId, ifMatchVersion !== undefined ? { ifMatchVersion } : {});
+  }
+
+  clearPriorities(): Promise<number> {
+    return this.module.store.clear();
+  }
+
+  site() {
+    return this.module.site.summary();
+  }
+
+  setSiteBudget(maxPowerW: number, setBy: string): void {
+    this.module.site.setBudget(maxPowerW, setBy);
+  }
+
+  hasEvse(moduleId: string): boolean {
+    return this.module.site.view(moduleId) !== undefined;
+  }
+
+  requestAction(moduleId: string, req: ActionRequest, origin: ActionOrigin): ActionRecord {
+    return this.module.site.requestAction(moduleId, req, origin);
+  }
+
+  action(id: string): ActionRecord | undefined {
+    return this.module.site.enforcer.action(id);
+  }
+
+  get events$() {
+    return this.module.site.events$;
+  }
+
+  /** Every EVSE view change (power and energy move without events). */
+  get viewChanges$() {
+    return this.module.site.views$;
+  }
+
+  health() {
+    const online = this.module.transport.connected;
+    const evses = this.module.config.evses.map((e) => ({
+      module_id: e.module_id,
+      heartbeat: this.module.heartbeat.current(e.module_id)?.status ?? 'unknown',
+    }));
+    const evsesOnline = evses.filter((e) => e.heartbeat === 'online' || e.heartbeat === 'restarted').length;
+    return {
+      live: true,
+      ready: online && (evses.length === 0 || evsesOnline > 0),
+      broker_connected: online,
+      evses_online: evsesOnline,
+      evses_total: evses.length,
+      evses,
+    };
+  }
+}

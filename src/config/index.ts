@@ -1,0 +1,25 @@
+export type {
+  Config,
+  ConfigFile,
+  DeepPartial,
+  EnableSourceName,
+  EnforcerConfig,
+  EverestConfig,
+  EvseConfig,
+  HttpConfig,
+  LogConfig,
+  LogLevel,
+  MqttConfig,
+  SchedulerConfig,
+  SiteConfig,
+  StoreConfig,
+  TlsConfig,
+  WebhookConfig,
+} from './types.js';
+export { ENABLE_SOURCES, LOG_LEVELS } from './types.js';
+export { configSchema } from './schema.js';
+export { ConfigError, ENV_PREFIX, HTTP_TOKEN_ENV, envOverrideNames, loadConfig, unrecognisedEnvNames } from './load.js';
+export type { ConfigIssue, LoadConfigOptions } from './load.js';
+export { describeConfigKeys, describeConfigMarkdown } from './describe.js';
+export type { KeyDescription } from './describe.js';
+export { REDACTED, redactConfig, redactUrl } from './redact.js';

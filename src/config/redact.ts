@@ -1,0 +1,22 @@
+import type { Config } from './types.js';
+
+export const REDACTED = '[redacted]';
+
+/** Scheme, `://`, user and `:` of a URL's authority; the password runs to the last `@` before the path. */
+const URL_PASSWORD = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^:@/?#]*:)[^/?#]*@/;
+
+/** Hides the password in `scheme://user:password@host` so a URL can be printed or logged. */
+export function redactUrl(url: string): string {
+  return url.replace(URL_PASSWORD, `$1${REDACTED}@`);
+}
+
+/** A copy safe to log or print: every secret the schema knows of is replaced by `[redacted]`. */
+export function redactConfig(config: Config): Config {
+  const copy = structuredClone(config);
+  copy.mqtt.url = redactUrl(copy.mqtt.url);
+  if (copy.mqtt.password !== undefined) copy.mqtt.password = REDACTED;
+  // Kept as a list so the reader still sees how many tokens are configured.
+  copy.http.tokens = copy.http.tokens.map(() => REDACTED);
+  copy.webhooks = copy.webhooks.map((w) => ({ ...w, url: redactUrl(w.url), secret: REDACTED }));
+  return copy;
+}

@@ -1,0 +1,471 @@
+import type { JSONSchemaType } from 'ajv';
+import { ENABLE_SOURCES, LOG_LEVELS } from './types.js';
+import type { ConfigFile } from './types.js';
+
+/** Characters that would change an MQTT topic's meaning or split it into levels. */
+const MQTT_SEGMENT = '^[^/#+\\s]+$';
+
+/**
+ * Annotation keyword naming a default computed at load time. It is registered with ajv as a
+ * no-op so strict mode accepts it, and `describe.ts` prints it (Markdown) in place of a literal default.
+ */
+export const DERIVED_DEFAULT = 'x-derived-default';
+/** Annotation keyword: a node's `pattern` in plain words, used in error messages. */
+export const PATTERN_TEXT = 'x-pattern-text';
+const MQTT_SEGMENT_TEXT = "must be non-empty without '/', '#', '+' or whitespace";
+
+/**
+ * A section's default is an empty object that ajv then fills from the section's own property
+ * defaults; the cast only tells `JSONSchemaType` that the filled result is a complete section.
+ */
+function section<T>(): T {
+  return {} as T;
+}
+
+/** The single source of the configuration's keys, types, ranges, defaults and documentation. */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'evse-priority configuration.',
+  required: [
+    'instance',
+    'mqtt',
+    'everest',
+    'evses',
+    'site',
+    'scheduler',
+    'enforcer',
+    'store',
+    'http',
+    'webhooks',
+    'log',
+  ],
+  properties: {
+    instance: {
+      type: 'string',
+      pattern: MQTT_SEGMENT,
+      [PATTERN_TEXT]: MQTT_SEGMENT_TEXT,
+      default: 'default',
+      description:
+        'Name of this deployment; goes into the MQTT namespace and client id, so several instances can share a broker.',
+    },
+    namespace: {
+      type: 'string',
+      nullable: true,
+      pattern: '^[^#+]+$',
+      [PATTERN_TEXT]: "must be non-empty without '#' or '+'",
+      [DERIVED_DEFAULT]: '`evse_priority/<instance>`',
+      description: 'Topic prefix of our own MQTT topics (status, priorities, events).',
+    },
+    mqtt: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'Connection to the MQTT broker EVerest uses.',
+      required: ['url', 'protocol_version', 'keepalive_s', 'reconnect_min_ms', 'reconnect_max_ms'],
+      properties: {
+        url: {
+          type: 'string',
+          format: 'uri',
+          pattern: '^(mqtt|mqtts|tcp|tls|ssl|ws|wss)://',
+          [PATTERN_TEXT]: 'must start with mqtt://, mqtts://, tcp://, tls://, ssl://, ws:// or wss://',
+          default: 'mqtt://127.0.0.1:1883',
+          description: 'Broker URL: mqtt://, mqtts://, ws:// or wss://.',
+        },
+        username: { type: 'string', nullable: true, description: 'Broker user name.' },
+        password: { type: 'string', nullable: true, description: 'Broker password; redacted in logs.' },
+        protocol_version: {
+          type: 'integer',
+          enum: [4, 5],
+          default: 4,
+          description: 'MQTT protocol version: 4 (3.1.1) or 5.',
+        },
+        client_id: {
+          type: 'string',
+          nullable: true,
+          minLength: 1,
+          [DERIVED_DEFAULT]: '`evse-priority-<instance>`',
+          description: 'MQTT client id; must be unique on the broker or the two clients kick each other off.',
+        },
+        keepalive_s: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 65535,
+          default: 30,
+          description: 'MQTT keepalive in seconds (0 disables).',
+        },
+        reconnect_min_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 500,
+          description: 'First reconnect delay; later attempts back off up to reconnect_max_ms.',
+        },
+        reconnect_max_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 30000,
+          description: 'Upper bound of the reconnect delay.',
+        },
+        tls: {
+          type: 'object',
+          nullable: true,
+          additionalProperties: false,
+          description: 'TLS settings for mqtts:// or wss://; omit to use the system CAs.',
+          required: ['reject_unauthorized'],
+          properties: {
+            ca_file: { type: 'string', nullable: true, description: 'PEM file of the CA that signed the broker certificate.' },
+            cert_file: { type: 'string', nullable: true, description: 'PEM client certificate (needs key_file).' },
+            key_file: { type: 'string', nullable: true, description: 'PEM private key of the client certificate.' },
+            reject_unauthorized: {
+              type: 'boolean',
+              default: true,
+              description: 'Refuse brokers whose certificate does not verify; false only for testing.',
+            },
+          },
+        },
+      },
+    },
+    everest: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'How EVerest speaks on the broker (evse_manager_consumer_API modules).',
+      required: [
+        'topic_prefix',
+        'api_version',
+        'communication_check_interval_ms',
+        'communication_check_timeout_s',
+        'heartbeat_timeout_ms',
+        'request_timeout_ms',
+        'send_false_on_shutdown',
+      ],
+      properties: {
+        topic_prefix: {
+          type: 'string',
+          pattern: '^[^#+]*$',
+          [PATTERN_TEXT]: "must not contain '#' or '+'",
+          default: '',
+          description: "EVerest's mqtt_external_prefix, glued on with no separator.",
+        },
+        api_version: {
+          type: 'string',
+          pattern: MQTT_SEGMENT,
+          [PATTERN_TEXT]: MQTT_SEGMENT_TEXT,
+          default: '1',
+          description: "Version segment of EVerest's API topics: '1' since 2025-10-28, '1.0' before.",
+        },
+        communication_check_interval_ms: {
+          type: 'integer',
+          minimum: 100,
+          default: 1000,
+          description:
+            'How often we publish `true` on m2e/communication_check; must be below communication_check_timeout_s.',
+        },
+        communication_check_timeout_s: {
+          type: 'integer',
+          minimum: 1,
+          default: 5,
+          description: "The cfg_communication_check_to_s EVerest's API module is configured with.",
+        },
+        heartbeat_timeout_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 3000,
+          description: 'EVerest counts as gone after this long without e2m/heartbeat.',
+        },
+        request_timeout_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 5000,
+          description: 'Wait this long for a reply to an m2e request; EVerest sends none for requests it cannot parse.',
+        },
+        send_false_on_shutdown: {
+          type: 'boolean',
+          default: false,
+          description:
+            "Publish `false` on communication_check at shutdown; this switches EVerest's check off until it restarts.",
+        },
+      },
+    },
+    evses: {
+      type: 'array',
+      minItems: 0,
+      default: [],
+      description: 'The EVSEs to manage, one per evse_manager_consumer_API module.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['module_id', 'connectors', 'phases'],
+        properties: {
+          module_id: {
+            type: 'string',
+            pattern: MQTT_SEGMENT,
+            [PATTERN_TEXT]: MQTT_SEGMENT_TEXT,
+            description: "Id of the evse_manager_consumer_API module in EVerest's config; unique.",
+          },
+          serial_number: {
+            type: 'string',
+            nullable: true,
+            minLength: 1,
+            description: 'Charger serial number, accepted as an identifier in priority requests.',
+          },
+          charge_box_identity: {
+            type: 'string',
+            nullable: true,
+            minLength: 1,
+            description: 'OCPP charge box identity, accepted as an identifier in priority requests.',
+          },
+          connectors: {
+            type: 'array',
+            minItems: 1,
+            uniqueItems: true,
+            default: [1],
+            items: { type: 'integer', minimum: 1 },
+            description: 'Connector ids of this EVSE.',
+          },
+          phases: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 3,
+            default: 3,
+            description: 'Phases wired to this EVSE.',
+          },
+          max_current_a: {
+            type: 'number',
+            nullable: true,
+            exclusiveMinimum: 0,
+            description: 'Per-phase hardware current cap, used until EVerest reports hw_capabilities.',
+          },
+        },
+      },
+    },
+    site: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'The site connection all EVSEs share.',
+      required: ['max_power_w', 'nominal_voltage_v'],
+      properties: {
+        max_power_w: {
+          type: 'number',
+          minimum: 0,
+          default: 22000,
+          description: 'Power budget for all EVSEs together, in W.',
+        },
+        nominal_voltage_v: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          default: 230,
+          description: 'Phase-to-neutral voltage used to turn currents into power.',
+        },
+      },
+    },
+    scheduler: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'Who charges when the budget is short.',
+      required: ['min_on_time_s', 'min_off_time_s', 'overrun_tolerance_w', 'reservation_timeout_s'],
+      properties: {
+        min_on_time_s: {
+          type: 'number',
+          minimum: 0,
+          default: 120,
+          description: 'A car that started charging keeps charging at least this long before the scheduler pauses it.',
+        },
+        min_off_time_s: {
+          type: 'number',
+          minimum: 0,
+          default: 30,
+          description: 'A paused car stays paused at least this long before the scheduler resumes it, so contactors do not chatter.',
+        },
+        overrun_tolerance_w: {
+          type: 'number',
+          minimum: 0,
+          default: 500,
+          description: 'Measured site power may exceed site.max_power_w by this much before the scheduler acts.',
+        },
+        reservation_timeout_s: {
+          type: 'number',
+          minimum: 0,
+          default: 30,
+          description: 'Power granted to a resumed car stays reserved this long until its meter shows it.',
+        },
+      },
+    },
+    enforcer: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'How decisions become EVerest commands.',
+      required: ['enable_source', 'enable_priority', 'confirm_timeout_ms', 'max_retries', 'retry_backoff_ms'],
+      properties: {
+        enable_source: {
+          type: 'string',
+          enum: ENABLE_SOURCES,
+          default: 'LocalAPI',
+          description: 'enable_source we claim in enable_disable; EVerest keeps one entry per source.',
+        },
+        enable_priority: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 10000,
+          default: 100,
+          description: 'enable_priority of our claim; lower wins (OCPP uses 5000, the seed entry 10000).',
+        },
+        confirm_timeout_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 10000,
+          description: 'Wait this long for the session_event confirming a pause or resume.',
+        },
+        max_retries: {
+          type: 'integer',
+          minimum: 0,
+          default: 3,
+          description: 'Retries of an unconfirmed command before it is reported as failed.',
+        },
+        retry_backoff_ms: {
+          type: 'integer',
+          minimum: 0,
+          default: 1000,
+          description: 'Delay between retries of an unconfirmed command.',
+        },
+      },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'Durable state.',
+      required: ['dir'],
+      properties: {
+        dir: {
+          type: 'string',
+          minLength: 1,
+          default: './data',
+          description: 'Directory for priority records, relative to the working directory.',
+        },
+      },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'HTTP API.',
+      required: ['enabled', 'host', 'port', 'tokens', 'metrics_public', 'health_public', 'body_limit_bytes'],
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Serve the HTTP API.' },
+        host: {
+          type: 'string',
+          minLength: 1,
+          default: '127.0.0.1',
+          description: 'Address to listen on; 0.0.0.0 exposes the API to the network.',
+        },
+        port: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 65535,
+          default: 8080,
+          description: 'TCP port (0 picks a free one).',
+        },
+        tokens: {
+          type: 'array',
+          default: [],
+          items: { type: 'string', minLength: 1 },
+          description: 'Bearer tokens accepted by the API; redacted in logs.',
+        },
+        metrics_public: {
+          type: 'boolean',
+          default: false,
+          description: 'Serve /metrics without a token.',
+        },
+        health_public: {
+          type: 'boolean',
+          default: true,
+          description: 'Serve the health endpoint without a token.',
+        },
+        body_limit_bytes: {
+          type: 'integer',
+          minimum: 1,
+          default: 65536,
+          description: 'Largest request body accepted.',
+        },
+      },
+    },
+    webhooks: {
+      type: 'array',
+      default: [],
+      description: 'HTTP endpoints that receive event notifications.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url', 'secret'],
+        properties: {
+          url: {
+            type: 'string',
+            format: 'uri',
+            pattern: '^https?://',
+            [PATTERN_TEXT]: 'must start with http:// or https://',
+            description: 'http:// or https:// URL to POST events to.',
+          },
+          secret: {
+            type: 'string',
+            minLength: 1,
+            description: 'Key for the request signature; redacted in logs.',
+          },
+          events: {
+            type: 'array',
+            nullable: true,
+            items: { type: 'string', minLength: 1 },
+            description: 'Event types to send; omit for all.',
+          },
+        },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'Logging.',
+      required: ['level'],
+      properties: {
+        level: {
+          type: 'string',
+          enum: LOG_LEVELS,
+          default: 'info',
+          description: 'Lowest level written.',
+        },
+        pretty: {
+          type: 'boolean',
+          nullable: true,
+          [DERIVED_DEFAULT]: 'true when stdout is a terminal',
+          description: 'Human-readable output instead of JSON lines.',
+        },
+      },
+    },
+  },
+} satisfies JSONSchemaType<ConfigFile>;
+
+/** The structural view of a schema node that the walkers (env overrides, docs) need. */
+export interface SchemaNode {
+  type?: string;
+  description?: string;
+  default?: unknown;
+  enum?: readonly unknown[];
+  nullable?: boolean;
+  properties?: Readonly<Record<string, SchemaNode>>;
+  required?: readonly string[];
+  items?: SchemaNode;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  minLength?: number;
+  minItems?: number;
+  pattern?: string;
+  format?: string;
+  [DERIVED_DEFAULT]?: string;
+  [PATTERN_TEXT]?: string;
+}
+
+export const schemaTree: SchemaNode = configSchema;

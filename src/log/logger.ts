@@ -1,0 +1,64 @@
+import { pino } from 'pino';
+import type { DestinationStream, LevelWithSilent, LoggerOptions } from 'pino';
+import pinoPretty from 'pino-pretty';
+import { REDACTED, redactUrl } from '../config/redact.js';
+
+/** The logger every component receives; components derive their own with `.child({ component })`. */
+export type Logger = pino.Logger;
+
+export { REDACTED };
+
+const SECRET_KEYS = ['password', 'passwd', 'token', 'tokens', 'secret', 'authorization', 'cookie', 'set-cookie', 'x-api-key'];
+
+/**
+ * fast-redact matches exact depths, so each secret key is listed at the depths our objects put it:
+ * a bare field, one level down (`mqtt.password`, `headers.authorization`) and two levels down
+ * (`config.mqtt.password`, `req.headers.authorization`).
+ */
+export const REDACT_PATHS: readonly string[] = [
+  ...SECRET_KEYS.flatMap((k) => {
+    const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
+    const sep = key.startsWith('[') ? '' : '.';
+    return [key, `*${sep}${key}`, `*.*${sep}${key}`];
+  }),
+  'webhooks[*].secret',
+  '*.webhooks[*].secret',
+  'url',
+  '*.url',
+  '*.*.url',
+  '*.webhooks[*].url',
+  'webhooks[*].url',
+];
+
+/** URLs are worth keeping in logs; only the password of `scheme://user:password@host` is hidden. */
+function censor(value: unknown, path: string[]): unknown {
+  if (path[path.length - 1] !== 'url') return REDACTED;
+  return typeof value === 'string' ? redactUrl(value) : value;
+}
+
+export interface CreateLoggerOptions {
+  level: LevelWithSilent;
+  /** Human-readable lines instead of JSON; defaults to whether stdout is a terminal. */
+  pretty?: boolean;
+  /** Where lines go instead of stdout, e.g. a stream a test reads back. */
+  destination?: DestinationStream;
+}
+
+/** The root logger; the composition root creates one and passes it (or children of it) down. */
+export function createLogger(options: CreateLoggerOptions): Logger {
+  const pretty = options.pretty ?? process.stdout.isTTY === true;
+  const base: LoggerOptions = {
+    level: options.level,
+    redact: { paths: [...REDACT_PATHS], censor },
+  };
+  if (!pretty) return options.destination === undefined ? pino(base) : pino(base, options.destination);
+  if (options.destination !== undefined) {
+    // In-process pretty printing keeps a caller-supplied stream synchronous and readable in tests.
+    return pino(base, pinoPretty({ destination: options.destination, colorize: false, sync: true }));
+  }
+  // A worker-thread transport keeps formatting cost off the event loop that drives the chargers.
+  return pino({
+    ...base,
+    transport: { target: 'pino-pretty', options: { destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+  });
+}

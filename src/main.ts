@@ -1,0 +1,156 @@
+import type { SchedulerLike } from 'rxjs';
+import type { Config } from './config/types.js';
+import { EverestClient } from './everest/client.js';
+import { loadContract, type Contract } from './everest/contract.js';
+import { CommunicationCheck, HeartbeatMonitor } from './everest/liveness.js';
+import type { EverestMetrics } from './everest/metrics.js';
+import { EverestTopics } from './everest/topics.js';
+import type { Logger } from './log/logger.js';
+import { ConnectorDirectory } from './priorities/resolve.js';
+import { PriorityStore } from './priorities/store.js';
+import { SiteController } from './site/controller.js';
+import { MqttTransport } from './transport/mqtt-transport.js';
+
+export interface ModuleDeps {
+  contract?: Contract;
+  metrics?: EverestMetrics;
+  rxScheduler?: SchedulerLike;
+}
+
+/** Everything a running module is made of; the API layers take what they need from here. */
+export interface RunningModule {
+  config: Config;
+  logger: Logger;
+  transport: MqttTransport;
+  topics: EverestTopics;
+  client: EverestClient;
+  heartbeat: HeartbeatMonitor;
+  communicationCheck: CommunicationCheck;
+  store: PriorityStore;
+  directory: ConnectorDirectory;
+  site: SiteController;
+  stop(): Promise<void>;
+}
+
+/** Composition root of the MQTT side: transport -> EVerest client -> site domain. */
+export async function startModule(config: Config, logger: Logger, deps: ModuleDeps = {}): Promise<RunningModule> {
+  const contract = deps.contract ?? (await loadContract());
+  for (const warning of contract.warnings) logger.debug({ warning }, 'asyncapi contract warning');
+  const store = await PriorityStore.open(config.store.dir, { logger: logger.child({ component: 'store' }) });
+  const directory = new ConnectorDirectory(
+    config.evses.map((e) => ({
+      module_id: e.module_id,
+      connectors: e.connectors,
+      ...(e.serial_number !== undefined ? { serial_number: e.serial_number } : {}),
+      ...(e.charge_box_identity !== undefined ? { charge_box_identity: e.charge_box_identity } : {}),
+    })),
+  );
+  const topics = new EverestTopics({ prefix: config.everest.topic_prefix, apiVersion: config.everest.api_version });
+  const transport = new MqttTransport({
+    url: config.mqtt.url,
+    clientId: config.mqtt.client_id,
+    protocolVersion: config.mqtt.protocol_version,
+    keepaliveS: config.mqtt.keepalive_s,
+    reconnectMinMs: config.mqtt.reconnect_min_ms,
+    reconnectMaxMs: config.mqtt.reconnect_max_ms,
+    statusTopic: `${config.namespace}/status`,
+    logger: logger.child({ component: 'transport' }),
+    ...(config.mqtt.username !== undefined ? { username: config.mqtt.username } : {}),
+    ...(config.mqtt.password !== undefined ? { password: config.mqtt.password } : {}),
+    ...(config.mqtt.tls
+      ? {
+          tls: {
+            rejectUnauthorized: config.mqtt.tls.reject_unauthorized,
+            ...(config.mqtt.tls.ca_file ? { caFile: config.mqtt.tls.ca_file } : {}),
+            ...(config.mqtt.tls.cert_file ? { certFile: config.mqtt.tls.cert_file } : {}),
+            ...(config.mqtt.tls.key_file ? { keyFile: config.mqtt.tls.key_file } : {}),
+          },
+        }
+      : {}),
+  });
+  const rx = deps.rxScheduler ? { scheduler: deps.rxScheduler } : {};
+  const client = new EverestClient({
+    transport,
+    contract,
+    topics,
+    logger: logger.child({ component: 'everest' }),
+    requestTimeoutMs: config.everest.request_timeout_ms,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...rx,
+  });
+  const moduleIds = config.evses.map((e) => e.module_id);
+  await client.addEvses(moduleIds);
+  const heartbeat = new HeartbeatMonitor({
+    client,
+    moduleIds,
+    timeoutMs: config.everest.heartbeat_timeout_ms,
+    logger: logger.child({ component: 'heartbeat' }),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...rx,
+  });
+  const communicationCheck = new CommunicationCheck({
+    client,
+    status$: transport.status$,
+    moduleIds,
+    intervalMs: config.everest.communication_check_interval_ms,
+    logger: logger.child({ component: 'communication_check' }),
+    ...rx,
+  });
+  const site = new SiteController({
+    client,
+    heartbeat,
+    store,
+    directory,
+    evses: config.evses.map((e) => ({
+      moduleId: e.module_id,
+      connectors: e.connectors,
+      phases: e.phases,
+      ...(e.max_current_a !== undefined ? { maxCurrentA: e.max_current_a } : {}),
+    })),
+    maxPowerW: config.site.max_power_w,
+    nominalVoltageV: config.site.nominal_voltage_v,
+    scheduler: {
+      minOnTimeS: config.scheduler.min_on_time_s,
+      minOffTimeS: config.scheduler.min_off_time_s,
+      overrunToleranceW: config.scheduler.overrun_tolerance_w,
+      reservationTimeoutS: config.scheduler.reservation_timeout_s,
+    },
+    enforcer: {
+      enableSource: config.enforcer.enable_source,
+      enablePriority: config.enforcer.enable_priority,
+      confirmTimeoutMs: config.enforcer.confirm_timeout_ms,
+      maxRetries: config.enforcer.max_retries,
+      retryBackoffMs: config.enforcer.retry_backoff_ms,
+      rejectCooldownMs: Math.max(5_000, config.enforcer.retry_backoff_ms * 4),
+    },
+    logger: logger.child({ component: 'site' }),
+    ...(deps.rxScheduler ? { rxScheduler: deps.rxScheduler } : {}),
+  });
+  site.start();
+  communicationCheck.start();
+  logger.info({ evses: moduleIds.length, namespace: config.namespace, base: topics.base }, 'evse-priority started');
+
+  let stopped = false;
+  return {
+    config,
+    logger,
+    transport,
+    topics,
+    client,
+    heartbeat,
+    communicationCheck,
+    store,
+    directory,
+    site,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await communicationCheck.stop(config.everest.send_false_on_shutdown);
+      site.stop();
+      heartbeat.dispose();
+      client.dispose();
+      await transport.close();
+      logger.info('evse-priority stopped');
+    },
+  };
+}

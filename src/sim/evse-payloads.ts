@@ -1,0 +1,56 @@
+import type { ConnectorType, EnforcedLimits, Evse, HardwareCapabilities, Limits } from '../everest/payloads.js';
+import type { PhaseCount } from './physics.js';
+
+export interface EvseHardware {
+  maxCurrentA: number;
+  minCurrentA: number;
+  phases: PhaseCount;
+  voltageV: number;
+  connectorType: ConnectorType;
+  connectors: number;
+}
+
+export function evsePayload(evseIndex: number, hw: EvseHardware): Evse {
+  const connectors = Array.from({ length: hw.connectors }, (_, i) => ({ id: i + 1, type: hw.connectorType }));
+  return { id: evseIndex, connectors };
+}
+
+export function hwCapabilitiesPayload(hw: EvseHardware): HardwareCapabilities {
+  return {
+    max_current_A_import: hw.maxCurrentA,
+    min_current_A_import: hw.minCurrentA,
+    max_phase_count_import: hw.phases,
+    min_phase_count_import: 1,
+    max_current_A_export: 0,
+    min_current_A_export: 0,
+    max_phase_count_export: hw.phases,
+    min_phase_count_export: 1,
+    supports_changing_phases_during_charging: false,
+    // A socket implies a connector lock, which is why force_unlock answers true.
+    connector_type: 'IEC62196Type2Socket',
+  };
+}
+
+export function limitsPayload(managerUuid: string, maxCurrentA: number, phases: PhaseCount): Limits {
+  return { uuid: managerUuid, max_current: maxCurrentA, nr_of_phases_available: phases };
+}
+
+export function enforcedLimitsPayload(
+  managerUuid: string,
+  maxCurrentA: number,
+  phases: PhaseCount,
+  voltageV: number,
+  now: number,
+): EnforcedLimits {
+  const limits = {
+    ac_max_current_A: { value: maxCurrentA, source: 'EnergyManager' },
+    ac_max_phase_count: { value: phases, source: 'EnergyManager' },
+    total_power_W: { value: Math.round(maxCurrentA * phases * voltageV), source: 'EnergyManager' },
+  };
+  return {
+    uuid: managerUuid,
+    valid_for: 60,
+    limits_root_side: limits,
+    schedule: [{ timestamp: new Date(now).toISOString(), limits_to_root: limits }],
+  };
+}

@@ -1,0 +1,220 @@
+import type { Liveness } from '../everest/liveness.js';
+import type {
+  Connector,
+  EnforcedLimits,
+  EvseState,
+  HardwareCapabilities,
+  Limits,
+  Powermeter,
+  SessionEvent,
+  SessionInfo,
+} from '../everest/payloads.js';
+
+/** What the module knows about one EVSE, folded from its e2m streams. */
+export interface EvseView {
+  moduleId: string;
+  evseId?: string;
+  connectors: Connector[];
+  state: EvseState;
+  /** Connector of the current session (session_event connector_id, 1 when absent). */
+  connectorId: number;
+  session?: {
+    uuid: string;
+    startedAtMs: number;
+    transaction: boolean;
+    startMeterWh?: number;
+  };
+  powerW: number;
+  /** Energy of the current (or last) session. */
+  energyWh: number;
+  meterWh?: number;
+  limits?: { maxCurrentA: number; phases: number };
+  enforcedLimitW?: number;
+  hw?: { maxCurrentA: number; maxPhases: number; connectorType?: string };
+  liveness: Liveness;
+  lastEvent?: { event: string; atMs: number };
+  /** Last time the car started drawing / stopped drawing (state into / out of Charging). */
+  lastOnMs?: number;
+  lastOffMs?: number;
+  /** True once any session_event arrived: session_info then only refreshes figures, never state. */
+  eventsSeen: boolean;
+}
+
+export type EvseInput =
+  | { kind: 'session_event'; value: SessionEvent }
+  | { kind: 'session_info'; value: SessionInfo }
+  | { kind: 'powermeter'; value: Powermeter }
+  | { kind: 'limits'; value: Limits }
+  | { kind: 'enforced_limits'; value: EnforcedLimits }
+  | { kind: 'hw_capabilities'; value: HardwareCapabilities }
+  | { kind: 'evse_id'; value: string }
+  | { kind: 'connectors'; value: Connector[] }
+  | { kind: 'liveness'; value: Liveness };
+
+export function initialEvseView(moduleId: string, connectorIds: readonly number[] = [1]): EvseView {
+  return {
+    moduleId,
+    connectors: connectorIds.map((id) => ({ id })),
+    state: 'Unknown',
+    connectorId: connectorIds[0] ?? 1,
+    powerW: 0,
+    energyWh: 0,
+    liveness: { moduleId, status: 'unknown', lost: 0, restarts: 0 },
+    eventsSeen: false,
+  };
+}
+
+const SESSION_STATES: ReadonlySet<EvseState> = new Set<EvseState>([
+  'Preparing',
+  'AuthRequired',
+  'WaitingForEnergy',
+  'ChargingPausedEV',
+  'ChargingPausedEVSE',
+  'Charging',
+  'Finished',
+  'FinishedEVSE',
+  'FinishedEV',
+]);
+
+/** Pure reducer: the next view after one input at `nowMs`. */
+export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number): EvseView {
+  switch (input.kind) {
+    case 'session_event':
+      return withTransitions(view, onSessionEvent(view, input.value, nowMs), nowMs);
+    case 'session_info':
+      return withTransitions(view, onSessionInfo(view, input.value, nowMs), nowMs);
+    case 'powermeter': {
+      const meterWh = input.value.energy_Wh_import.total;
+      const powerW = input.value.power_W?.total;
+      const startMeterWh = view.session?.startMeterWh;
+      return {
+        ...view,
+        meterWh,
+        powerW: view.state === 'Charging' && powerW !== undefined ? Math.max(0, powerW) : view.state === 'Charging' ? view.powerW : 0,
+        energyWh: view.session && startMeterWh !== undefined ? Math.max(view.energyWh, meterWh - startMeterWh) : view.energyWh,
+      };
+    }
+    case 'limits':
+      return { ...view, limits: { maxCurrentA: input.value.max_current, phases: input.value.nr_of_phases_available } };
+    case 'enforced_limits': {
+      const total = input.value.limits_root_side.total_power_W?.value;
+      return total === undefined ? view : { ...view, enforcedLimitW: total };
+    }
+    case 'hw_capabilities':
+      return {
+        ...view,
+        hw: {
+          maxCurrentA: input.value.max_current_A_import,
+          maxPhases: input.value.max_phase_count_import,
+          connectorType: input.value.connector_type,
+        },
+      };
+    case 'evse_id':
+      return { ...view, evseId: input.value };
+    case 'connectors':
+      return input.value.length > 0 ? { ...view, connectors: input.value } : view;
+    case 'liveness':
+      return { ...view, liveness: input.value };
+  }
+}
+
+function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseView {
+  const base: EvseView = { ...view, eventsSeen: true, lastEvent: { event: ev.event, atMs: nowMs } };
+  const connectorId = ev.connector_id ?? 1;
+  const meterOf = (m?: { meter_value: Powermeter }) => m?.meter_value.energy_Wh_import.total;
+  switch (ev.event) {
+    case 'SessionStarted':
+    case 'SessionResumed':
+      return {
+        ...base,
+        state: 'Preparing',
+        connectorId,
+        session: { uuid: ev.uuid, startedAtMs: nowMs, transaction: false, startMeterWh: meterOf(ev.session_started) ?? view.meterWh },
+        energyWh: 0,
+        powerW: 0,
+      };
+    case 'AuthRequired':
+      return { ...base, state: 'AuthRequired', session: base.session ?? newSession(ev, nowMs, view) };
+    case 'TransactionStarted': {
+      const session = base.session ?? newSession(ev, nowMs, view);
+      return { ...base, state: 'Preparing', session: { ...session, transaction: true, startMeterWh: meterOf(ev.transaction_started) ?? session.startMeterWh } };
+    }
+    case 'PrepareCharging':
+      return { ...base, state: 'Preparing', session: base.session ?? newSession(ev, nowMs, view) };
+    case 'ChargingStarted':
+    case 'ChargingResumed':
+      return { ...base, state: 'Charging', session: withTransaction(base.session ?? newSession(ev, nowMs, view)) };
+    case 'ChargingPausedEV':
+    case 'ChargingPausedEVSE':
+    case 'WaitingForEnergy':
+      return { ...base, state: ev.event, powerW: 0, session: withTransaction(base.session ?? newSession(ev, nowMs, view)) };
+    case 'StoppingCharging':
+      return base;
+    case 'ChargingFinished':
+    case 'TransactionFinished':
+      return {
+        ...base,
+        state: ev.transaction_finished?.reason === 'Local' ? 'FinishedEVSE' : 'Finished',
+        powerW: 0,
+        session: base.session ? { ...base.session, transaction: false } : undefined,
+      };
+    case 'SessionFinished':
+      return { ...base, state: 'Unplugged', powerW: 0, session: undefined };
+    case 'Enabled':
+      return { ...base, state: base.session ? 'Preparing' : 'Unplugged' };
+    case 'Disabled':
+      return { ...base, state: 'Disabled', powerW: 0 };
+    case 'PluginTimeout':
+      return { ...base, state: 'AuthTimeout', powerW: 0 };
+    case 'ReservationStart':
+      return base.session ? base : { ...base, state: 'Reserved' };
+    case 'ReservationEnd':
+      return base.state === 'Reserved' ? { ...base, state: 'Unplugged' } : base;
+    default:
+      return base;
+  }
+}
+
+/**
+ * session_info is a hint: it sets the state only until session events are seen (a module started
+ * mid-session learns the state from it), and otherwise refreshes energy and power while a session runs.
+ */
+function onSessionInfo(view: EvseView, info: SessionInfo, nowMs: number): EvseView {
+  if (!view.eventsSeen) {
+    const inSession = SESSION_STATES.has(info.state);
+    const startedAtMs = info.session_start_time ? Date.parse(info.session_start_time) : NaN;
+    return {
+      ...view,
+      state: info.state,
+      session: inSession
+        ? view.session ?? {
+            uuid: `bootstrap-${view.moduleId}`,
+            startedAtMs: Number.isFinite(startedAtMs) ? Math.min(startedAtMs, nowMs) : nowMs,
+            transaction: info.transaction_start_time !== undefined || info.state === 'Charging',
+          }
+        : undefined,
+      powerW: info.state === 'Charging' ? Math.max(0, info.latest_total_w) : 0,
+      energyWh: inSession ? info.charged_energy_wh : view.energyWh,
+    };
+  }
+  if (!view.session) return view;
+  return {
+    ...view,
+    energyWh: info.charged_energy_wh,
+    powerW: view.state === 'Charging' ? Math.max(0, info.latest_total_w) : 0,
+  };
+}
+
+function newSession(ev: SessionEvent, nowMs: number, view: EvseView): NonNullable<EvseView['session']> {
+  return { uuid: ev.uuid, startedAtMs: nowMs, transaction: false, startMeterWh: view.meterWh };
+}
+
+function withTransaction(session: NonNullable<EvseView['session']>): NonNullable<EvseView['session']> {
+  return session.transaction ? session : { ...session, transaction: true };
+}
+
+function withTransitions(prev: EvseView, next: EvseView, nowMs: number): EvseView {
+  if (prev.state !== 'Charging' && next.state === 'Charging') return { ...next, lastOnMs: nowMs };
+  if (prev.state === 'Charging' && next.state !== 'Charging') return { ...next, lastOffMs: nowMs };
+  return next;
+}

@@ -1,0 +1,145 @@
+// The snapshot the priority scheduler consumes and the decisions it returns. Plain data only: the
+// state reducer builds snapshots from EVerest streams, the enforcer turns decisions into commands,
+// and the scheduler in between stays pure so it can be tested and benchmarked without a broker.
+import type { EvseState } from '../everest/payloads.js';
+
+export const PRIORITY_MIN = -9;
+export const PRIORITY_MAX = 9;
+export const PRIORITY_DEFAULT = 0;
+
+/** Used when neither EVerest limits nor hardware capabilities told us the current. */
+export const FALLBACK_CURRENT_A = 32;
+
+/**
+ * One connector as the scheduler sees it at one instant.
+ *
+ * Contract with the reducer and the enforcer (the scheduler relies on it for hysteresis and
+ * reservations):
+ * - `pausedByUs` is set when we *send* pause_charging / enable_disable(Disable) and cleared when we
+ *   send resume_charging / enable. It is our intent, so it is already true while a pause is in flight.
+ * - `lastOffMs` is set with `pausedByUs`; `lastOnMs` whenever the EVSE enters Charging (by our resume
+ *   or by the car itself).
+ * - `grantedAtMs`/`grantedW` are set when the enforcer acts on a 'charge' decision for a session that
+ *   was not charging (`grantedW` = that decision's `expectedW`); they may stay set afterwards, the
+ *   scheduler ignores them once the meter shows the power or `reservationTimeoutS` has passed.
+ */
+export interface SessionSnapshot {
+  /** `${moduleId}/${connectorId}` */
+  key: string;
+  moduleId: string;
+  connectorId: number;
+  evseState: EvseState;
+  pausedByUs: boolean;
+  /**
+   * Whether EVerest has a transaction open. Only consulted in Preparing: without a transaction
+   * pause_charging is refused by EVerest, so holding such a session needs enable_disable.
+   * `undefined` means unknown and is treated as open.
+   */
+  transactionActive?: boolean;
+  /** Plug-in time; breaks ties between equal priorities (first come, first served). */
+  arrivalMs: number;
+  /** -9..9, higher wins, 0 = default. Out-of-range or non-integer values are clamped and truncated. */
+  priority: number;
+  /** Active import power from the powermeter, W. */
+  measuredPowerW?: number;
+  /** From EVerest `limits.max_current` or `enforced_limits`, A. */
+  limitCurrentA?: number;
+  /** 1..3 */
+  phases: number;
+  /** From `hw_capabilities.max_current_A_import`, A. */
+  hwMaxCurrentA?: number;
+  /** Extra cap on the expected draw, W (e.g. `enforced_limits.total_power_W` or `ev_info.maximum_power_limit`). */
+  capW?: number;
+  lastOnMs?: number;
+  lastOffMs?: number;
+  grantedAtMs?: number;
+  grantedW?: number;
+  /** Heartbeat fresh. A stale EVSE cannot be commanded, so it is left alone and counted at its draw. */
+  online: boolean;
+  /** The enforcer has a command outstanding for this EVSE. */
+  commandInFlight: boolean;
+}
+
+export interface SiteSnapshot {
+  maxPowerW: number;
+  nominalVoltageV: number;
+  sessions: readonly SessionSnapshot[];
+}
+
+export interface SchedulerConfig {
+  /** A session switched on less than this long ago is not paused for a priority reason. */
+  minOnTimeS: number;
+  /** A session we paused less than this long ago is not resumed. */
+  minOffTimeS: number;
+  /** Headroom above the budget tolerated before min on-time is overridden; also the keep-on deadband. */
+  overrunToleranceW: number;
+  /** How long power granted to a (re)starting session stays reserved if its meter does not show it. */
+  reservationTimeoutS: number;
+}
+
+export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
+  minOnTimeS: 300,
+  minOffTimeS: 300,
+  overrunToleranceW: 500,
+  reservationTimeoutS: 60,
+});
+
+/**
+ * - charge: may draw power (resume / enable / let a preparing session start).
+ * - pause: must not draw, via pause_charging (transaction open).
+ * - hold_disabled: must not draw, via enable_disable(Disable) (no transaction to pause, or already held).
+ * - leave: not ours to control now; send nothing.
+ */
+export type DecisionKind = 'charge' | 'pause' | 'hold_disabled' | 'leave';
+
+export type ReasonCode =
+  // charge
+  | 'fits'
+  | 'min_on_time'
+  // pause / hold_disabled
+  | 'over_budget'
+  | 'preempted'
+  | 'min_off_time'
+  | 'overrun'
+  | 'awaiting_release'
+  // leave
+  | 'offline'
+  | 'paused_by_ev'
+  | 'paused_by_others'
+  | 'disabled_by_others'
+  | 'not_ready'
+  | 'no_session'
+  | 'unknown_state';
+
+export interface Decision {
+  key: string;
+  moduleId: string;
+  connectorId: number;
+  decision: DecisionKind;
+  /** Human readable, for operators and the API. */
+  reason: string;
+  reasonCode: ReasonCode;
+  /** Power counted against the budget under this decision, W (0 for pause/hold; the uncontrolled draw for leave). */
+  expectedW: number;
+  /** Power the session would be counted at if it charges, W (for waiting sessions: what it waits for). */
+  demandW: number;
+  /** Effective priority after clamping. */
+  priority: number;
+  /** When an on/off window or a reservation expires and a re-decision may change this decision. */
+  nextReviewAtMs?: number;
+}
+
+export interface ScheduleResult {
+  /** One per session, in scheduling order (priority desc, arrival asc, module_id, connector_id). */
+  decisions: Decision[];
+  /** Sum of `expectedW` over all decisions: the site draw once the decisions have taken effect. */
+  plannedW: number;
+  /** Draw of sessions we cannot control (offline, unknown state), already part of `plannedW`. */
+  uncontrolledW: number;
+  /** Earliest `nextReviewAtMs` of any decision; the caller sets one timer for it instead of polling. */
+  nextReviewAtMs?: number;
+}
+
+export function sessionKey(moduleId: string, connectorId: number): string {
+  return `${moduleId}/${connectorId}`;
+}

@@ -1,0 +1,447 @@
+// The priority scheduler: snapshot + config + now -> one decision per connector. Pure (no I/O, no
+// clock) so that the same inputs always give the same decisions, whatever the input order.
+import {
+  FALLBACK_CURRENT_A,
+  PRIORITY_DEFAULT,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  type Decision,
+  type DecisionKind,
+  type ReasonCode,
+  type ScheduleResult,
+  type SchedulerConfig,
+  type SessionSnapshot,
+  type SiteSnapshot,
+} from './model.js';
+
+/** A reservation ends once the meter shows this share of it; cars rarely draw their nominal power exactly. */
+export const RESERVATION_SHOWN_RATIO = 0.9;
+
+const NONE = Number.NEGATIVE_INFINITY;
+
+export function clampPriority(priority: number): number {
+  if (!Number.isFinite(priority)) return PRIORITY_DEFAULT;
+  return Math.max(PRIORITY_MIN, Math.min(PRIORITY_MAX, Math.trunc(priority)));
+}
+
+function arrivalOf(s: SessionSnapshot): number {
+  // NaN would make the comparator inconsistent and the order input-dependent.
+  return Number.isFinite(s.arrivalMs) ? s.arrivalMs : Number.MAX_VALUE;
+}
+
+function compareRest(aArrival: number, bArrival: number, a: SessionSnapshot, b: SessionSnapshot): number {
+  if (aArrival !== bArrival) return aArrival - bArrival;
+  // Code-unit comparison, not localeCompare: the order must not depend on the host's locale.
+  if (a.moduleId !== b.moduleId) return a.moduleId < b.moduleId ? -1 : 1;
+  if (a.connectorId !== b.connectorId) return a.connectorId - b.connectorId;
+  if (a.key !== b.key) return a.key < b.key ? -1 : 1;
+  return 0;
+}
+
+/** Scheduling order: priority desc, arrival asc, module_id, connector_id. */
+export function compareSessions(a: SessionSnapshot, b: SessionSnapshot): number {
+  const pa = clampPriority(a.priority);
+  const pb = clampPriority(b.priority);
+  if (pa !== pb) return pb - pa;
+  return compareRest(arrivalOf(a), arrivalOf(b), a, b);
+}
+
+/** What the session would draw if allowed: min(limit, hardware max) x phases x voltage, capped by capW. */
+export function nominalPowerW(s: SessionSnapshot, nominalVoltageV: number): number {
+  // Unknown phase count: assume three, the larger draw, so the budget errs on the safe side.
+  const phases = Number.isFinite(s.phases) && s.phases >= 1 ? Math.min(3, Math.round(s.phases)) : 3;
+  let currentA = s.limitCurrentA ?? s.hwMaxCurrentA ?? FALLBACK_CURRENT_A;
+  if (s.hwMaxCurrentA !== undefined) currentA = Math.min(currentA, s.hwMaxCurrentA);
+  let w = Math.max(0, currentA) * phases * nominalVoltageV;
+  if (s.capW !== undefined) w = Math.min(w, Math.max(0, s.capW));
+  return Number.isFinite(w) ? w : 0;
+}
+
+function measuredOf(s: SessionSnapshot): number | undefined {
+  const m = s.measuredPowerW;
+  // Export (negative import) is not headroom we can hand out: the car may stop exporting any second.
+  return m !== undefined && Number.isFinite(m) ? Math.max(0, m) : undefined;
+}
+
+interface Reservation {
+  w: number;
+  untilMs: number;
+}
+
+/**
+ * Power reserved for a session that has just been granted power or has just (re)started charging,
+ * until the meter shows it or the reservation times out. Without it, a ramping car looks idle and its
+ * headroom would be handed out a second time.
+ */
+function reservationOf(
+  s: SessionSnapshot,
+  nominalW: number,
+  measured: number | undefined,
+  config: SchedulerConfig,
+  nowMs: number,
+): Reservation | undefined {
+  const timeoutMs = config.reservationTimeoutS * 1000;
+  let w: number;
+  let untilMs: number;
+  if (s.grantedAtMs !== undefined && s.grantedW !== undefined && nowMs < s.grantedAtMs + timeoutMs) {
+    w = Math.max(0, s.grantedW);
+    untilMs = s.grantedAtMs + timeoutMs;
+  } else if (s.evseState === 'Charging' && s.lastOnMs !== undefined && nowMs < s.lastOnMs + timeoutMs) {
+    // A car that resumed by itself (after ChargingPausedEV) ramps like one we resumed.
+    w = nominalW;
+    untilMs = s.lastOnMs + timeoutMs;
+  } else {
+    return undefined;
+  }
+  if (measured !== undefined && measured >= w * RESERVATION_SHOWN_RATIO) return undefined;
+  return { w, untilMs };
+}
+
+type HoldKind = 'pause' | 'hold_disabled';
+
+interface Entry {
+  s: SessionSnapshot;
+  prio: number;
+  arrival: number;
+  leave: boolean;
+  leaveCode: ReasonCode;
+  /** leave: the uncontrolled draw counted; candidate: the draw counted if it charges. */
+  expW: number;
+  /** Candidate currently allowed to draw (charging or granted), as opposed to waiting. */
+  isOn: boolean;
+  /** Physical draw now; a session being paused still draws until EVerest confirms. */
+  drawW: number;
+  holdKind: HoldKind;
+  onLockUntil: number;
+  offLockUntil: number;
+  reservationUntil: number;
+}
+
+function leaveEntry(s: SessionSnapshot, prio: number, code: ReasonCode, w: number): Entry {
+  return {
+    s,
+    prio,
+    arrival: arrivalOf(s),
+    leave: true,
+    leaveCode: code,
+    expW: w,
+    isOn: false,
+    drawW: w,
+    holdKind: 'pause',
+    onLockUntil: NONE,
+    offLockUntil: NONE,
+    reservationUntil: NONE,
+  };
+}
+
+function classify(s: SessionSnapshot, voltageV: number, config: SchedulerConfig, nowMs: number): Entry {
+  const prio = clampPriority(s.priority);
+  const nominalW = nominalPowerW(s, voltageV);
+  const measured = measuredOf(s);
+  const state = s.evseState;
+
+  if (!s.online) {
+    const res = s.pausedByUs ? undefined : reservationOf(s, nominalW, measured, config, nowMs);
+    const w = measured ?? (res !== undefined ? res.w : state === 'Charging' ? nominalW : 0);
+    return leaveEntry(s, prio, 'offline', w);
+  }
+
+  let isOn: boolean;
+  switch (state) {
+    case 'ChargingPausedEV':
+      return leaveEntry(s, prio, 'paused_by_ev', 0);
+    case 'Unplugged':
+    case 'Finished':
+    case 'FinishedEV':
+    case 'FinishedEVSE':
+    case 'AuthTimeout':
+      return leaveEntry(s, prio, 'no_session', 0);
+    case 'AuthRequired':
+    case 'Reserved':
+      return leaveEntry(s, prio, 'not_ready', 0);
+    case 'Unknown':
+      return leaveEntry(s, prio, 'unknown_state', measured ?? 0);
+    case 'Disabled':
+    case 'ChargingPausedEVSE': {
+      if (s.pausedByUs) {
+        isOn = false;
+        break;
+      }
+      // Not paused by us: either our resume/enable is on its way (granted or in flight), or another
+      // party (user pause, EVerest's own energy management, OCPP) stopped it and we keep out.
+      const granted = s.commandInFlight || reservationOf(s, nominalW, measured, config, nowMs) !== undefined;
+      if (!granted) return leaveEntry(s, prio, state === 'Disabled' ? 'disabled_by_others' : 'paused_by_others', 0);
+      isOn = true;
+      break;
+    }
+    case 'Charging':
+      isOn = !s.pausedByUs;
+      break;
+    case 'Preparing':
+    case 'WaitingForEnergy':
+      // Not drawing yet: only "on" once we granted it, so a newcomer never counts as an overrun that
+      // would break another session's min on-time.
+      isOn = !s.pausedByUs && reservationOf(s, nominalW, measured, config, nowMs) !== undefined;
+      break;
+    default: {
+      // A state added upstream after this was written: keep out of it, but count what it draws.
+      const _exhaustive: never = state;
+      return leaveEntry(s, prio, 'unknown_state', measured ?? 0);
+    }
+  }
+
+  const res = isOn ? reservationOf(s, nominalW, measured, config, nowMs) : undefined;
+  let expW: number;
+  if (res !== undefined) expW = Math.max(measured ?? 0, res.w);
+  else if (state === 'Charging') expW = measured ?? nominalW;
+  else expW = nominalW;
+
+  let onLockUntil = NONE;
+  if (isOn) {
+    const since = Math.max(s.lastOnMs ?? NONE, s.grantedAtMs ?? NONE);
+    if (since !== NONE) onLockUntil = since + config.minOnTimeS * 1000;
+  }
+  let offLockUntil = NONE;
+  if (!isOn && s.pausedByUs && s.lastOffMs !== undefined) offLockUntil = s.lastOffMs + config.minOffTimeS * 1000;
+
+  return {
+    s,
+    prio,
+    arrival: arrivalOf(s),
+    leave: false,
+    leaveCode: 'no_session',
+    expW,
+    isOn,
+    drawW: state === 'Charging' ? (measured ?? nominalW) : 0,
+    holdKind: state === 'Disabled' || (state === 'Preparing' && s.transactionActive === false) ? 'hold_disabled' : 'pause',
+    onLockUntil,
+    offLockUntil,
+    reservationUntil: res !== undefined ? res.untilMs : NONE,
+  };
+}
+
+function compareEntries(a: Entry, b: Entry): number {
+  if (a.prio !== b.prio) return b.prio - a.prio;
+  return compareRest(a.arrival, b.arrival, a.s, b.s);
+}
+
+const w = (x: number): string => `${Math.round(x)} W`;
+const secondsLeft = (untilMs: number, nowMs: number): number => Math.ceil((untilMs - nowMs) / 1000);
+const label = (e: Entry): string => `p${e.prio} ${e.s.key}`;
+
+function leaveReason(e: Entry): string {
+  switch (e.leaveCode) {
+    case 'offline':
+      return `offline (stale heartbeat): left alone, counted at ${w(e.expW)}`;
+    case 'paused_by_ev':
+      return 'paused by the car: its power is free for others';
+    case 'paused_by_others':
+      return 'paused on the EVSE side by someone else: left alone';
+    case 'disabled_by_others':
+      return 'disabled by another source: left alone';
+    case 'not_ready':
+      return `${e.s.evseState}: not ready to charge yet`;
+    case 'unknown_state':
+      return `state unknown: left alone, counted at ${w(e.expW)}`;
+    default:
+      return `${e.s.evseState}: no session`;
+  }
+}
+
+/**
+ * Decide which sessions charge.
+ *
+ * 1. Overrun: if what is on (plus uncontrolled draw) exceeds budget + tolerance, pause the lowest
+ *    priorities first until under budget, regardless of min on-time.
+ * 2. Plan: sessions inside their min on-time keep their power; the rest is handed out greedily in
+ *    scheduling order; sessions inside their min off-time stay off. A session already on keeps its
+ *    power within the tolerance (deadband against meter noise), a waiting one must fit the budget.
+ * 3. Break before make: a waiting session planned on starts only if the power still flowing from
+ *    sessions being paused leaves room for it; otherwise it waits for them (event-driven).
+ */
+export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: number): ScheduleResult {
+  const budget = Number.isFinite(site.maxPowerW) ? Math.max(0, site.maxPowerW) : 0;
+  const tol = Math.max(0, config.overrunToleranceW);
+  const voltage = site.nominalVoltageV;
+
+  const entries = site.sessions.map((s) => classify(s, voltage, config, nowMs));
+  entries.sort(compareEntries);
+
+  let uncontrolled = 0;
+  const cands: Entry[] = [];
+  for (const e of entries) {
+    if (e.leave) uncontrolled += e.expW;
+    else cands.push(e);
+  }
+  const n = cands.length;
+
+  // 1. Overrun.
+  const shed = new Uint8Array(n);
+  let onSum = uncontrolled;
+  for (const c of cands) if (c.isOn) onSum += c.expW;
+  const onSumBefore = onSum;
+  if (onSum > budget + tol) {
+    const shedOrder: number[] = [];
+    for (let i = n - 1; i >= 0 && onSum > budget; i--) {
+      const c = cands[i]!;
+      if (!c.isOn) continue;
+      shed[i] = 1;
+      onSum -= c.expW;
+      shedOrder.push(i);
+    }
+    // Lowest-first can overshoot (a small car, then a big one): give back what still fits, highest first.
+    for (let k = shedOrder.length - 1; k >= 0; k--) {
+      const i = shedOrder[k]!;
+      const c = cands[i]!;
+      if (onSum + c.expW <= budget) {
+        shed[i] = 0;
+        onSum += c.expW;
+      }
+    }
+  }
+
+  // 2. Plan with windows (C) and without (U): where they differ, a window decides and its expiry is a review point.
+  const planC = new Uint8Array(n);
+  const planU = new Uint8Array(n);
+  const remC = new Float64Array(n);
+  const plan = (useLocks: boolean, out: Uint8Array, remBefore: Float64Array | undefined): void => {
+    let rem = budget - uncontrolled;
+    if (useLocks) {
+      for (let i = 0; i < n; i++) {
+        const c = cands[i]!;
+        if (!shed[i] && c.onLockUntil > nowMs) rem -= c.expW;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const c = cands[i]!;
+      if (remBefore !== undefined) remBefore[i] = rem;
+      if (shed[i]) continue;
+      if (useLocks && c.onLockUntil > nowMs) {
+        out[i] = 1;
+        continue;
+      }
+      if (useLocks && c.offLockUntil > nowMs) continue;
+      if (c.isOn ? c.expW <= rem + tol : c.expW <= rem) {
+        out[i] = 1;
+        rem -= c.expW;
+      }
+    }
+  };
+  plan(true, planC, remC);
+  plan(false, planU, undefined);
+
+  let earliestLock = Number.POSITIVE_INFINITY;
+  let earliestReservation = Number.POSITIVE_INFINITY;
+  let plansDiffer = false;
+  let firstTurnOn = n;
+  let committed = uncontrolled;
+  let drainingW = 0;
+  for (let i = 0; i < n; i++) {
+    const c = cands[i]!;
+    if (c.onLockUntil > nowMs && c.onLockUntil < earliestLock) earliestLock = c.onLockUntil;
+    if (c.offLockUntil > nowMs && c.offLockUntil < earliestLock) earliestLock = c.offLockUntil;
+    if (c.reservationUntil > nowMs && c.reservationUntil < earliestReservation) earliestReservation = c.reservationUntil;
+    if (planC[i] !== planU[i]) plansDiffer = true;
+    if (planC[i]) {
+      if (c.isOn) committed += c.expW;
+      else if (i < firstTurnOn) firstTurnOn = i;
+    } else {
+      drainingW += c.drawW;
+    }
+  }
+  committed += drainingW;
+
+  // 3. Break before make.
+  const awaiting = new Uint8Array(n);
+  for (let i = firstTurnOn; i < n; i++) {
+    const c = cands[i]!;
+    if (!planC[i] || c.isOn) continue;
+    if (committed + c.expW <= budget + tol) committed += c.expW;
+    else awaiting[i] = 1;
+  }
+
+  // Reasons name the sessions holding the power; the first three planned-on sessions are enough for that.
+  const firstOn: number[] = [];
+  for (let i = 0; i < n && firstOn.length < 3; i++) if (planC[i]) firstOn.push(i);
+  const lockedOn: number[] = [];
+  for (let i = 0; i < n; i++) if (!shed[i] && cands[i]!.onLockUntil > nowMs) lockedOn.push(i);
+  let lockedPtr = 0;
+  let onBefore = 0;
+
+  const decisions: Decision[] = [];
+  let plannedW = 0;
+  let nextReview = Number.POSITIVE_INFINITY;
+  let ci = 0;
+  for (const e of entries) {
+    const base = { key: e.s.key, moduleId: e.s.moduleId, connectorId: e.s.connectorId, priority: e.prio };
+    if (e.leave) {
+      decisions.push({ ...base, decision: 'leave', reason: leaveReason(e), reasonCode: e.leaveCode, expectedW: e.expW, demandW: e.expW });
+      plannedW += e.expW;
+      continue;
+    }
+    const i = ci++;
+    let decision: DecisionKind;
+    let code: ReasonCode;
+    let reason: string;
+    let expectedW = 0;
+    let review: number | undefined;
+
+    if (shed[i]) {
+      decision = e.holdKind;
+      code = 'overrun';
+      reason = `overrun: ${w(onSumBefore)} on a ${w(budget)} budget (tolerance ${w(tol)}); pausing lowest priorities first`;
+    } else if (planC[i] && awaiting[i]) {
+      decision = e.holdKind;
+      code = 'awaiting_release';
+      reason = `priority ${e.prio} fits (${w(e.expW)}) once ${w(drainingW)} still drawn by sessions being paused stops`;
+    } else if (planC[i]) {
+      decision = 'charge';
+      expectedW = e.expW;
+      if (!planU[i] && e.onLockUntil > nowMs) {
+        code = 'min_on_time';
+        reason = `min on-time: ${secondsLeft(e.onLockUntil, nowMs)} s left`;
+        review = e.onLockUntil;
+      } else {
+        code = 'fits';
+        reason = `priority ${e.prio} fits: ${w(e.expW)} of ${w(budget)} budget`;
+      }
+    } else {
+      decision = e.holdKind;
+      if (e.offLockUntil > nowMs && planU[i]) {
+        code = 'min_off_time';
+        reason = `min off-time: ${secondsLeft(e.offLockUntil, nowMs)} s left`;
+        review = e.offLockUntil;
+      } else {
+        code = e.isOn && firstTurnOn < i ? 'preempted' : 'over_budget';
+        const users: string[] = [];
+        for (const j of firstOn) if (j < i) users.push(label(cands[j]!));
+        if (onBefore > users.length) users.push(`+${onBefore - users.length} more`);
+        const parts: string[] = [];
+        if (users.length > 0) parts.push(`higher priorities (${users.join(', ')})`);
+        if (uncontrolled > 0) parts.push(`${w(uncontrolled)} uncontrolled`);
+        while (lockedPtr < lockedOn.length && lockedOn[lockedPtr]! <= i) lockedPtr++;
+        const held = lockedOn.slice(lockedPtr, lockedPtr + 2).map((j) => `${label(cands[j]!)} in min on-time`);
+        if (held.length > 0) parts.push(held.join(', '));
+        const left = Math.max(0, remC[i]!);
+        reason = `waiting: needs ${w(e.expW)}, ${w(left)} left of ${w(budget)} budget${parts.length > 0 ? ` used by ${parts.join('; ')}` : ''}`;
+        if (e.offLockUntil > nowMs) reason += `; min off-time: ${secondsLeft(e.offLockUntil, nowMs)} s left`;
+        if (planU[i]) review = earliestLock;
+        else if (earliestReservation !== Number.POSITIVE_INFINITY) review = earliestReservation;
+      }
+    }
+    if (review === undefined && plansDiffer && planC[i] !== planU[i]) review = earliestLock;
+    if (planC[i]) onBefore++;
+
+    const d: Decision = { ...base, decision, reason, reasonCode: code, expectedW, demandW: e.expW };
+    if (review !== undefined && Number.isFinite(review)) {
+      d.nextReviewAtMs = review;
+      if (review < nextReview) nextReview = review;
+    }
+    decisions.push(d);
+    plannedW += expectedW;
+  }
+
+  const result: ScheduleResult = { decisions, plannedW, uncontrolledW: uncontrolled };
+  if (Number.isFinite(nextReview)) result.nextReviewAtMs = nextReview;
+  return result;
+}

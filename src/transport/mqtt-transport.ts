@@ -1,0 +1,213 @@
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { BehaviorSubject, Subject, distinctUntilChanged, type Observable } from 'rxjs';
+import { backoffDelay } from './backoff.js';
+
+export type ConnectionStatus = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed';
+
+export interface InboundMessage {
+  topic: string;
+  payload: Buffer;
+}
+
+export interface PublishOptions {
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+}
+
+export interface TransportTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  rejectUnauthorized?: boolean;
+}
+
+export interface TransportOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  protocolVersion?: 4 | 5;
+  keepaliveS?: number;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  tls?: TransportTls;
+  /** Retained status topic: `online` on every connect, `offline` as last-will and on clean close. */
+  statusTopic?: string;
+  logger: Logger;
+  /** Injectable for deterministic jitter in tests. */
+  random?: () => number;
+}
+
+export const STATUS_ONLINE = JSON.stringify({ state: 'online' });
+export const STATUS_OFFLINE = JSON.stringify({ state: 'offline' });
+
+/**
+ * The only importer of mqtt.js. One connection serves every EVSE; subscriptions are remembered and
+ * re-sent on every connect because a restarted broker (or a clean session) forgets them.
+ */
+export class MqttTransport {
+  private readonly statusSubject = new BehaviorSubject<ConnectionStatus>('connecting');
+  private readonly connectedSubject = new Subject<number>();
+  private readonly messageSubject = new Subject<InboundMessage>();
+  private readonly filters = new Map<string, number>();
+  private readonly client: MqttClient;
+  private readonly log: Logger;
+  private attempts = 0;
+  private connects = 0;
+  private closing = false;
+
+  /** Replayed, de-duplicated connection status. */
+  readonly status$: Observable<ConnectionStatus> = this.statusSubject.pipe(distinctUntilChanged());
+  /** Emits the connect count after each (re)connect, once subscriptions have been re-sent. */
+  readonly connected$: Observable<number> = this.connectedSubject.asObservable();
+  /** Every inbound message, hot. Consumers route by topic. */
+  readonly messages$: Observable<InboundMessage> = this.messageSubject.asObservable();
+
+  constructor(private readonly options: TransportOptions) {
+    this.log = options.logger;
+    const minMs = options.reconnectMinMs ?? 500;
+    const clientOptions: IClientOptions = {
+      clientId: options.clientId,
+      protocolVersion: options.protocolVersion ?? 4,
+      keepalive: options.keepaliveS ?? 30,
+      clean: true,
+      reconnectPeriod: minMs,
+      connectTimeout: 10_000,
+      // We resubscribe ourselves on every connect; mqtt.js's own resubscribe would double it.
+      resubscribe: false,
+      // A QoS 0 message queued while offline is stale by the time it goes out (communication
+      // checks would arrive in a burst); drop instead.
+      queueQoSZero: false,
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...tlsOptions(options.tls),
+      ...(options.statusTopic
+        ? { will: { topic: options.statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true } }
+        : {}),
+    };
+    this.client = mqtt.connect(options.url, clientOptions);
+    this.client.on('connect', () => void this.onConnect());
+    this.client.on('message', (topic, payload) => this.messageSubject.next({ topic, payload }));
+    this.client.on('reconnect', () => this.statusSubject.next('reconnecting'));
+    this.client.on('offline', () => {
+      if (!this.closing) this.statusSubject.next('offline');
+    });
+    this.client.on('close', () => this.onClose());
+    this.client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt error'));
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Adds filters (reference-counted) and subscribes now if connected; re-sent on every connect. */
+  async subscribe(filters: readonly string[]): Promise<void> {
+    const fresh: string[] = [];
+    for (const filter of filters) {
+      const count = this.filters.get(filter) ?? 0;
+      this.filters.set(filter, count + 1);
+      if (count === 0) fresh.push(filter);
+    }
+    if (fresh.length > 0 && this.client.connected) {
+      await this.client.subscribeAsync(fresh, { qos: 0 });
+    }
+  }
+
+  async unsubscribe(filters: readonly string[]): Promise<void> {
+    const gone: string[] = [];
+    for (const filter of filters) {
+      const count = this.filters.get(filter) ?? 0;
+      if (count <= 1) {
+        if (this.filters.delete(filter)) gone.push(filter);
+      } else {
+        this.filters.set(filter, count - 1);
+      }
+    }
+    if (gone.length > 0 && this.client.connected) await this.client.unsubscribeAsync(gone);
+  }
+
+  /** Publishes when connected; while disconnected the message is dropped and the promise rejects. */
+  async publish(topic: string, payload: string | Buffer, opts: PublishOptions = {}): Promise<void> {
+    if (!this.client.connected) throw new NotConnectedError(topic);
+    await this.client.publishAsync(topic, payload, { qos: opts.qos ?? 0, retain: opts.retain ?? false });
+  }
+
+  /** Publishes the retained offline status, then disconnects cleanly. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.client.connected && this.options.statusTopic) {
+      await this.client
+        .publishAsync(this.options.statusTopic, STATUS_OFFLINE, { qos: 1, retain: true })
+        .catch((err: Error) => this.log.warn({ err: err.message }, 'could not publish offline status'));
+    }
+    await this.client.endAsync();
+    this.statusSubject.next('closed');
+    this.statusSubject.complete();
+    this.connectedSubject.complete();
+    this.messageSubject.complete();
+  }
+
+  private async onConnect(): Promise<void> {
+    this.attempts = 0;
+    this.client.options.reconnectPeriod = this.options.reconnectMinMs ?? 500;
+    this.connects += 1;
+    const filters = [...this.filters.keys()];
+    try {
+      if (filters.length > 0) await this.client.subscribeAsync(filters, { qos: 0 });
+      if (this.options.statusTopic) {
+        await this.client.publishAsync(this.options.statusTopic, STATUS_ONLINE, { qos: 1, retain: true });
+      }
+    } catch (err) {
+      // The connection dropped again mid-way; the next connect repeats all of it.
+      this.log.warn({ err: (err as Error).message }, 'resubscribe after connect failed');
+      return;
+    }
+    this.log.info({ url: redactUrl(this.options.url), filters: filters.length, connects: this.connects }, 'mqtt connected');
+    this.statusSubject.next('online');
+    this.connectedSubject.next(this.connects);
+  }
+
+  private onClose(): void {
+    if (this.closing) return;
+    this.attempts += 1;
+    // mqtt.js reads reconnectPeriod each time it schedules a reconnect, so adjusting it here gives
+    // exponential backoff with jitter without replacing its reconnect loop.
+    this.client.options.reconnectPeriod = backoffDelay(this.attempts, {
+      minMs: this.options.reconnectMinMs ?? 500,
+      maxMs: this.options.reconnectMaxMs ?? 5_000,
+      random: this.options.random ?? Math.random,
+    });
+    if (this.statusSubject.value === 'online') this.statusSubject.next('offline');
+  }
+}
+
+export class NotConnectedError extends Error {
+  constructor(readonly topic: string) {
+    super(`not connected to the broker; dropped publish to ${topic}`);
+    this.name = 'NotConnectedError';
+  }
+}
+
+function tlsOptions(tls: TransportTls | undefined): Partial<IClientOptions> {
+  if (!tls) return {};
+  return {
+    ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+    ...(tls.certFile ? { cert: readFileSync(tls.certFile) } : {}),
+    ...(tls.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+  };
+}
+
+/** URLs may carry credentials (mqtt://user:pass@host); never log them. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

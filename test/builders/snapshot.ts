@@ -1,0 +1,62 @@
+// Builders for scheduler snapshots. Defaults describe the common case (an 11 kW three-phase 16 A car,
+// charging for an hour, online) so a test only spells out what it is about.
+import {
+  DEFAULT_SCHEDULER_CONFIG,
+  sessionKey,
+  type SchedulerConfig,
+  type SessionSnapshot,
+  type SiteSnapshot,
+} from '../../src/site/model.js';
+
+/** A fixed "now" far from 0, so "an hour ago" is still a positive timestamp. */
+export const NOW = 1_750_000_000_000;
+export const VOLTAGE_V = 230;
+/** 16 A x 3 phases x 230 V */
+export const CAR_11KW_W = 16 * 3 * VOLTAGE_V;
+export const HOUR_MS = 3_600_000;
+
+export function aSession(overrides: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  const moduleId = overrides.moduleId ?? 'evse_1';
+  const connectorId = overrides.connectorId ?? 1;
+  return {
+    moduleId,
+    connectorId,
+    evseState: 'Charging',
+    pausedByUs: false,
+    arrivalMs: NOW - HOUR_MS,
+    priority: 0,
+    measuredPowerW: CAR_11KW_W,
+    limitCurrentA: 16,
+    phases: 3,
+    hwMaxCurrentA: 32,
+    lastOnMs: NOW - HOUR_MS,
+    online: true,
+    commandInFlight: false,
+    ...overrides,
+    key: overrides.key ?? sessionKey(moduleId, connectorId),
+  };
+}
+
+/** A session we paused long ago (windows expired): it wants power and may be resumed. */
+export function aPausedSession(overrides: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  return aSession({
+    evseState: 'ChargingPausedEVSE',
+    pausedByUs: true,
+    measuredPowerW: 0,
+    lastOffMs: NOW - HOUR_MS / 2,
+    ...overrides,
+  });
+}
+
+export function aSite(overrides: Partial<SiteSnapshot> = {}): SiteSnapshot {
+  return { maxPowerW: 22_000, nominalVoltageV: VOLTAGE_V, sessions: [], ...overrides };
+}
+
+export function aConfig(overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
+  return { ...DEFAULT_SCHEDULER_CONFIG, ...overrides };
+}
+
+/** `evse_${n}` connector 1, the usual one-connector-per-EVSE layout. */
+export function evse(n: number, overrides: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  return aSession({ moduleId: `evse_${n}`, connectorId: 1, ...overrides });
+}

@@ -1,0 +1,219 @@
+// Compares our AsyncAPI contract with the upstream EVerest documents when they are present next to the
+// repository (../shared/reference/everest-api-52ff7153d). The reference is only read here, never copied.
+
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Parser, fromFile } from '@asyncapi/parser';
+import type { AsyncAPIDocumentInterface, OperationInterface } from '@asyncapi/parser';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadContract, type Contract, type ValidationResult } from '../../src/everest/contract.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const referenceDir = path.resolve(repoRoot, '../shared/reference/does-not-exist');
+const referenceFile = path.join(referenceDir, 'evse_manager_consumer_API', 'asyncapi.yaml');
+const ourFile = path.join(repoRoot, 'asyncapi', 'evse_manager_consumer_API.yaml');
+const present = existsSync(referenceFile);
+
+/**
+ * Reference examples that our contract rejects on purpose, with the reason it must give. Where the
+ * upstream spec text and EVerest's C++ disagree, the C++ wins:
+ * - authorize_response: the upstream example omits result.tariff_messages, which the upstream schema marks
+ *   required and EVerest's JSON codec reads with j.at("tariff_messages"), so EVerest would drop it.
+ */
+const KNOWN_DEVIATIONS: Record<string, string> = {
+  'send_authorize_response#0': "/result must have required property 'tariff_messages'",
+};
+
+/** Operations we have that the reference (API 1.0.0 at 52ff7153d) does not: later upstream additions. */
+const OUR_ADDITIONS = ['receive_hlc_session_failed'];
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function idOf(op: OperationInterface): string {
+  return op.id() ?? '';
+}
+
+function addressOf(op: OperationInterface): string | null {
+  const addresses = op.channels().all().map((c) => c.address() ?? null);
+  expect(addresses).toHaveLength(1);
+  return addresses[0] ?? null;
+}
+
+function validatorFor(contract: Contract, op: OperationInterface): (data: unknown) => ValidationResult<unknown> {
+  const address = addressOf(op);
+  if (address === null) throw new Error(`operation ${idOf(op)} has no address`);
+  const [direction, name = ''] = address.split('/');
+  if (direction === 'e2m') return (data) => contract.validateE2m(name, data);
+  if (op.reply()) return (data) => contract.validateRequest(name, data);
+  return (data) => contract.validateSend(name, data);
+}
+
+/** `examples` keywords anywhere inside a schema, with their JSON path (cycles guarded). */
+function schemaExamples(schema: unknown, at = '', seen = new Set<unknown>()): Array<{ at: string; values: unknown[] }> {
+  if (!isObject(schema) || seen.has(schema)) return [];
+  seen.add(schema);
+  const found: Array<{ at: string; values: unknown[] }> = [];
+  if (Array.isArray(schema.examples)) found.push({ at, values: schema.examples });
+  if (schema.example !== undefined) found.push({ at, values: [schema.example] });
+  for (const key of ['properties', 'patternProperties', 'definitions', '$defs']) {
+    const map = schema[key];
+    if (isObject(map)) for (const [k, sub] of Object.entries(map)) found.push(...schemaExamples(sub, `${at}/${key}/${k}`, seen));
+  }
+  for (const key of ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains']) {
+    found.push(...schemaExamples(schema[key], `${at}/${key}`, seen));
+  }
+  for (const key of ['allOf', 'anyOf', 'oneOf']) {
+    const list = schema[key];
+    if (Array.isArray(list)) list.forEach((sub, i) => found.push(...schemaExamples(sub, `${at}/${key}/${i}`, seen)));
+  }
+  return found;
+}
+
+/** Object view of a schema: its own properties and enum merged with those of allOf members. */
+function flatten(schema: unknown): { properties: Record<string, unknown>; enumValues?: unknown[]; items?: unknown; alternatives: unknown[] } {
+  const properties: Record<string, unknown> = {};
+  let enumValues: unknown[] | undefined;
+  let items: unknown;
+  const alternatives: unknown[] = [];
+  const visit = (node: unknown): void => {
+    if (!isObject(node)) return;
+    if (isObject(node.properties)) Object.assign(properties, node.properties);
+    if (Array.isArray(node.enum)) enumValues = node.enum;
+    if (node.items !== undefined) items = node.items;
+    if (Array.isArray(node.allOf)) node.allOf.forEach(visit);
+    for (const key of ['oneOf', 'anyOf']) if (Array.isArray(node[key])) alternatives.push(...(node[key] as unknown[]));
+  };
+  visit(schema);
+  return { properties, ...(enumValues ? { enumValues } : {}), items, alternatives };
+}
+
+/**
+ * Walks a reference schema and ours side by side. Reports reference properties we do not declare and
+ * reference enum values we do not accept (case-sensitive).
+ */
+function compareSchemas(reference: unknown, ours: unknown, at: string, problems: string[], seen = new Set<unknown>()): void {
+  if (!isObject(reference) || seen.has(reference)) return;
+  seen.add(reference);
+  const ref = flatten(reference);
+  const our = flatten(ours);
+  const ourEnums = [our, ...our.alternatives.map(flatten)].flatMap((s) => s.enumValues ?? []);
+  for (const value of ref.enumValues ?? []) {
+    if (!ourEnums.includes(value)) problems.push(`${at || '/'}: enum value ${JSON.stringify(value)} missing`);
+  }
+  for (const [name, sub] of Object.entries(ref.properties)) {
+    const candidates = [our, ...our.alternatives.map(flatten)].map((s) => s.properties[name]).filter((s) => s !== undefined);
+    if (candidates.length === 0) problems.push(`${at}/${name}: property not declared`);
+    else compareSchemas(sub, candidates[0], `${at}/${name}`, problems, seen);
+  }
+  if (ref.items !== undefined) compareSchemas(ref.items, our.items, `${at}/items`, problems, seen);
+}
+
+describe.skipIf(!present)(
+  present
+    ? 'our contract against the EVerest reference everest-api-52ff7153d'
+    : `EVerest reference not present (${path.relative(repoRoot, referenceDir)}): reference comparison skipped`,
+  () => {
+    let reference: AsyncAPIDocumentInterface;
+    let ours: AsyncAPIDocumentInterface;
+    let contract: Contract;
+
+    beforeAll(async () => {
+      const parser = new Parser();
+      // fromFile sets the source, so the parser resolves the reference's relative file $refs
+      // (../powermeter_API/asyncapi.yaml#/..., ../auth_consumer_API/..., ...).
+      const parsedReference = await fromFile(parser, referenceFile).parse();
+      const referenceErrors = parsedReference.diagnostics.filter((d) => d.severity === 0);
+      if (!parsedReference.document) {
+        throw new Error(`reference does not parse: ${referenceErrors.map((d) => d.message).join('; ')}`);
+      }
+      reference = parsedReference.document;
+      const parsedOurs = await parser.parse(readFileSync(ourFile, 'utf8'), { source: ourFile });
+      if (!parsedOurs.document) throw new Error('our contract does not parse');
+      ours = parsedOurs.document;
+      contract = await loadContract(ourFile);
+    });
+
+    it('resolved the external references of the reference', () => {
+      const payload = reference.operations().get('receive_powermeter')?.messages().all()[0]?.payload()?.json();
+      expect(isObject(payload) && isObject(payload.properties) && 'energy_Wh_import' in payload.properties).toBe(true);
+    });
+
+    it('has every reference operation, with the same action and address', () => {
+      const missing: string[] = [];
+      for (const op of reference.operations().all()) {
+        const mine = ours.operations().get(idOf(op));
+        if (!mine) {
+          missing.push(idOf(op));
+          continue;
+        }
+        expect({ id: idOf(op), action: mine.action(), address: addressOf(mine), reply: mine.reply() !== undefined }).toEqual({
+          id: idOf(op),
+          action: op.action(),
+          address: addressOf(op),
+          reply: op.reply() !== undefined,
+        });
+      }
+      expect(missing).toEqual([]);
+      const extra = ours.operations().all().map(idOf).filter((id) => !reference.operations().has(id));
+      expect(extra).toEqual(OUR_ADDITIONS);
+    });
+
+    it('has every reference channel address', () => {
+      const ourAddresses = new Set(ours.channels().all().map((c) => c.address()));
+      const referenceAddresses = reference.channels().all().map((c) => c.address());
+      expect(referenceAddresses.length).toBeGreaterThan(40);
+      expect(referenceAddresses.filter((a) => !ourAddresses.has(a))).toEqual([]);
+      // request/reply pairs: the reply channel of each request has no address in both documents
+      for (const op of reference.operations().all()) {
+        const replyChannel = op.reply()?.channel();
+        if (!replyChannel) continue;
+        expect(replyChannel.address() ?? null).toBeNull();
+        expect(ours.operations().get(idOf(op))?.reply()?.channel()?.address() ?? null).toBeNull();
+      }
+    });
+
+    it('accepts every example of the reference (message examples and schema examples)', () => {
+      let checked = 0;
+      const failures: string[] = [];
+      for (const op of reference.operations().all()) {
+        if (addressOf(op) === null) continue; // reply operations: their messages carry no examples
+        const validate = validatorFor(contract, op);
+        for (const message of op.messages().all()) {
+          const examples: unknown[] = message.examples().all().map((e) => e.payload());
+          const nested = schemaExamples(message.payload()?.json());
+          expect(nested.filter((n) => n.at !== ''), `${op.id()}: nested schema examples need a dedicated check`).toEqual([]);
+          examples.push(...nested.flatMap((n) => n.values));
+          examples.forEach((example, index) => {
+            checked += 1;
+            const result = validate(example);
+            const expected = KNOWN_DEVIATIONS[`${idOf(op)}#${index}`];
+            if (expected !== undefined) {
+              expect(result, `${op.id()} example ${index} is a known deviation`).toEqual({ ok: false, reason: expected });
+            } else if (!result.ok) {
+              failures.push(`${op.id()} example ${index}: ${result.reason}`);
+            }
+          });
+        }
+      }
+      expect(failures).toEqual([]);
+      expect(checked).toBe(12); // message examples of the pinned reference
+    });
+
+    it('declares every reference property and accepts every reference enum value, payload by payload', () => {
+      const problems: string[] = [];
+      for (const op of reference.operations().all()) {
+        const mine = ours.operations().get(idOf(op));
+        const refMessage = op.messages().all()[0];
+        const ourMessage = mine?.messages().all()[0];
+        if (!refMessage || !ourMessage) continue;
+        compareSchemas(refMessage.payload()?.json(), ourMessage.payload()?.json(), idOf(op), problems);
+      }
+      expect(problems).toEqual([]);
+    });
+  },
+);

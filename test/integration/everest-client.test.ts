@@ -1,0 +1,265 @@
+import type { MqttClient } from 'mqtt';
+import { firstValueFrom, lastValueFrom, toArray, take } from 'rxjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidReplyError, RequestTimeoutError } from '../../src/everest/errors.js';
+import { CommunicationCheck, HeartbeatMonitor, type LivenessEvent } from '../../src/everest/liveness.js';
+import { E2M_VARS, M2E_REQUESTS, M2E_SENDS } from '../../src/everest/payloads.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { clientStack, quietLogger, rawClient, type ClientStack } from '../helpers/everest-stack.js';
+import { collect, sleep, waitFor } from '../helpers/wait.js';
+
+const BASE = 'everest_api/1/evse_manager_consumer';
+const EVSES = ['evse_a', 'evse_b', 'evse_c'];
+
+/** Answers every request on m2e like EVerest does: a bare JSON value on the replyTo topic. */
+async function responder(url: string, answer: (moduleId: string, command: string, replyTo: string) => unknown): Promise<MqttClient> {
+  const peer = await rawClient(url);
+  await peer.subscribeAsync(`${BASE}/+/m2e/#`);
+  peer.on('message', (topic, payload) => {
+    const [, , , moduleId, , command] = topic.split('/');
+    if (!moduleId || !command || command === 'communication_check') return;
+    let replyTo: string | undefined;
+    try {
+      replyTo = (JSON.parse(payload.toString()) as { headers?: { replyTo?: string } }).headers?.replyTo;
+    } catch {
+      return;
+    }
+    if (!replyTo) return;
+    const reply = answer(moduleId, command, replyTo);
+    if (reply !== undefined) peer.publish(replyTo, JSON.stringify(reply));
+  });
+  return peer;
+}
+
+describe('EverestClient against a real broker', () => {
+  let broker: TestBroker;
+  let stack: ClientStack;
+  const extras: MqttClient[] = [];
+
+  beforeAll(async () => {
+    broker = await startBroker();
+  });
+  afterAll(async () => {
+    await broker.stop();
+  });
+  afterEach(async () => {
+    await stack?.close();
+    await Promise.all(extras.splice(0).map((c) => c.endAsync()));
+  });
+
+  it('sends every request with a unique replyTo envelope and the payload EVerest expects', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    const watcher = await rawClient(broker.url);
+    extras.push(watcher);
+    const wire = await collect(watcher, `${BASE}/evse_a/m2e/#`);
+    extras.push(await responder(broker.url, (_m, command) => (command === 'get_evse' ? { id: 1, connectors: [{ id: 1, type: 'cType2' }] } : true)));
+    const evse = stack.client.evse('evse_a');
+
+    expect(await firstValueFrom(evse.getEvse())).toEqual({ id: 1, connectors: [{ id: 1, type: 'cType2' }] });
+    expect(await firstValueFrom(evse.enableDisable({ connector_id: 1, source: { enable_source: 'LocalAPI', enable_state: 'Disable', enable_priority: 100 } }))).toBe(true);
+    expect(await firstValueFrom(evse.reserve(7))).toBe(true);
+    expect(await firstValueFrom(evse.pauseCharging())).toBe(true);
+    expect(await firstValueFrom(evse.resumeCharging())).toBe(true);
+    expect(await firstValueFrom(evse.stopTransaction({ reason: 'Local' }))).toBe(true);
+    expect(await firstValueFrom(evse.forceUnlock(1))).toBe(true);
+    expect(await firstValueFrom(evse.externalReadyToStartCharging())).toBe(true);
+    await evse.authorizeResponse({ token: { id_token: { value: 'abc', type: 'Central' }, authorization_type: 'OCPP' }, result: { authorization_status: 'Accepted', tariff_messages: [] } });
+    await evse.withdrawAuthorization();
+    await evse.cancelReservation();
+    await evse.randomDelayEnable();
+    await evse.randomDelayDisable();
+    await evse.randomDelayCancel();
+    await evse.randomDelaySetDurationS(42);
+
+    const byCommand = await waitFor(() => {
+      const seen = new Map(wire.messages.map((m) => [m.topic.split('/').pop() ?? '', m.payload]));
+      return M2E_REQUESTS.every((c) => seen.has(c)) && M2E_SENDS.filter((c) => c !== 'communication_check').every((c) => seen.has(c)) ? seen : undefined;
+    });
+
+    const replyTos = new Set<string>();
+    for (const command of M2E_REQUESTS) {
+      const envelope = JSON.parse(byCommand.get(command) ?? 'null') as { headers: { replyTo: string }; payload?: unknown };
+      expect(stack.contract.validateRequest(command, envelope).ok, `${command} request shape`).toBe(true);
+      expect(envelope.headers.replyTo).toMatch(new RegExp(`^${BASE}/evse_a/e2m/${command}/[0-9a-f-]{36}$`));
+      replyTos.add(envelope.headers.replyTo);
+      const withoutPayload = ['get_evse', 'pause_charging', 'resume_charging', 'external_ready_to_start_charging'];
+      expect('payload' in envelope, `${command} payload presence`).toBe(!withoutPayload.includes(command));
+    }
+    expect(replyTos.size).toBe(M2E_REQUESTS.length);
+    expect(JSON.parse(byCommand.get('reserve') ?? '')).toMatchObject({ payload: 7 });
+    expect(JSON.parse(byCommand.get('force_unlock') ?? '')).toMatchObject({ payload: 1 });
+    expect(byCommand.get('random_delay_set_duration_s')).toBe('42');
+    expect(byCommand.get('withdraw_authorization')).toBe('null');
+    for (const command of M2E_SENDS.filter((c) => c !== 'communication_check')) {
+      expect(stack.contract.validateSend(command, JSON.parse(byCommand.get(command) ?? '')).ok, `${command} send shape`).toBe(true);
+    }
+    expect(stack.client.pendingCount).toBe(0);
+  });
+
+  it('correlates hundreds of concurrent replies across several EVSEs by reply topic alone', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    // The peer answers from each request's own payload (i even -> true), in shuffled order, so only
+    // correct correlation by reply topic gives every caller its own answer.
+    const queue: Array<[string, boolean]> = [];
+    const peer = await rawClient(broker.url);
+    extras.push(peer);
+    await peer.subscribeAsync(`${BASE}/+/m2e/#`);
+    peer.on('message', (_topic, payload) => {
+      const req = JSON.parse(payload.toString()) as { headers?: { replyTo?: string }; payload?: number | { connector_id: number } };
+      if (!req.headers?.replyTo || req.payload === undefined) return;
+      const i = typeof req.payload === 'number' ? req.payload : req.payload.connector_id;
+      queue.push([req.headers.replyTo, i % 2 === 0]);
+    });
+    const flush = setInterval(() => {
+      queue.sort(() => Math.random() - 0.5);
+      for (const [topic, value] of queue.splice(0)) peer.publish(topic, JSON.stringify(value));
+    }, 20);
+    try {
+      const calls = Array.from({ length: 300 }, (_, i) => {
+        const evse = stack.client.evse(EVSES[i % EVSES.length] ?? 'evse_a');
+        const reply$ =
+          i % 3 === 0
+            ? evse.reserve(i)
+            : i % 3 === 1
+              ? evse.forceUnlock(i)
+              : evse.enableDisable({ connector_id: i, source: { enable_source: 'LocalAPI', enable_state: 'Enable', enable_priority: 100 } });
+        return firstValueFrom(reply$).then((reply) => ({ i, reply }));
+      });
+      const results = await Promise.all(calls);
+      expect(results).toHaveLength(300);
+      expect(results.filter((r) => r.reply !== (r.i % 2 === 0))).toEqual([]);
+      expect(stack.client.pendingCount).toBe(0);
+      expect(stack.metrics.outcomes.get('reply')).toBe(300);
+    } finally {
+      clearInterval(flush);
+    }
+  });
+
+  it('times out with a typed error naming the command and module_id, and ignores the late reply', async () => {
+    stack = await clientStack(broker.url, EVSES, { requestTimeoutMs: 300 });
+    const held: string[] = [];
+    const peer = await responder(broker.url, (_m, _c, replyTo) => {
+      held.push(replyTo);
+      return undefined;
+    });
+    extras.push(peer);
+    const error = await firstValueFrom(stack.client.evse('evse_b').pauseCharging()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RequestTimeoutError);
+    expect((error as RequestTimeoutError).command).toBe('pause_charging');
+    expect((error as RequestTimeoutError).moduleId).toBe('evse_b');
+    expect((error as Error).message).toContain('evse_b');
+    expect(stack.client.pendingCount).toBe(0);
+    // The late reply arrives after the timeout: counted, nothing breaks.
+    peer.publish(held[0] ?? '', 'true');
+    await waitFor(() => stack.metrics.lateReplies === 1);
+    expect(stack.client.pendingCount).toBe(0);
+  });
+
+  it('cancels on unsubscribe: nothing stays pending and a reply afterwards is harmless', async () => {
+    stack = await clientStack(broker.url, EVSES, { requestTimeoutMs: 5000 });
+    const held: string[] = [];
+    extras.push(
+      await responder(broker.url, (_m, _c, replyTo) => {
+        held.push(replyTo);
+        return undefined;
+      }),
+    );
+    const sub = stack.client.evse('evse_c').resumeCharging().subscribe();
+    await waitFor(() => held.length === 1);
+    expect(stack.client.pendingCount).toBe(1);
+    sub.unsubscribe();
+    expect(stack.client.pendingCount).toBe(0);
+  });
+
+  it('a request is cold: nothing is published until subscribed', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    const watcher = await rawClient(broker.url);
+    extras.push(watcher);
+    const wire = await collect(watcher, `${BASE}/evse_a/m2e/pause_charging`);
+    const cold = stack.client.evse('evse_a').pauseCharging();
+    await sleep(200);
+    expect(wire.messages).toHaveLength(0);
+    const sub = cold.subscribe({ error: () => undefined });
+    await waitFor(() => wire.messages.length === 1);
+    sub.unsubscribe();
+  });
+
+  it('rejects an invalid reply with a typed error', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    extras.push(await responder(broker.url, () => 'yes'));
+    const error = await firstValueFrom(stack.client.evse('evse_a').pauseCharging()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidReplyError);
+    expect(stack.metrics.invalidTotal).toBe(1);
+  });
+
+  it('drops garbage on every e2m topic, keeps valid traffic flowing and keeps the communication check alive', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    const check = new CommunicationCheck({ client: stack.client, status$: stack.transport.status$, moduleIds: EVSES, intervalMs: 100, logger: quietLogger() });
+    check.start();
+    const peer = await rawClient(broker.url);
+    extras.push(peer);
+    const checks = await collect(peer, `${BASE}/evse_a/m2e/communication_check`);
+    const received: unknown[] = [];
+    stack.client.evse('evse_a').on('evse_id').subscribe((v) => received.push(v));
+
+    for (const name of E2M_VARS) {
+      await peer.publishAsync(`${BASE}/evse_a/e2m/${name}`, '{not json');
+      // Valid JSON, wrong shape for every variable: an array of nulls fits none of the schemas.
+      await peer.publishAsync(`${BASE}/evse_a/e2m/${name}`, '[null,null]');
+    }
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, JSON.stringify('DEPNXE000001*1'));
+    await waitFor(() => received.length === 1, { message: 'valid evse_id after garbage' });
+    expect(stack.metrics.invalidTotal).toBe(E2M_VARS.length * 2);
+    const before = checks.messages.length;
+    await sleep(350);
+    expect(checks.messages.length).toBeGreaterThan(before + 1);
+    expect(new Set(checks.messages.map((m) => m.payload))).toEqual(new Set(['true']));
+    await check.stop(false);
+  });
+
+  it('tolerates unknown extra fields and unknown e2m variables', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    const peer = await rawClient(broker.url);
+    extras.push(peer);
+    const limits: unknown[] = [];
+    stack.client.evse('evse_b').on('limits').subscribe((v) => limits.push(v));
+    await peer.publishAsync(`${BASE}/evse_b/e2m/limits`, JSON.stringify({ max_current: 16, nr_of_phases_available: 3, future_field: { x: 1 } }));
+    await peer.publishAsync(`${BASE}/evse_b/e2m/some_future_variable`, JSON.stringify({ a: 1 }));
+    await waitFor(() => limits.length === 1);
+    expect(limits[0]).toMatchObject({ max_current: 16, future_field: { x: 1 } });
+    expect(stack.metrics.invalidTotal).toBe(0);
+  });
+
+  it('watches the heartbeat: online, counter gaps, restarts, the old {} form and silence', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    const monitor = new HeartbeatMonitor({ client: stack.client, moduleIds: EVSES, timeoutMs: 400, logger: quietLogger() });
+    const events: LivenessEvent[] = [];
+    monitor.events$.subscribe((e) => events.push(e));
+    const peer = await rawClient(broker.url);
+    extras.push(peer);
+    const beat = (v: unknown) => peer.publishAsync(`${BASE}/evse_a/e2m/heartbeat`, JSON.stringify(v));
+
+    expect(monitor.current('evse_a')?.status).toBe('unknown');
+    expect(monitor.isCommandable('evse_a')).toBe(false);
+    await beat(0);
+    await beat(1);
+    await waitFor(() => monitor.current('evse_a')?.counter === 1);
+    expect(monitor.current('evse_a')?.status).toBe('online');
+    expect(monitor.isCommandable('evse_a')).toBe(true);
+    await beat(5);
+    await waitFor(() => events.some((e) => e.type === 'gap'));
+    expect(events.find((e) => e.type === 'gap')).toMatchObject({ lost: 3, counter: 5 });
+    expect(monitor.current('evse_a')?.lost).toBe(3);
+    await beat(0);
+    await waitFor(() => monitor.current('evse_a')?.status === 'restarted');
+    expect(monitor.current('evse_a')?.restarts).toBe(1);
+    await beat({});
+    await waitFor(() => monitor.current('evse_a')?.status === 'online');
+    // Silence past the timeout: stale, and not commandable.
+    await waitFor(() => monitor.current('evse_a')?.status === 'stale', { timeoutMs: 2000 });
+    expect(monitor.isCommandable('evse_a')).toBe(false);
+    const statuses = await lastValueFrom(monitor.status$('evse_a').pipe(take(1), toArray()));
+    expect(statuses).toEqual(['stale']);
+    monitor.dispose();
+  });
+});

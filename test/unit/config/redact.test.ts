@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
+import { redactConfig, redactUrl } from '../../../src/config/redact.js';
+
+describe('redactConfig', () => {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      mqtt: { url: 'mqtt://user:hunter2@broker:1883', username: 'user', password: 'hunter2' },
+      http: { tokens: ['tok-1', 'tok-2'] },
+      webhooks: [{ url: 'https://hooks.example/x', secret: 'whsec' }],
+    },
+  });
+
+  it('replaces every secret and leaves the rest', () => {
+    const safe = redactConfig(config);
+    expect(safe.mqtt.password).toBe('[redacted]');
+    expect(safe.mqtt.username).toBe('user');
+    expect(safe.mqtt.url).toBe('mqtt://user:[redacted]@broker:1883');
+    expect(safe.http.tokens).toEqual(['[redacted]', '[redacted]']);
+    expect(safe.webhooks).toEqual([{ url: 'https://hooks.example/x', secret: '[redacted]' }]);
+    const text = JSON.stringify(safe);
+    for (const secret of ['hunter2', 'tok-1', 'tok-2', 'whsec']) expect(text).not.toContain(secret);
+  });
+
+  it('does not touch the original', () => {
+    redactConfig(config);
+    expect(config.mqtt.password).toBe('hunter2');
+    expect(config.http.tokens).toEqual(['tok-1', 'tok-2']);
+  });
+
+  it('leaves an unset password unset', () => {
+    expect(redactConfig(loadConfig({ env: {} })).mqtt.password).toBeUndefined();
+  });
+});
+
+describe('redactUrl', () => {
+  it.each([
+    ['mqtt://u:p@h:1883', 'mqtt://u:[redacted]@h:1883'],
+    ['mqtts://u:p@ss@h/path?q=1', 'mqtts://u:[redacted]@h/path?q=1'],
+    ['mqtt://:p@h', 'mqtt://:[redacted]@h'],
+    ['mqtt://u@h', 'mqtt://u@h'],
+    ['mqtt://h:1883', 'mqtt://h:1883'],
+    ['not a url', 'not a url'],
+  ])('%s', (input, expected) => {
+    expect(redactUrl(input)).toBe(expected);
+  });
+});

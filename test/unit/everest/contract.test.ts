@@ -1,0 +1,341 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import AjvModule from 'ajv';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { ContractError, defaultContractPath, loadContract, type Contract } from '../../../src/everest/contract.js';
+import { E2M_VARS, M2E_REQUESTS, M2E_SENDS, type Evse, type SessionInfo } from '../../../src/everest/payloads.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const contractFile = path.join(repoRoot, 'asyncapi', 'evse_manager_consumer_API.yaml');
+
+const ts = '2025-11-20T08:38:07.000Z';
+const meter = { timestamp: ts, energy_Wh_import: { total: 1200.5 } };
+const sessionInfo = {
+  state: 'Charging',
+  charged_energy_wh: 4210,
+  discharged_energy_wh: 0,
+  latest_total_w: 10980,
+  session_duration_s: 1385,
+  timestamp: ts,
+};
+const enableDisable = {
+  headers: { replyTo: 'everest_api/1/evse_manager_consumer/m/e2m/enable_disable/1' },
+  payload: { connector_id: 0, source: { enable_source: 'LocalAPI', enable_state: 'Disable', enable_priority: 100 } },
+};
+
+let contract: Contract;
+let loadMs = 0;
+const tmp = mkdtempSync(path.join(tmpdir(), 'contract-test-'));
+
+beforeAll(async () => {
+  const started = performance.now();
+  contract = await loadContract();
+  loadMs = performance.now() - started;
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function expectInvalid(result: { ok: boolean; reason?: string }, reason: string | RegExp): void {
+  expect(result.ok).toBe(false);
+  if (typeof reason === 'string') expect(result.reason).toBe(reason);
+  else expect(result.reason).toMatch(reason);
+}
+
+describe('loading', () => {
+  it('parses our document with zero error diagnostics and reports the API version', () => {
+    expect(contract.version).toBe('1.0.0');
+    expect(Array.isArray(contract.warnings)).toBe(true);
+    expect(defaultContractPath()).toBe(contractFile);
+    console.info(`[contract] loadContract took ${loadMs.toFixed(0)} ms`);
+  });
+
+  it('knows every e2m variable, request and send listed in payloads.ts, and nothing else', () => {
+    expect([...contract.e2mNames()].sort()).toEqual([...E2M_VARS].sort());
+    expect([...contract.requestNames()].sort()).toEqual([...M2E_REQUESTS].sort());
+    expect([...contract.sendNames()].sort()).toEqual([...M2E_SENDS].sort());
+    for (const name of E2M_VARS) expect(contract.validateE2m(name, undefined)).not.toEqual({ ok: false, reason: 'unknown variable' });
+  });
+
+  it('is self-contained: every $ref points into the document itself', () => {
+    const refs = [...readFileSync(contractFile, 'utf8').matchAll(/\$ref:\s*'?([^'\s]+)/g)].map((m) => m[1]);
+    expect(refs.length).toBeGreaterThan(50);
+    expect(refs.filter((r) => !r?.startsWith('#/'))).toEqual([]);
+  });
+
+  it('answers unknown names without throwing', () => {
+    expect(contract.validateE2m('no_such_var', {})).toEqual({ ok: false, reason: 'unknown variable' });
+    expect(contract.validateRequest('no_such_cmd', {})).toEqual({ ok: false, reason: 'unknown request' });
+    expect(contract.validateSend('no_such_cmd', true)).toEqual({ ok: false, reason: 'unknown command' });
+  });
+
+  it('fails with the error diagnostics when the document is not valid AsyncAPI', async () => {
+    const broken = path.join(tmp, 'broken.yaml');
+    writeFileSync(broken, 'asyncapi: 3.0.0\ninfo:\n  title: no version here\nchannels: {}\n');
+    const err: unknown = await loadContract(broken).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ContractError);
+    expect((err as ContractError).details.length).toBeGreaterThan(0);
+    expect((err as ContractError).message).toMatch(/not valid AsyncAPI[\s\S]*version/);
+  });
+
+  it('fails when the document and payloads.ts drift apart', async () => {
+    const doc = parseYaml(readFileSync(contractFile, 'utf8')) as {
+      channels: Record<string, unknown>;
+      operations: Record<string, unknown>;
+    };
+    delete doc.channels['e2m_hlc_session_failed'];
+    delete doc.operations['receive_hlc_session_failed'];
+    const drifted = path.join(tmp, 'drifted.json');
+    writeFileSync(drifted, JSON.stringify(doc));
+    await expect(loadContract(drifted)).rejects.toThrow(/hlc_session_failed is in payloads.ts but not in the contract/);
+  });
+});
+
+describe('examples of the document', () => {
+  interface RawMessage {
+    examples?: Array<{ payload?: unknown }>;
+  }
+  interface RawDoc {
+    channels: Record<string, { address: string | null; messages: Record<string, { $ref: string }> }>;
+    operations: Record<string, { action: string; channel: { $ref: string }; reply?: { channel: { $ref: string } } }>;
+    components: { messages: Record<string, RawMessage> };
+  }
+  const doc = parseYaml(readFileSync(contractFile, 'utf8')) as RawDoc;
+  const messageOf = (ref: string): RawMessage => {
+    const message = doc.components.messages[ref.replace('#/components/messages/', '')];
+    if (!message) throw new Error(`dangling ${ref}`);
+    return message;
+  };
+  // reply channel id -> request name
+  const replyOf = new Map<string, string>();
+  for (const op of Object.values(doc.operations)) {
+    if (!op.reply) continue;
+    const requestChannel = doc.channels[op.channel.$ref.replace('#/channels/', '')];
+    replyOf.set(op.reply.channel.$ref.replace('#/channels/', ''), requestChannel?.address?.replace('m2e/', '') ?? '?');
+  }
+
+  const requestNames = new Set(replyOf.values());
+
+  const cases: Array<[string, string, unknown]> = [];
+  for (const [channelId, channel] of Object.entries(doc.channels)) {
+    for (const { $ref } of Object.values(channel.messages)) {
+      const examples = messageOf($ref).examples ?? [];
+      cases.push([channelId, 'has examples', examples.length]);
+      for (const example of examples) cases.push([channelId, $ref, example.payload]);
+    }
+  }
+
+  it.each(cases)('%s: %s', (channelId, what, payload) => {
+    if (what === 'has examples') {
+      expect(payload).toBeGreaterThan(0);
+      return;
+    }
+    const channel = doc.channels[channelId];
+    const address = channel?.address;
+    let result;
+    if (address === null || address === undefined) {
+      const request = replyOf.get(channelId);
+      expect(request).toBeDefined();
+      result = contract.validateReply((request ?? '') as (typeof M2E_REQUESTS)[number], payload);
+    } else if (address.startsWith('e2m/')) {
+      result = contract.validateE2m(address.slice(4), payload);
+    } else if (requestNames.has(address.slice(4))) {
+      result = contract.validateRequest(address.slice(4), payload);
+    } else {
+      result = contract.validateSend(address.slice(4), payload);
+    }
+    expect(result).toEqual({ ok: true, value: payload });
+  });
+});
+
+describe('session_info', () => {
+  it('accepts a valid summary and types it', () => {
+    const result = contract.validateE2m('session_info', sessionInfo);
+    expect(result).toEqual({ ok: true, value: sessionInfo });
+    if (result.ok) expectTypeOf(result.value).toEqualTypeOf<SessionInfo>();
+  });
+  it('accepts unknown extra fields (later EVerest versions add some)', () => {
+    expect(contract.validateE2m('session_info', { ...sessionInfo, future_field: { x: 1 } }).ok).toBe(true);
+  });
+  it('rejects a lowercase state, naming the allowed values', () => {
+    expectInvalid(
+      contract.validateE2m('session_info', { ...sessionInfo, state: 'charging' }),
+      '/state must be equal to one of the allowed values (Unknown, Unplugged, Disabled, Preparing, Reserved, AuthRequired, WaitingForEnergy, ChargingPausedEV, ChargingPausedEVSE, Charging, AuthTimeout, Finished, FinishedEVSE, FinishedEV)',
+    );
+  });
+  it('rejects a missing required field and a non-integer energy', () => {
+    const { timestamp: _t, ...withoutTimestamp } = sessionInfo;
+    expectInvalid(contract.validateE2m('session_info', withoutTimestamp), "/ must have required property 'timestamp'");
+    expectInvalid(contract.validateE2m('session_info', { ...sessionInfo, charged_energy_wh: '4210' }), '/charged_energy_wh must be integer');
+  });
+  it('tolerates values that are meaningless before the first session', () => {
+    expect(contract.validateE2m('session_info', { ...sessionInfo, state: 'Unknown', charged_energy_wh: -3 }).ok).toBe(true);
+  });
+});
+
+describe('session_event', () => {
+  const started = {
+    uuid: 'a1',
+    event: 'SessionStarted',
+    timestamp: ts,
+    session_started: { reason: 'EVConnected', meter_value: meter },
+  };
+  it('accepts events with their detail object', () => {
+    expect(contract.validateE2m('session_event', started).ok).toBe(true);
+    expect(
+      contract.validateE2m('session_event', {
+        uuid: '',
+        event: 'Enabled',
+        timestamp: ts,
+        source: { enable_source: 'CSMS', enable_state: 'Enable', enable_priority: 5000 },
+      }).ok,
+    ).toBe(true);
+  });
+  it('accepts later additions: charging_paused_evse and unknown fields at every level', () => {
+    const paused = { uuid: 'a1', event: 'ChargingPausedEVSE', timestamp: ts, charging_paused_evse: { reasons: ['UserPause'] } };
+    expect(contract.validateE2m('session_event', paused).ok).toBe(true);
+    const extra = {
+      ...started,
+      new_top: 1,
+      session_started: { ...started.session_started, new_inner: true, meter_value: { ...meter, new_meter: 'x' } },
+    };
+    expect(contract.validateE2m('session_event', extra).ok).toBe(true);
+  });
+  it("accepts 'SessionResumed:' as EVerest's codec writes it", () => {
+    expect(contract.validateE2m('session_event', { uuid: 'a1', event: 'SessionResumed:', timestamp: ts }).ok).toBe(true);
+  });
+  it('rejects a lowercase event and a malformed detail', () => {
+    expectInvalid(contract.validateE2m('session_event', { ...started, event: 'sessionstarted' }), /^\/event must be equal to one of the allowed values \(Authorized, /);
+    expectInvalid(
+      contract.validateE2m('session_event', { ...started, session_started: { reason: 'EVConnected' } }),
+      "/session_started must have required property 'meter_value'",
+    );
+    expectInvalid(contract.validateE2m('session_event', { ...started, timestamp: 'now' }), '/timestamp must match format "date-time"');
+  });
+});
+
+describe('powermeter', () => {
+  it('accepts a reading with signed power and extra fields', () => {
+    expect(contract.validateE2m('powermeter', { ...meter, power_W: { total: -3500, L1: -3500 }, vendor: {} }).ok).toBe(true);
+  });
+  it('rejects a reading without import energy total', () => {
+    expectInvalid(contract.validateE2m('powermeter', { timestamp: ts, energy_Wh_import: { L1: 1 } }), "/energy_Wh_import must have required property 'total'");
+    expectInvalid(contract.validateE2m('powermeter', { timestamp: ts }), "/ must have required property 'energy_Wh_import'");
+  });
+});
+
+describe('limits', () => {
+  it('accepts fractional current and an optional uuid', () => {
+    expect(contract.validateE2m('limits', { max_current: 13.5, nr_of_phases_available: 1 }).ok).toBe(true);
+    expect(contract.validateE2m('limits', { max_current: 16, nr_of_phases_available: 3, uuid: 'x', extra: 1 }).ok).toBe(true);
+  });
+  it('rejects impossible phase counts and a missing current', () => {
+    expectInvalid(contract.validateE2m('limits', { max_current: 16, nr_of_phases_available: 4 }), '/nr_of_phases_available must be <= 3');
+    expectInvalid(contract.validateE2m('limits', { nr_of_phases_available: 3 }), "/ must have required property 'max_current'");
+  });
+});
+
+describe('heartbeat', () => {
+  it('accepts the counter and the legacy empty object', () => {
+    expect(contract.validateE2m('heartbeat', 0)).toEqual({ ok: true, value: 0 });
+    expect(contract.validateE2m('heartbeat', 987654)).toEqual({ ok: true, value: 987654 });
+    expect(contract.validateE2m('heartbeat', {})).toEqual({ ok: true, value: {} });
+  });
+  it('rejects negative, fractional and textual heartbeats', () => {
+    expectInvalid(contract.validateE2m('heartbeat', -1), /^\/ must match exactly one schema in oneOf/);
+    expectInvalid(contract.validateE2m('heartbeat', 1.5), /must be integer/);
+    expectInvalid(contract.validateE2m('heartbeat', '42'), '/ must match exactly one schema in oneOf (must be integer | must be object)');
+  });
+});
+
+describe('evse_id and other bare values', () => {
+  it('accepts a string evse_id and rejects anything else', () => {
+    expect(contract.validateE2m('evse_id', 'DEPNXE123456*1')).toEqual({ ok: true, value: 'DEPNXE123456*1' });
+    expectInvalid(contract.validateE2m('evse_id', 42), '/ must be string');
+  });
+  it('checks enumerations of optional variables exactly', () => {
+    expect(contract.validateE2m('dc_mode', 'Off').ok).toBe(true);
+    expectInvalid(contract.validateE2m('dc_mode', 'off'), /^\/ must be equal to one of the allowed values/);
+    expect(contract.validateE2m('car_manufacturer', 'Tesla').ok).toBe(true);
+    expect(contract.validateE2m('hlc_session_failed', { uuid: 'a', reason: 'Timeout', more: 1 }).ok).toBe(true);
+  });
+});
+
+describe('requests and replies', () => {
+  it('accepts a complete enable_disable envelope and rejects broken ones', () => {
+    expect(contract.validateRequest('enable_disable', enableDisable).ok).toBe(true);
+    expectInvalid(contract.validateRequest('enable_disable', { headers: enableDisable.headers }), "/ must have required property 'payload'");
+    expectInvalid(contract.validateRequest('enable_disable', { payload: enableDisable.payload }), "/ must have required property 'headers'");
+    expectInvalid(
+      contract.validateRequest('enable_disable', { ...enableDisable, payload: { ...enableDisable.payload, source: { ...enableDisable.payload.source, enable_source: 'localapi' } } }),
+      '/payload/source/enable_source must be equal to one of the allowed values (Unspecified, LocalAPI, LocalKeyLock, ServiceTechnician, RemoteKeyLock, MobileApp, FirmwareUpdate, CSMS)',
+    );
+    expectInvalid(
+      contract.validateRequest('enable_disable', { ...enableDisable, payload: { ...enableDisable.payload, source: { ...enableDisable.payload.source, enable_priority: 10001 } } }),
+      '/payload/source/enable_priority must be <= 10000',
+    );
+  });
+  it('requires an integer payload for reserve and force_unlock, and none for get_evse', () => {
+    const headers = { replyTo: 'r/1' };
+    expect(contract.validateRequest('reserve', { headers, payload: 3 }).ok).toBe(true);
+    expectInvalid(contract.validateRequest('force_unlock', { headers, payload: '1' }), '/payload must be integer');
+    expect(contract.validateRequest('get_evse', { headers }).ok).toBe(true);
+    expect(contract.validateRequest('pause_charging', { headers }).ok).toBe(true);
+    expectInvalid(contract.validateRequest('stop_transaction', { headers, payload: { reason: 'remote' } }), /^\/payload\/reason must be equal to one of/);
+  });
+  it('checks replies: boolean for enable_disable, an Evse for get_evse', () => {
+    expect(contract.validateReply('enable_disable', false)).toEqual({ ok: true, value: false });
+    expectInvalid(contract.validateReply('enable_disable', 'false'), '/ must be boolean');
+    const evse = { id: 1, connectors: [{ id: 1, type: 'cMCS' }, { id: 2 }], vendor: 'x' };
+    const result = contract.validateReply('get_evse', evse);
+    expect(result).toEqual({ ok: true, value: evse });
+    if (result.ok) expectTypeOf(result.value).toEqualTypeOf<Evse>();
+    expectInvalid(contract.validateReply('get_evse', { id: 1, connectors: [] }), '/connectors must NOT have fewer than 1 items');
+    expectInvalid(contract.validateReply('get_evse', { id: 1, connectors: [{ id: 1, type: 'ctype2' }] }), /^\/connectors\/0\/type must be equal to one of/);
+  });
+});
+
+describe('fire-and-forget sends', () => {
+  it('communication_check takes the JSON literal true (and false), nothing else', () => {
+    expect(contract.validateSend('communication_check', true)).toEqual({ ok: true, value: true });
+    expect(contract.validateSend('communication_check', false).ok).toBe(true);
+    expectInvalid(contract.validateSend('communication_check', 'true'), '/ must be boolean');
+    expectInvalid(contract.validateSend('communication_check', 1), '/ must be boolean');
+  });
+  it('payload-less commands accept the null we publish; set_duration takes an integer', () => {
+    for (const name of ['withdraw_authorization', 'cancel_reservation', 'random_delay_enable', 'random_delay_disable', 'random_delay_cancel']) {
+      expect(contract.validateSend(name, null).ok).toBe(true);
+    }
+    expect(contract.validateSend('random_delay_set_duration_s', 600).ok).toBe(true);
+    expectInvalid(contract.validateSend('random_delay_set_duration_s', 60.5), '/ must be integer');
+  });
+  it('authorize_response requires tariff_messages, which EVerest reads unconditionally', () => {
+    const args = { token: { id_token: { value: 'AB', type: 'ISO14443' }, authorization_type: 'RFID' }, result: { authorization_status: 'Accepted' } };
+    expectInvalid(contract.validateSend('authorize_response', args), "/result must have required property 'tariff_messages'");
+    expect(contract.validateSend('authorize_response', { ...args, result: { ...args.result, tariff_messages: [] } }).ok).toBe(true);
+  });
+});
+
+describe('compilation', () => {
+  it('compiles validators at load only, never while validating', async () => {
+    const Ajv = AjvModule.default;
+    const compile = vi.spyOn(Ajv.prototype, 'compile');
+    try {
+      const fresh = await loadContract();
+      const atLoad = compile.mock.calls.length;
+      expect(atLoad).toBeGreaterThan(0);
+      // one compile per message payload (48 messages in the document), shared schemas compiled once by ajv
+      expect(atLoad).toBeLessThanOrEqual(60);
+      for (let i = 0; i < 2000; i += 1) {
+        fresh.validateE2m('session_info', { ...sessionInfo, session_duration_s: i });
+        fresh.validateE2m('heartbeat', i);
+        fresh.validateE2m('session_info', { ...sessionInfo, state: 'bogus' });
+        fresh.validateReply('enable_disable', true);
+      }
+      expect(compile.mock.calls.length).toBe(atLoad);
+    } finally {
+      compile.mockRestore();
+    }
+  });
+});
