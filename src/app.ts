@@ -1,5 +1,7 @@
 import type { Config } from './config/types.js';
 import type { Logger } from './log/logger.js';
+import { startHttpServer, type HttpServer } from './api/http/server.js';
+import { createPromMetrics } from './api/metrics.js';
 import { MqttApi } from './api/mqtt-api.js';
 import { ModuleService } from './api/service.js';
 import { startModule, type ModuleDeps, type RunningModule } from './main.js';
@@ -7,26 +9,44 @@ import { startModule, type ModuleDeps, type RunningModule } from './main.js';
 export interface RunningApp {
   module: RunningModule;
   service: ModuleService;
-  httpUrl?: string;
+  http?: HttpServer;
   stop(): Promise<void>;
 }
 
 /** The whole process: the MQTT module plus its APIs. `run` and `demo` both start exactly this. */
 export async function startApp(config: Config, logger: Logger, deps: ModuleDeps = {}): Promise<RunningApp> {
-  const module = await startModule(config, logger, deps);
+  const metrics = createPromMetrics();
+  const module = await startModule(config, logger, { metrics, ...deps });
   const service = new ModuleService(module);
+  const actionTracking = metrics.trackActions(module.site.events$);
   const mqttApi = new MqttApi({
     transport: module.transport,
     service,
     namespace: config.namespace,
     logger: logger.child({ component: 'mqtt_api' }),
+    onInvalid: () => metrics.invalid('mqtt_api_request'),
   });
   await mqttApi.start();
+  let http: HttpServer | undefined;
+  try {
+    if (config.http.enabled) {
+      http = await startHttpServer({ service, http: config.http, webhooks: config.webhooks, metrics, logger });
+      logger.info({ url: http.url }, 'HTTP API listening');
+    }
+  } catch (err) {
+    mqttApi.stop();
+    actionTracking.unsubscribe();
+    await module.stop();
+    throw err;
+  }
   return {
     module,
     service,
+    ...(http ? { http } : {}),
     async stop() {
+      await http?.close();
       mqttApi.stop();
+      actionTracking.unsubscribe();
       await module.stop();
     },
   };

@@ -103,8 +103,8 @@ export const configSchema = {
         reconnect_max_ms: {
           type: 'integer',
           minimum: 1,
-          default: 30000,
-          description: 'Upper bound of the reconnect delay.',
+          default: 5000,
+          description: "Upper bound of the reconnect delay; short by default because EVerest's communication check times out in seconds once the broker is back.",
         },
         tls: {
           type: 'object',

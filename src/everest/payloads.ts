@@ -315,7 +315,12 @@ export type M2eRequest = keyof M2eRequests;
 
 export interface AuthorizeResponse {
   token: ProvidedIdToken;
-  result: { authorization_status: string; [extra: string]: unknown };
+  result: {
+    authorization_status: string;
+    /** Required: EVerest reads it unconditionally and drops the message without it. `[]` is fine. */
+    tariff_messages: Array<{ content: string; format?: string; language?: string; [extra: string]: unknown }>;
+    [extra: string]: unknown;
+  };
 }
 
 /** m2e fire-and-forget -> raw payload (no envelope). `null` payloads are published as `null`. */

@@ -13,17 +13,15 @@ export interface ParsedTopic {
   /** The variable or command name (first segment after the direction). */
   name: string;
   /** Remaining segments after the name, e.g. the uuid of a reply topic. */
-  rest: string[];
+  rest: readonly string[];
 }
 
 /** Builds and parses `{prefix}everest_api/{version}/evse_manager_consumer/{module_id}/{e2m|m2e}/{name}`. */
 export class EverestTopics {
   readonly base: string;
-  private readonly baseSegments: number;
 
   constructor(options: TopicOptions) {
     this.base = `${options.prefix}everest_api/${options.apiVersion}/evse_manager_consumer`;
-    this.baseSegments = this.base.split('/').length;
   }
 
   module(moduleId: string): string {
@@ -53,13 +51,23 @@ export class EverestTopics {
     return `${this.base}/${moduleId}/e2m/${name}/${id}`;
   }
 
+  /** Hot path (every inbound message): index arithmetic instead of splitting the whole topic. */
   parse(topic: string): ParsedTopic | undefined {
-    if (!topic.startsWith(this.base + '/')) return undefined;
-    const segments = topic.split('/');
-    const moduleId = segments[this.baseSegments];
-    const direction = segments[this.baseSegments + 1];
-    const name = segments[this.baseSegments + 2];
-    if (!moduleId || !name || (direction !== 'e2m' && direction !== 'm2e')) return undefined;
-    return { moduleId, direction, name, rest: segments.slice(this.baseSegments + 3) };
+    const base = this.base;
+    if (!topic.startsWith(base) || topic.charCodeAt(base.length) !== SLASH) return undefined;
+    const start = base.length + 1;
+    const s1 = topic.indexOf('/', start);
+    if (s1 <= start) return undefined;
+    const s2 = topic.indexOf('/', s1 + 1);
+    if (s2 < 0) return undefined;
+    const direction = topic.slice(s1 + 1, s2);
+    if (direction !== 'e2m' && direction !== 'm2e') return undefined;
+    const s3 = topic.indexOf('/', s2 + 1);
+    const name = s3 < 0 ? topic.slice(s2 + 1) : topic.slice(s2 + 1, s3);
+    if (name.length === 0) return undefined;
+    return { moduleId: topic.slice(start, s1), direction, name, rest: s3 < 0 ? NO_SEGMENTS : topic.slice(s3 + 1).split('/') };
   }
 }
+
+const SLASH = 47;
+const NO_SEGMENTS: readonly string[] = Object.freeze([]);

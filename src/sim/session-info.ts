@@ -97,7 +97,8 @@ export class SessionInfoTracker {
   payload(now: number): SessionInfo {
     return {
       state: this.state,
-      charged_energy_wh: Math.max(0, Math.floor(this.endWh - this.startWh)),
+      // The epsilon keeps float noise (11039.9999...) from costing a whole Wh.
+      charged_energy_wh: Math.max(0, Math.floor(this.endWh - this.startWh + 1e-6)),
       discharged_energy_wh: 0,
       latest_total_w: Math.round(this.latestW),
       session_duration_s: Math.max(0, Math.floor((this.endAt - this.startAt) / 1000)),

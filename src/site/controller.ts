@@ -270,6 +270,7 @@ export class SiteController {
       const previous = this.decisions.get(decision.key);
       this.decisions.set(decision.key, decision);
       if (!previous || previous.decision !== decision.decision || previous.reasonCode !== decision.reasonCode) {
+        this.log.info({ moduleId: decision.moduleId, decision: decision.decision, reason: decision.reason }, 'decision');
         this.emit({
           type: 'decision',
           module_id: decision.moduleId,

@@ -223,6 +223,7 @@ export class Enforcer {
   }
 
   private attempt(lane: Lane, record: ActionRecord): void {
+    if (record.attempts === 0) this.log.info({ moduleId: record.module_id, action: record.type, origin: record.origin }, 'sending command');
     this.update(record, 'in_flight', { attempts: record.attempts + 1 });
     lane.work = this.command(record)
       .pipe(switchMap((reply) => this.confirm(record, reply)))
@@ -240,8 +241,9 @@ export class Enforcer {
         connector_id: connectorId,
         source: { enable_source: config.enableSource, enable_state: state, enable_priority: config.enablePriority },
       });
-    // EVSE-wide claims (connector 0) unless a person named a connector.
-    const claimConnector = record.origin === 'api' || record.origin === 'mqtt' ? record.connector_id : 0;
+    // Always a real connector: EVerest treats connector 0 as "whole EVSE" and a later request for it
+    // while disabled can drop the EVSE back to idle regardless of the arbitration table.
+    const claimConnector = record.connector_id;
     switch (record.type) {
       case 'pause':
         return port.request(id, 'pause_charging');
@@ -331,6 +333,7 @@ export class Enforcer {
     lane.work = undefined;
     lane.inFlight = undefined;
     if (status === 'completed') {
+      this.log.info({ moduleId: record.module_id, action: record.type, origin: record.origin, result: extra.result }, 'action completed');
       if (record.type === 'disable') lane.claim = 'disable';
       else if (record.type === 'enable') lane.claim = 'enable';
       else if (record.type === 'release') lane.claim = 'none';

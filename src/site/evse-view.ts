@@ -125,6 +125,8 @@ function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseVi
   switch (ev.event) {
     case 'SessionStarted':
     case 'SessionResumed':
+    // EVerest 1.0's C++ spells this one with a trailing colon.
+    case 'SessionResumed:':
       return {
         ...base,
         state: 'Preparing',

@@ -109,12 +109,16 @@ interface Entry {
   expW: number;
   /** Candidate currently allowed to draw (charging or granted), as opposed to waiting. */
   isOn: boolean;
+  /** expW capped at the rated (nominal) power: what the session's rating alone claims. */
+  capW: number;
   /** Physical draw now; a session being paused still draws until EVerest confirms. */
   drawW: number;
   holdKind: HoldKind;
   onLockUntil: number;
   offLockUntil: number;
   reservationUntil: number;
+  /** Position in allocation order (candidates only). */
+  ci: number;
 }
 
 function leaveEntry(s: SessionSnapshot, prio: number, code: ReasonCode, w: number): Entry {
@@ -125,12 +129,14 @@ function leaveEntry(s: SessionSnapshot, prio: number, code: ReasonCode, w: numbe
     leave: true,
     leaveCode: code,
     expW: w,
+    capW: w,
     isOn: false,
     drawW: w,
     holdKind: 'pause',
     onLockUntil: NONE,
     offLockUntil: NONE,
     reservationUntil: NONE,
+    ci: -1,
   };
 }
 
@@ -202,7 +208,11 @@ function classify(s: SessionSnapshot, voltageV: number, config: SchedulerConfig,
     if (since !== NONE) onLockUntil = since + config.minOnTimeS * 1000;
   }
   let offLockUntil = NONE;
-  if (!isOn && s.pausedByUs && s.lastOffMs !== undefined) offLockUntil = s.lastOffMs + config.minOffTimeS * 1000;
+  // The off window protects a car that was charging; holding a newcomer before its first charge does
+  // not arm it (else a brief hold while another session drains would lock the newcomer out).
+  if (!isOn && s.pausedByUs && s.lastOffMs !== undefined && s.lastOnMs !== undefined) {
+    offLockUntil = s.lastOffMs + config.minOffTimeS * 1000;
+  }
 
   return {
     s,
@@ -211,13 +221,24 @@ function classify(s: SessionSnapshot, voltageV: number, config: SchedulerConfig,
     leave: false,
     leaveCode: 'no_session',
     expW,
+    capW: Math.min(expW, nominalW),
     isOn,
     drawW: state === 'Charging' ? (measured ?? nominalW) : 0,
     holdKind: state === 'Disabled' || (state === 'Preparing' && s.transactionActive === false) ? 'hold_disabled' : 'pause',
     onLockUntil,
     offLockUntil,
     reservationUntil: res !== undefined ? res.untilMs : NONE,
+    ci: -1,
   };
+}
+
+/**
+ * The power `schedule` counts for a session: for one it leaves alone, the uncontrolled draw; otherwise
+ * what it draws (or would draw) while charging. Exposed so simulations and the API measure with the
+ * scheduler's own yardstick.
+ */
+export function expectedDrawW(s: SessionSnapshot, nominalVoltageV: number, config: SchedulerConfig, nowMs: number): number {
+  return classify(s, nominalVoltageV, config, nowMs).expW;
 }
 
 function compareEntries(a: Entry, b: Entry): number {
@@ -228,6 +249,34 @@ function compareEntries(a: Entry, b: Entry): number {
 const w = (x: number): string => `${Math.round(x)} W`;
 const secondsLeft = (untilMs: number, nowMs: number): number => Math.ceil((untilMs - nowMs) / 1000);
 const label = (e: Entry): string => `p${e.prio} ${e.s.key}`;
+
+/** Index of the first element of ascending `xs` greater than `x`. */
+function firstAbove(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// A plain literal, not a spread: V8 takes a slow generic path for `{ ...base, more }`, which made this
+// object the dominant cost of a 1000-session run.
+function makeDecision(e: Entry, decision: DecisionKind, reason: string, reasonCode: ReasonCode, expectedW: number): Decision {
+  return {
+    key: e.s.key,
+    moduleId: e.s.moduleId,
+    connectorId: e.s.connectorId,
+    decision,
+    reason,
+    reasonCode,
+    expectedW,
+    demandW: e.expW,
+    priority: e.prio,
+  };
+}
 
 function leaveReason(e: Entry): string {
   switch (e.leaveCode) {
@@ -253,10 +302,18 @@ function leaveReason(e: Entry): string {
  *
  * 1. Overrun: if what is on (plus uncontrolled draw) exceeds budget + tolerance, pause the lowest
  *    priorities first until under budget, regardless of min on-time.
- * 2. Plan: sessions inside their min on-time keep their power; the rest is handed out greedily in
- *    scheduling order; sessions inside their min off-time stay off. A session already on keeps its
- *    power within the tolerance (deadband against meter noise), a waiting one must fit the budget.
- * 3. Break before make: a waiting session planned on starts only if the power still flowing from
+ * Power is handed out in scheduling order, except that within one priority what already runs goes
+ * before what waits (no preemption among equals). Decisions are returned in scheduling order.
+ *
+ * 2. Plan without windows (U): the greedy in allocation order, as if every window had expired. A
+ *    session already on keeps its power within the tolerance when only meter drift above its rating
+ *    would push it out (deadband), unless new power was handed out before it in this round; a
+ *    waiting one must fit the budget itself.
+ * 3. Plan with windows (C): sessions inside their min on-time keep their power; the rest is handed
+ *    out by the same greedy, except that a waiting session starts only if U starts it too and its
+ *    min off-time is over. Starting one U would stop means stopping it again when the window ends
+ *    (a flap); its power stays free for the higher priority that waits for the window instead.
+ * 4. Break before make: a waiting session planned on starts only if the power still flowing from
  *    sessions being paused leaves room for it; otherwise it waits for them (event-driven).
  */
 export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: number): ScheduleResult {
@@ -268,12 +325,24 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   entries.sort(compareEntries);
 
   let uncontrolled = 0;
-  const cands: Entry[] = [];
+  const ordered: Entry[] = [];
   for (const e of entries) {
     if (e.leave) uncontrolled += e.expW;
-    else cands.push(e);
+    else ordered.push(e);
   }
-  const n = cands.length;
+  const n = ordered.length;
+  // Allocation order: within one priority, what already runs comes before what waits, so a waiting
+  // session never preempts one of its own priority (that would trade one car for another for no
+  // priority gain, a flap). First come, first served still decides who of the waiting starts first.
+  const cands: Entry[] = [];
+  for (let g = 0; g < n; ) {
+    let h = g;
+    while (h < n && ordered[h]!.prio === ordered[g]!.prio) h++;
+    for (let k = g; k < h; k++) if (ordered[k]!.isOn) cands.push(ordered[k]!);
+    for (let k = g; k < h; k++) if (!ordered[k]!.isOn) cands.push(ordered[k]!);
+    g = h;
+  }
+  for (let i = 0; i < n; i++) cands[i]!.ci = i;
 
   // 1. Overrun.
   const shed = new Uint8Array(n);
@@ -300,35 +369,61 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     }
   }
 
-  // 2. Plan with windows (C) and without (U): where they differ, a window decides and its expiry is a review point.
-  const planC = new Uint8Array(n);
+  // A running session keeps its power if it fits, or if it fits within the tolerance and its rating
+  // fits the budget: then only meter drift above the rating pushes the site over, and pausing for
+  // that would flap (it would be resumed on its rating). An excess the ratings cause (a budget cut,
+  // a car resuming by itself) is real and is corrected. Once new power is handed out in a round,
+  // everything after it must fit strictly, or the site would settle above the budget.
+  const keeps = (c: Entry, rem: number, remCap: number, handedOut: boolean): boolean =>
+    c.expW <= rem || (!handedOut && c.expW <= rem + tol && c.capW <= remCap);
+
+  // 2. Without windows (U).
   const planU = new Uint8Array(n);
-  const remC = new Float64Array(n);
-  const plan = (useLocks: boolean, out: Uint8Array, remBefore: Float64Array | undefined): void => {
+  const remU = new Float64Array(n);
+  {
     let rem = budget - uncontrolled;
-    if (useLocks) {
-      for (let i = 0; i < n; i++) {
-        const c = cands[i]!;
-        if (!shed[i] && c.onLockUntil > nowMs) rem -= c.expW;
-      }
-    }
+    let remCap = rem;
+    let handedOut = false;
     for (let i = 0; i < n; i++) {
       const c = cands[i]!;
-      if (remBefore !== undefined) remBefore[i] = rem;
+      remU[i] = rem;
       if (shed[i]) continue;
-      if (useLocks && c.onLockUntil > nowMs) {
-        out[i] = 1;
-        continue;
-      }
-      if (useLocks && c.offLockUntil > nowMs) continue;
-      if (c.isOn ? c.expW <= rem + tol : c.expW <= rem) {
-        out[i] = 1;
+      if (c.isOn ? keeps(c, rem, remCap, handedOut) : c.expW <= rem) {
+        planU[i] = 1;
         rem -= c.expW;
+        remCap -= c.capW;
+        if (!c.isOn && c.expW > 0) handedOut = true;
       }
     }
-  };
-  plan(true, planC, remC);
-  plan(false, planU, undefined);
+  }
+
+  // 3. With windows (C).
+  const planC = new Uint8Array(n);
+  const remC = new Float64Array(n);
+  {
+    let rem = budget - uncontrolled;
+    let remCap = rem;
+    for (let i = 0; i < n; i++) {
+      const c = cands[i]!;
+      if (c.isOn && !shed[i] && c.onLockUntil > nowMs) {
+        planC[i] = 1;
+        rem -= c.expW;
+        remCap -= c.capW;
+      }
+    }
+    let handedOut = false;
+    for (let i = 0; i < n; i++) {
+      const c = cands[i]!;
+      if (shed[i] || planC[i]) continue;
+      remC[i] = rem;
+      if (c.isOn ? keeps(c, rem, remCap, handedOut) : planU[i] && c.offLockUntil <= nowMs && c.expW <= rem) {
+        planC[i] = 1;
+        rem -= c.expW;
+        remCap -= c.capW;
+        if (!c.isOn && c.expW > 0) handedOut = true;
+      }
+    }
+  }
 
   let earliestLock = Number.POSITIVE_INFINITY;
   let earliestReservation = Number.POSITIVE_INFINITY;
@@ -351,12 +446,12 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   }
   committed += drainingW;
 
-  // 3. Break before make.
+  // 4. Break before make.
   const awaiting = new Uint8Array(n);
   for (let i = firstTurnOn; i < n; i++) {
     const c = cands[i]!;
     if (!planC[i] || c.isOn) continue;
-    if (committed + c.expW <= budget + tol) committed += c.expW;
+    if (committed + c.expW <= budget) committed += c.expW;
     else awaiting[i] = 1;
   }
 
@@ -365,21 +460,23 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   for (let i = 0; i < n && firstOn.length < 3; i++) if (planC[i]) firstOn.push(i);
   const lockedOn: number[] = [];
   for (let i = 0; i < n; i++) if (!shed[i] && cands[i]!.onLockUntil > nowMs) lockedOn.push(i);
-  let lockedPtr = 0;
-  let onBefore = 0;
+  // Planned-on sessions ahead of each one in allocation order, for "+N more" in reasons.
+  const onAhead = new Uint32Array(n);
+  for (let i = 0, k = 0; i < n; i++) {
+    onAhead[i] = k;
+    if (planC[i]) k++;
+  }
 
   const decisions: Decision[] = [];
   let plannedW = 0;
   let nextReview = Number.POSITIVE_INFINITY;
-  let ci = 0;
   for (const e of entries) {
-    const base = { key: e.s.key, moduleId: e.s.moduleId, connectorId: e.s.connectorId, priority: e.prio };
     if (e.leave) {
-      decisions.push({ ...base, decision: 'leave', reason: leaveReason(e), reasonCode: e.leaveCode, expectedW: e.expW, demandW: e.expW });
+      decisions.push(makeDecision(e, 'leave', leaveReason(e), e.leaveCode, e.expW));
       plannedW += e.expW;
       continue;
     }
-    const i = ci++;
+    const i = e.ci;
     let decision: DecisionKind;
     let code: ReasonCode;
     let reason: string;
@@ -404,6 +501,7 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
       } else {
         code = 'fits';
         reason = `priority ${e.prio} fits: ${w(e.expW)} of ${w(budget)} budget`;
+        if (!planU[i]) reason += ' until a higher priority can start';
       }
     } else {
       decision = e.holdKind;
@@ -415,24 +513,30 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         code = e.isOn && firstTurnOn < i ? 'preempted' : 'over_budget';
         const users: string[] = [];
         for (const j of firstOn) if (j < i) users.push(label(cands[j]!));
-        if (onBefore > users.length) users.push(`+${onBefore - users.length} more`);
+        if (onAhead[i]! > users.length) users.push(`+${onAhead[i]! - users.length} more`);
         const parts: string[] = [];
         if (users.length > 0) parts.push(`higher priorities (${users.join(', ')})`);
         if (uncontrolled > 0) parts.push(`${w(uncontrolled)} uncontrolled`);
-        while (lockedPtr < lockedOn.length && lockedOn[lockedPtr]! <= i) lockedPtr++;
-        const held = lockedOn.slice(lockedPtr, lockedPtr + 2).map((j) => `${label(cands[j]!)} in min on-time`);
+        const after = firstAbove(lockedOn, i);
+        const held = lockedOn.slice(after, after + 2).map((j) => `${label(cands[j]!)} in min on-time`);
         if (held.length > 0) parts.push(held.join(', '));
-        const left = Math.max(0, remC[i]!);
+        const left = Math.max(0, planU[i] ? remC[i]! : remU[i]!);
         reason = `waiting: needs ${w(e.expW)}, ${w(left)} left of ${w(budget)} budget${parts.length > 0 ? ` used by ${parts.join('; ')}` : ''}`;
         if (e.offLockUntil > nowMs) reason += `; min off-time: ${secondsLeft(e.offLockUntil, nowMs)} s left`;
-        if (planU[i]) review = earliestLock;
-        else if (earliestReservation !== Number.POSITIVE_INFINITY) review = earliestReservation;
+        if (planU[i]) {
+          review = earliestLock;
+        } else if (!e.isOn && e.expW <= remC[i]! && plansDiffer) {
+          // Power is free right now only because a higher priority waits for a window to end.
+          reason += `; free power kept for higher priorities until ${secondsLeft(earliestLock, nowMs)} s from now`;
+          review = earliestLock;
+        } else if (earliestReservation !== Number.POSITIVE_INFINITY) {
+          review = earliestReservation;
+        }
       }
     }
     if (review === undefined && plansDiffer && planC[i] !== planU[i]) review = earliestLock;
-    if (planC[i]) onBefore++;
 
-    const d: Decision = { ...base, decision, reason, reasonCode: code, expectedW, demandW: e.expW };
+    const d = makeDecision(e, decision, reason, code, expectedW);
     if (review !== undefined && Number.isFinite(review)) {
       d.nextReviewAtMs = review;
       if (review < nextReview) nextReview = review;

@@ -49,7 +49,8 @@ export function buildSnapshot(inputs: SnapshotInputs): SiteSnapshot {
       ...(limitCurrentA !== undefined ? { limitCurrentA } : {}),
       phases: view.limits?.phases ?? configured?.phases ?? view.hw?.maxPhases ?? 3,
       ...(hwMaxCurrentA !== undefined ? { hwMaxCurrentA } : {}),
-      ...(view.enforcedLimitW !== undefined ? { capW: view.enforcedLimitW } : {}),
+      // Likewise an energy manager's 0 W for an idle EVSE says nothing about a car about to start.
+      ...(view.enforcedLimitW !== undefined && view.enforcedLimitW > 0 ? { capW: view.enforcedLimitW } : {}),
       ...(view.lastOnMs !== undefined ? { lastOnMs: view.lastOnMs } : {}),
       ...(intent?.lastOffMs !== undefined ? { lastOffMs: intent.lastOffMs } : view.lastOffMs !== undefined ? { lastOffMs: view.lastOffMs } : {}),
       ...(grant ? { grantedAtMs: grant.atMs, grantedW: grant.w } : {}),

@@ -22,7 +22,7 @@ describe('defaults', () => {
         client_id: 'evse-priority-default',
         keepalive_s: 30,
         reconnect_min_ms: 500,
-        reconnect_max_ms: 30000,
+        reconnect_max_ms: 5000,
       },
       everest: {
         topic_prefix: '',

@@ -132,11 +132,11 @@ describe('greedy by priority', () => {
       evse(1, { priority: 9 }),
       evse(2, { priority: 5 }),
       evse(3, { priority: 0, evseState: 'ChargingPausedEVSE', pausedByUs: true, lastOffMs: NOW - HOUR_MS, measuredPowerW: 0 }),
-    ]);
+    ], 22_080);
     const d = byKey(r);
     expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits', 'evse_3/1': 'pause:over_budget' });
-    expect(d['evse_1/1']!.reason).toBe('priority 9 fits: 11040 W of 22000 W budget');
-    expect(d['evse_3/1']!.reason).toBe('waiting: needs 11040 W, 0 W left of 22000 W budget used by higher priorities (p9 evse_1/1, p5 evse_2/1)');
+    expect(d['evse_1/1']!.reason).toBe('priority 9 fits: 11040 W of 22080 W budget');
+    expect(d['evse_3/1']!.reason).toBe('waiting: needs 11040 W, 0 W left of 22080 W budget used by higher priorities (p9 evse_1/1, p5 evse_2/1)');
     expect(r.plannedW).toBe(2 * CAR_11KW_W);
   });
 
@@ -157,9 +157,19 @@ describe('greedy by priority', () => {
   });
 
   it('preempts a lower priority whose min on-time has passed', () => {
-    const r = run([evse(1, { priority: 1 }), evse(2, { priority: 1 }), aPausedSession({ moduleId: 'evse_3', priority: 7 })]);
+    const r = run([evse(1, { priority: 1 }), evse(2, { priority: 1 }), aPausedSession({ moduleId: 'evse_3', priority: 7 })], 23_000);
     // evse_2 still draws until EVerest confirms the pause, so evse_3 starts on the next run.
     expect(kinds(r)).toEqual({ 'evse_3/1': 'pause:awaiting_release', 'evse_1/1': 'charge:fits', 'evse_2/1': 'pause:preempted' });
+  });
+
+  it('does not preempt a running session of the same priority, even one that arrived later', () => {
+    const r = run([aPausedSession({ moduleId: 'evse_1', priority: 3, arrivalMs: NOW - 2 * HOUR_MS }), evse(2, { priority: 3 })], 12_000);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:over_budget', 'evse_2/1': 'charge:fits' });
+    // Output order stays priority, arrival, module, connector.
+    expect(r.decisions.map((d) => d.key)).toEqual(['evse_1/1', 'evse_2/1']);
+    // First come, first served decides among the waiting.
+    const both = run([aPausedSession({ moduleId: 'evse_2', priority: 3 }), aPausedSession({ moduleId: 'evse_1', priority: 3, arrivalMs: NOW - 2 * HOUR_MS })], 12_000);
+    expect(kinds(both)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'pause:over_budget' });
   });
 
   it('resumes the preempting session once the preempted one stopped drawing (break before make)', () => {
@@ -167,7 +177,7 @@ describe('greedy by priority', () => {
       evse(1, { priority: 1 }),
       evse(2, { priority: 1, evseState: 'ChargingPausedEVSE', pausedByUs: true, lastOffMs: NOW - 2_000, measuredPowerW: 0 }),
       aPausedSession({ moduleId: 'evse_3', priority: 7 }),
-    ]);
+    ], 23_000);
     expect(kinds(r)).toEqual({ 'evse_3/1': 'charge:fits', 'evse_1/1': 'charge:fits', 'evse_2/1': 'pause:over_budget' });
   });
 
@@ -215,6 +225,43 @@ describe('hysteresis', () => {
     expect(kinds(run([aPausedSession({ lastOffMs: offAt })], 22_000, offAt + 300_000))).toEqual({ 'evse_1/1': 'charge:fits' });
   });
 
+  it('does not arm the off window for a newcomer held before its first charge', () => {
+    const r = run([aPausedSession({ evseState: 'ChargingPausedEVSE', lastOnMs: undefined, lastOffMs: NOW - 2_000 })]);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits' });
+  });
+
+  it('preempts a middle priority whose min on-time has passed when the lowest is still in its window', () => {
+    const r = run([
+      aPausedSession({ moduleId: 'evse_1', priority: 9, lastOnMs: undefined }),
+      evse(2, { priority: 5 }),
+      evse(3, { priority: 1, lastOnMs: NOW - 60_000 }),
+    ], 23_000);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:awaiting_release', 'evse_2/1': 'pause:preempted', 'evse_3/1': 'charge:min_on_time' });
+    expect(r.nextReviewAtMs).toBe(NOW - 60_000 + 300_000);
+  });
+
+  it('does not start a lower priority into power a higher one takes back when its window ends', () => {
+    // evse_1 (p9) was paused 100 s ago and would fit; evse_2 (p1) must not borrow its power meanwhile.
+    const r = run([
+      aPausedSession({ moduleId: 'evse_1', priority: 9, lastOffMs: NOW - 100_000 }),
+      aPausedSession({ moduleId: 'evse_2', priority: 1 }),
+    ], 12_000);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:min_off_time', 'evse_2/1': 'pause:over_budget' });
+    expect(byKey(r)['evse_2/1']!.reason).toContain('free power kept for higher priorities');
+    expect(byKey(r)['evse_2/1']!.nextReviewAtMs).toBe(NOW + 200_000);
+  });
+
+  it('keeps a session U would stop running while nothing started needs its power', () => {
+    // U would pause evse_2 for the newcomer evse_1, but evse_3's window blocks the newcomer anyway.
+    const r = run([
+      aPausedSession({ moduleId: 'evse_1', priority: 9, lastOnMs: undefined, limitCurrentA: 32 }),
+      evse(2, { priority: 2 }),
+      evse(3, { priority: 1, lastOnMs: NOW - 60_000 }),
+    ], 23_000);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:over_budget', 'evse_2/1': 'charge:fits', 'evse_3/1': 'charge:min_on_time' });
+    expect(byKey(r)['evse_2/1']!.reason).toContain('until a higher priority can start');
+  });
+
   it('takes as review points only the windows that change a decision', () => {
     const r = run([evse(1, { lastOnMs: NOW - 1_000 }), aPausedSession({ moduleId: 'evse_2', lastOffMs: NOW - 1_000 })], 100_000);
     expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'pause:min_off_time' });
@@ -222,9 +269,22 @@ describe('hysteresis', () => {
     expect(r.nextReviewAtMs).toBe(NOW - 1_000 + 300_000);
   });
 
-  it('tolerates meter noise on a running session (keep-on deadband)', () => {
-    const r = run([evse(1, { priority: 5, measuredPowerW: 11_300 }), evse(2, { priority: 1, measuredPowerW: 11_100 })]);
+  it('tolerates meter drift above the rating of running sessions (keep-on deadband)', () => {
+    // Rated 2 x 11040 W fits 22100 W; the meters show 22400 W, within the 500 W tolerance.
+    const r = run([evse(1, { priority: 5, measuredPowerW: 11_300 }), evse(2, { priority: 1, measuredPowerW: 11_100 })], 22_100);
     expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits' });
+  });
+
+  it('corrects an excess the ratings themselves cause, even within the tolerance (e.g. after a budget cut)', () => {
+    const small = { limitCurrentA: 16, phases: 1, measuredPowerW: 3_680 };
+    const r = run([evse(1, { priority: 3, ...small }), evse(2, { priority: 2, ...small }), evse(3, { priority: 1, ...small })], 11_000);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits', 'evse_3/1': 'pause:over_budget' });
+  });
+
+  it('does not let new power push what runs into the deadband', () => {
+    // 11040 W + 11040 W = 22080 W on 22000 W: the newcomer's power must fit the budget itself.
+    const r = run([aPausedSession({ moduleId: 'evse_1', priority: 7 }), evse(2, { priority: 1 })]);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:awaiting_release', 'evse_2/1': 'pause:preempted' });
   });
 
   it('does not start a waiting session into the deadband', () => {
@@ -248,7 +308,7 @@ describe('overrun', () => {
   });
 
   it('does not act on an excess within the tolerance while min on-time runs', () => {
-    const r = run([evse(1, { priority: 9, measuredPowerW: 11_200, lastOnMs: NOW - 10_000 }), evse(2, { priority: 1, measuredPowerW: 11_200, lastOnMs: NOW - 10_000 })]);
+    const r = run([evse(1, { priority: 9, measuredPowerW: 11_200, lastOnMs: NOW - 10_000 }), evse(2, { priority: 1, measuredPowerW: 11_200, lastOnMs: NOW - 10_000 })], 22_100);
     expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits' });
   });
 

@@ -1,0 +1,143 @@
+// Scheduler figures: the cost of one decision round for 1000 connectors (against a plain sort of the
+// same sessions, measured in the same run), and a simulated 24 h site against a first-come-first-served
+// baseline. Run: npx tsx bench/site.bench.ts [--seed=N]
+import { pathToFileURL } from 'node:url';
+import type { EvseState } from '../src/everest/payloads.js';
+import { DEFAULT_SCHEDULER_CONFIG, sessionKey, type SessionSnapshot, type SiteSnapshot } from '../src/site/model.js';
+import { schedule } from '../src/site/scheduler.js';
+import { mean, measure, p50, p99, printTable, ratio } from './lib/stats.js';
+import { mulberry32, runSiteSim, type SiteSimResult } from './site-sim.js';
+
+const NOW = 1_750_000_000_000;
+
+/** A busy site: mostly charging or paused by us, some just arrived, a few offline or paused by the car. */
+export function benchSite(sessions: number, seed: number): SiteSnapshot {
+  const rnd = mulberry32(seed);
+  const list: SessionSnapshot[] = [];
+  let demand = 0;
+  for (let i = 0; i < sessions; i++) {
+    const x = rnd();
+    const evseState: EvseState = x < 0.55 ? 'Charging' : x < 0.8 ? 'ChargingPausedEVSE' : x < 0.9 ? 'Preparing' : x < 0.95 ? 'ChargingPausedEV' : 'Unplugged';
+    const currentA = [16, 32, 24][Math.floor(rnd() * 3)]!;
+    const phases = rnd() < 0.3 ? 1 : 3;
+    const moduleId = `evse_${Math.floor(i / 2)}`;
+    const s: SessionSnapshot = {
+      key: sessionKey(moduleId, (i % 2) + 1),
+      moduleId,
+      connectorId: (i % 2) + 1,
+      evseState,
+      pausedByUs: evseState === 'ChargingPausedEVSE',
+      arrivalMs: NOW - Math.floor(rnd() * 8 * 3_600_000),
+      priority: Math.floor(rnd() * 19) - 9,
+      limitCurrentA: currentA,
+      phases,
+      hwMaxCurrentA: 32,
+      online: rnd() > 0.02,
+      commandInFlight: rnd() < 0.05,
+    };
+    const nominal = currentA * phases * 230;
+    if (evseState === 'Charging') {
+      s.measuredPowerW = Math.round(nominal * (0.6 + 0.4 * rnd()));
+      s.lastOnMs = NOW - Math.floor(rnd() * 1_200_000);
+    }
+    if (evseState === 'ChargingPausedEVSE') s.lastOffMs = NOW - Math.floor(rnd() * 1_200_000);
+    if (rnd() < 0.05) {
+      s.grantedAtMs = NOW - Math.floor(rnd() * 90_000);
+      s.grantedW = nominal;
+    }
+    demand += nominal;
+    list.push(s);
+  }
+  return { maxPowerW: Math.round(demand * 0.4), nominalVoltageV: 230, sessions: list };
+}
+
+export interface MicroBenchRow {
+  sessions: number;
+  runs: number;
+  scheduleP50Ms: number;
+  scheduleP99Ms: number;
+  scheduleMeanMs: number;
+  sortP50Ms: number;
+  sortP99Ms: number;
+  ratioP50: string;
+}
+
+/** Times `schedule()` against a baseline of sorting the same sessions by priority. */
+export function runSchedulerMicroBench(sessions = 1000, runs = 2000, seed = 42): MicroBenchRow {
+  const site = benchSite(sessions, seed);
+  const config = DEFAULT_SCHEDULER_CONFIG;
+  // Interleave the two so drift (GC, CPU frequency) hits both alike.
+  const sched: number[] = [];
+  const sort: number[] = [];
+  for (let round = 0; round < 10; round++) {
+    sched.push(...measure(() => schedule(site, config, NOW), { runs: runs / 10, warmup: round === 0 ? 200 : 20 }));
+    sort.push(...measure(() => [...site.sessions].sort((a, b) => b.priority - a.priority), { runs: runs / 10, warmup: round === 0 ? 200 : 20 }));
+  }
+  return {
+    sessions,
+    runs,
+    scheduleP50Ms: p50(sched),
+    scheduleP99Ms: p99(sched),
+    scheduleMeanMs: mean(sched),
+    sortP50Ms: p50(sort),
+    sortP99Ms: p99(sort),
+    ratioP50: ratio(p50(sched), p50(sort)),
+  };
+}
+
+function simRow(label: string, r: SiteSimResult): Record<string, string | number> {
+  return {
+    policy: label,
+    sessions: r.sessions,
+    'toggles p50': r.togglesMedian,
+    'toggles p90': r.togglesP90,
+    'toggles max': r.togglesMax,
+    's > budget': r.secondsAboveBudget,
+    's overrun > 5 s': r.overrunSecondsBeyondWindow,
+    'max over W': r.maxOvershootW,
+    's inversion': r.inversionSeconds,
+    's inversion > 5 s': r.inversionSecondsBeyondHysteresis,
+    'served p>=5': pct(r.servedHigh),
+    'served mid': pct(r.servedMid),
+    'served p<=-5': pct(r.servedLow),
+    'wait p50 p>=5 s': Math.round(r.waitHighS),
+    'wait p50 p<=-5 s': Math.round(r.waitLowS),
+    kWh: Math.round(r.energyDeliveredKWh),
+  };
+}
+
+function pct(x: number): string {
+  return Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a';
+}
+
+function main(): void {
+  const arg = process.argv.find((a) => a.startsWith('--seed='));
+  const seed = arg !== undefined ? Number(arg.slice('--seed='.length)) : Number(process.env.SEED ?? 42);
+  process.stdout.write(`site bench, seed ${seed}, node ${process.version}\n`);
+
+  const micro = [10, 100, 1000].map((n) => runSchedulerMicroBench(n, n === 1000 ? 2000 : 4000, seed));
+  printTable('schedule() vs baseline (plain sort of the same sessions by priority), ms per call', micro.map((m) => ({ ...m })));
+  const big = micro[micro.length - 1]!;
+  process.stdout.write(`target: 1000 sessions p50 <= 2 ms -> ${big.scheduleP50Ms <= 2 ? 'met' : 'MISSED'} (p50 ${big.scheduleP50Ms.toFixed(3)} ms, p99 ${big.scheduleP99Ms.toFixed(3)} ms, ${big.ratioP50} of the sort)\n`);
+
+  const day = { seed, durationS: 24 * 3600 };
+  const t0 = Date.now();
+  const ours = runSiteSim({ ...day, policy: 'priority', policyTickS: 1 });
+  const fcfs1 = runSiteSim({ ...day, policy: 'fcfs', policyTickS: 1 });
+  const fcfs30 = runSiteSim({ ...day, policy: 'fcfs', policyTickS: 30 });
+  printTable(`24 h simulated site (10 connectors, fake clock, 1 s steps, seed ${seed})`, [
+    simRow('priority (ours, every update)', ours),
+    simRow('fcfs, 1 s loop', fcfs1),
+    simRow('fcfs, 30 s loop (evcc-like)', fcfs30),
+  ]);
+  process.stdout.write(
+    [
+      `targets (ours): toggles p50/max <= 3 -> ${ours.togglesMedian}/${ours.togglesMax} ${ours.togglesMax <= 3 ? 'met' : 'MISSED (max)'}; ` +
+        `overrun s beyond 5 s = 0 -> ${ours.overrunSecondsBeyondWindow} ${ours.overrunSecondsBeyondWindow === 0 ? 'met' : 'MISSED'}; ` +
+        `inversion s beyond hysteresis = 0 -> ${ours.inversionSecondsBeyondHysteresis} ${ours.inversionSecondsBeyondHysteresis === 0 ? 'met' : 'MISSED'}`,
+      `scheduler in the sim: ${ours.schedulerCalls} calls, mean ${(ours.schedulerMsMean * 1000).toFixed(1)} us; simulation wall time ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    ].join('\n') + '\n',
+  );
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

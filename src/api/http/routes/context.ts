@@ -1,0 +1,15 @@
+import type { Logger } from '../../../log/logger.js';
+import type { EventFeed } from '../../events.js';
+import type { PromMetrics } from '../../metrics.js';
+import type { ModuleService } from '../../service.js';
+import type { RouteTable } from '../route-spec.js';
+
+/** What route modules get to register their routes with. */
+export interface RouteContext {
+  table: RouteTable;
+  service: ModuleService;
+  feed: EventFeed;
+  metrics: PromMetrics;
+  log: Logger;
+  sse: { maxBufferedBytes: number };
+}

@@ -1,0 +1,46 @@
+import { OCPI_STATUS, OCPI_STATUS_CODES } from '../envelope.js';
+
+/** A JSON schema as the routes hand it to fastify and to the OpenAPI document. */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+export const timestampSchema = { type: 'string', format: 'date-time' } as const;
+
+export const identifierSchema = { type: 'string', minLength: 1, maxLength: 255 } as const;
+
+/** Wraps a data schema in the OCPI response envelope. */
+export function envelopeOf(data: JsonSchema): JsonSchema {
+  return {
+    type: 'object',
+    required: ['data', 'status_code', 'status_message', 'timestamp'],
+    properties: {
+      data,
+      status_code: { type: 'integer', enum: [OCPI_STATUS.success], description: 'OCPI status code: 1000 = success.' },
+      status_message: { type: 'string' },
+      timestamp: timestampSchema,
+    },
+  };
+}
+
+export const errorEnvelopeSchema = {
+  type: 'object',
+  description:
+    'Every error answers with this envelope. status_code: 2000 client error, 2001 invalid or missing parameters, ' +
+    '2003 unknown EVSE, connector or station identifier, 3000 server error. status_message says what was wrong.',
+  required: ['data', 'status_code', 'status_message', 'timestamp'],
+  properties: {
+    data: { type: 'null' },
+    status_code: { type: 'integer', enum: OCPI_STATUS_CODES.filter((c) => c !== OCPI_STATUS.success) },
+    status_message: { type: 'string' },
+    timestamp: timestampSchema,
+  },
+} as const;
+
+export const evseParamsSchema = {
+  type: 'object',
+  required: ['module_id'],
+  properties: {
+    module_id: { ...identifierSchema, description: "The EvseManager API module's id in EVerest's configuration." },
+  },
+} as const;
+
+export const etagHeaderSchema = { type: 'string', pattern: '^"[0-9]+"$', description: 'Strong ETag: the record version in quotes.' } as const;

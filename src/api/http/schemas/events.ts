@@ -1,0 +1,60 @@
+import { EVENT_TYPES, type EventType } from '../../events.js';
+import { actionRecordSchema } from './actions.js';
+import { timestampSchema, type JsonSchema } from './common.js';
+
+const eventData: Record<EventType, JsonSchema> = {
+  action: actionRecordSchema,
+  session_state: {
+    type: 'object',
+    required: ['module_id', 'connector_id', 'state', 'previous'],
+    properties: { module_id: { type: 'string' }, connector_id: { type: 'integer' }, state: { type: 'string' }, previous: { type: 'string' } },
+  },
+  decision: {
+    type: 'object',
+    required: ['module_id', 'connector_id', 'decision', 'reason', 'reason_code'],
+    properties: {
+      module_id: { type: 'string' },
+      connector_id: { type: 'integer' },
+      decision: { type: 'string' },
+      reason: { type: 'string' },
+      reason_code: { type: 'string' },
+    },
+  },
+  budget: {
+    type: 'object',
+    required: ['max_power_w', 'set_by'],
+    properties: { max_power_w: { type: 'number' }, set_by: { type: 'string' } },
+  },
+  liveness: {
+    type: 'object',
+    required: ['module_id', 'status'],
+    properties: { module_id: { type: 'string' }, status: { type: 'string', enum: ['online', 'stale'] } },
+  },
+};
+
+/** The JSON of one event: the SSE `data` line and the webhook request body. */
+export const apiEventSchema = {
+  type: 'object',
+  description:
+    'One site event. SSE: event name = type, id = id, data = this object. Webhooks: this object is the request body, ' +
+    'signed in X-EVSE-Priority-Signature.',
+  required: ['id', 'type', 'timestamp', 'data'],
+  properties: {
+    id: { type: 'integer', description: 'Increases with every event, also across restarts.' },
+    type: { type: 'string', enum: EVENT_TYPES },
+    timestamp: timestampSchema,
+    data: { type: 'object' },
+  },
+  oneOf: EVENT_TYPES.map((type) => ({ properties: { type: { const: type }, data: eventData[type] } })),
+} as const;
+
+export const eventsQuerySchema = {
+  type: 'object',
+  properties: {
+    types: {
+      type: 'string',
+      pattern: `^(${EVENT_TYPES.join('|')})(,(${EVENT_TYPES.join('|')}))*$`,
+      description: `Comma-separated event types to receive (${EVENT_TYPES.join(', ')}); all when absent.`,
+    },
+  },
+} as const;

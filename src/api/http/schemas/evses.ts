@@ -1,0 +1,97 @@
+import type { OcpiStatus } from '../../service.js';
+import { actionRecordSchema } from './actions.js';
+import { timestampSchema } from './common.js';
+
+const OCPI_STATUSES = [
+  'AVAILABLE',
+  'BLOCKED',
+  'CHARGING',
+  'INOPERATIVE',
+  'OUTOFORDER',
+  'PLANNED',
+  'REMOVED',
+  'RESERVED',
+  'UNKNOWN',
+] as const satisfies readonly OcpiStatus[];
+
+export const evseStatusSchema = {
+  type: 'object',
+  description: 'What the module knows of one EvseManager: identifiers, connectors, session, power, liveness, priority and decision.',
+  required: [
+    'module_id',
+    'evse_id',
+    'serial_number',
+    'charge_box_identity',
+    'connectors',
+    'status',
+    'state',
+    'connector_id',
+    'session',
+    'power_w',
+    'energy_wh',
+    'heartbeat',
+    'priority',
+    'decision',
+    'last_action',
+    'manual_hold',
+  ],
+  properties: {
+    module_id: { type: 'string' },
+    evse_id: { type: ['string', 'null'], description: 'EVSE-ID as EVerest publishes it (e2m/evse_id).' },
+    serial_number: { type: ['string', 'null'] },
+    charge_box_identity: { type: ['string', 'null'] },
+    connectors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'type', 'priority', 'priority_scope'],
+        properties: {
+          id: { type: 'integer' },
+          type: { type: ['string', 'null'], description: 'EVerest connector type, e.g. cType2.' },
+          priority: { type: 'integer' },
+          priority_scope: { type: ['string', 'null'], enum: ['session', 'persistent', null] },
+        },
+      },
+    },
+    status: { type: 'string', enum: OCPI_STATUSES, description: 'OCPI EVSE status mapped from the EVerest state.' },
+    state: { type: 'string', description: 'EVerest EvseManager state, e.g. Charging, ChargingPausedEVSE.' },
+    connector_id: { type: 'integer', description: 'Connector of the current or last session.' },
+    session: {
+      type: ['object', 'null'],
+      required: ['uuid', 'started_at', 'transaction'],
+      properties: {
+        uuid: { type: 'string' },
+        started_at: timestampSchema,
+        transaction: { type: 'boolean' },
+      },
+    },
+    power_w: { type: 'integer' },
+    energy_wh: { type: 'integer' },
+    heartbeat: {
+      type: 'object',
+      required: ['status', 'last_seen_at', 'lost', 'restarts'],
+      properties: {
+        status: { type: 'string', enum: ['unknown', 'online', 'stale', 'restarted'] },
+        last_seen_at: { type: ['string', 'null'] },
+        lost: { type: 'integer' },
+        restarts: { type: 'integer' },
+      },
+    },
+    priority: { type: 'integer' },
+    decision: {
+      type: ['object', 'null'],
+      required: ['decision', 'reason', 'reason_code', 'expected_w'],
+      properties: {
+        decision: { type: 'string' },
+        reason: { type: 'string' },
+        reason_code: { type: 'string' },
+        expected_w: { type: 'integer' },
+      },
+    },
+    // A nullable object rather than anyOf: fast-json-stringify resolves anyOf by validating every item, which doubled the time of this list.
+    last_action: { ...actionRecordSchema, type: ['object', 'null'], description: 'The last command sent to this EVSE; null before the first.' },
+    manual_hold: { type: ['string', 'null'], enum: ['pause', 'disable', null] },
+  },
+} as const;
+
+export const evseListSchema = { type: 'array', items: evseStatusSchema } as const;

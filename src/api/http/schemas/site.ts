@@ -1,0 +1,27 @@
+import { timestampSchema } from './common.js';
+
+export const siteSummarySchema = {
+  type: 'object',
+  required: ['max_power_w', 'planned_w', 'measured_w'],
+  properties: {
+    max_power_w: { type: 'number', description: 'Power budget of all EVSEs together, in W.' },
+    planned_w: { type: 'integer', description: 'What the current schedule grants.' },
+    measured_w: { type: 'integer', description: 'Sum of the EVSE power meters.' },
+    next_review_at: { ...timestampSchema, description: 'When an on/off window or reservation expires next.' },
+  },
+} as const;
+
+export const siteBudgetBodySchema = {
+  type: 'object',
+  required: ['max_power_w'],
+  additionalProperties: false,
+  properties: {
+    max_power_w: {
+      type: 'number',
+      minimum: 0,
+      maximum: 100_000_000,
+      description: 'New site budget in W. Applies at once; not persisted (a restart uses site.max_power_w from the configuration).',
+    },
+  },
+  examples: [{ max_power_w: 22000 }],
+} as const;

@@ -1,0 +1,167 @@
+import { fastifySSE } from '@fastify/sse';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { HttpConfig, WebhookConfig } from '../../config/types.js';
+import type { Logger } from '../../log/logger.js';
+import { EventFeed } from '../events.js';
+import type { PromMetrics } from '../metrics.js';
+import type { ModuleService } from '../service.js';
+import { WebhookDispatcher, type WebhookDeliveryOptions } from '../webhooks.js';
+import { bearerToken, TokenVerifier } from './auth.js';
+import { ApiError, OCPI_STATUS } from './envelope.js';
+import { installErrorHandling } from './error-handling.js';
+import { buildOpenApi, type OpenApiDocument } from './openapi.js';
+import { RouteTable, type AuthPolicy } from './route-spec.js';
+import { actionRoutes } from './routes/actions.js';
+import type { RouteContext } from './routes/context.js';
+import { eventRoutes } from './routes/events.js';
+import { evseRoutes } from './routes/evses.js';
+import { opsRoutes } from './routes/ops.js';
+import { priorityRoutes } from './routes/priorities.js';
+import { siteRoutes } from './routes/site.js';
+import { openApiComponents, openApiTags } from './openapi-catalog.js';
+import { validatorCompiler } from './validators.js';
+
+export interface HttpServerOptions {
+  service: ModuleService;
+  http: HttpConfig;
+  webhooks: readonly WebhookConfig[];
+  /** Serves /metrics and counts HTTP requests; action counting (metrics.trackActions) is the composition root's job. */
+  metrics: PromMetrics;
+  logger: Logger;
+  /** Interval of the SSE keepalive comment (default 15 s). */
+  sseKeepaliveMs?: number;
+  webhookDelivery?: WebhookDeliveryOptions;
+  /** Registers extra routes before listening (the bench's baseline); they are open and not documented. */
+  extend?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+export interface HttpServer {
+  /** Base URL the server listens on, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** Every route fastify serves (method and pattern), for contract checks against the document. */
+  routes: ReadonlyArray<{ method: string; url: string }>;
+  openapi: OpenApiDocument;
+  close(): Promise<void>;
+}
+
+const WWW_AUTHENTICATE = 'Bearer realm="evse-priority"';
+
+/**
+ * The HTTP API: OCPI-style envelopes over ModuleService, an OpenAPI document built from the route
+ * schemas, SSE of the site's events, webhooks and Prometheus metrics.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const { service, http, metrics } = options;
+  const log = options.logger.child({ component: 'http' });
+  const verifier = new TokenVerifier(http.tokens);
+  if (!verifier.enabled) {
+    log.warn(
+      { host: http.host, port: http.port },
+      'HTTP API IS OPEN: no http.tokens configured, anyone who can reach this port can change priorities and command EVSEs. ' +
+        'Set EVSE_PRIORITY_HTTP_TOKEN or http.tokens.',
+    );
+  }
+  const needsToken = (policy: AuthPolicy): boolean => {
+    if (!verifier.enabled) return false;
+    if (policy === 'health') return !http.health_public;
+    if (policy === 'metrics') return !http.metrics_public;
+    return policy === 'token';
+  };
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: http.body_limit_bytes,
+    exposeHeadRoutes: false,
+    // SSE streams never go idle; without this, close() would wait for every client to hang up.
+    forceCloseConnections: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON only: a text/plain body would otherwise reach validation and get a misleading 400.
+  app.removeContentTypeParser('text/plain');
+  await app.register(fastifySSE, { heartbeatInterval: options.sseKeepaliveMs ?? 15_000 });
+  app.decorateRequest('principal', '');
+  const served: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) served.push({ method, url: route.url });
+  });
+  installErrorHandling(app, log, http.body_limit_bytes);
+
+  app.addHook('onRequest', async (request) => {
+    const path = request.url;
+    const policy = request.routeOptions.config.auth ?? (path === '/v1' || path.startsWith('/v1/') || path.startsWith('/v1?') ? 'token' : 'public');
+    if (!needsToken(policy)) {
+      request.principal = 'http';
+      return;
+    }
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined) {
+      throw new ApiError(401, OCPI_STATUS.clientError, 'missing bearer token (Authorization: Bearer <token>)', { 'WWW-Authenticate': WWW_AUTHENTICATE });
+    }
+    const index = verifier.match(token);
+    if (index < 0) {
+      throw new ApiError(401, OCPI_STATUS.clientError, 'invalid bearer token', { 'WWW-Authenticate': `${WWW_AUTHENTICATE}, error="invalid_token"` });
+    }
+    request.principal = `http:token-${index + 1}`;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
+  });
+
+  const feed = new EventFeed(service.events$);
+  const table = new RouteTable(app);
+  const context: RouteContext = { table, service, feed, metrics, log, sse: { maxBufferedBytes: 1 << 20 } };
+  priorityRoutes(context);
+  evseRoutes(context);
+  actionRoutes(context);
+  siteRoutes(context);
+  eventRoutes(context);
+  let openapi: OpenApiDocument | undefined;
+  opsRoutes(context, () => {
+    openapi ??= document(table, needsToken);
+    return openapi;
+  });
+  openapi = document(table, needsToken);
+  await options.extend?.(app);
+
+  const webhooks = new WebhookDispatcher(options.webhooks, feed.events$, log.child({ component: 'webhooks' }), options.webhookDelivery);
+  try {
+    await app.listen({ host: http.host, port: http.port });
+  } catch (error) {
+    webhooks.close();
+    feed.close();
+    await app.close();
+    throw error;
+  }
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log.info({ url, auth: verifier.enabled ? 'bearer' : 'open' }, 'HTTP API listening');
+
+  let closed = false;
+  return {
+    url,
+    routes: served,
+    openapi,
+    async close() {
+      if (closed) return;
+      closed = true;
+      webhooks.close();
+      feed.close();
+      await app.close();
+    },
+  };
+}
+
+function document(table: RouteTable, needsToken: (policy: AuthPolicy) => boolean): OpenApiDocument {
+  return buildOpenApi(table.routes, {
+    title: 'evse-priority HTTP API',
+    version: '1.0.0',
+    description:
+      'User charging priorities per connector under a site power budget, enforced on EVerest. Every /v1 response is an ' +
+      'OCPI-style envelope {data, status_code, status_message, timestamp}; the event stream and this document are the exceptions.',
+    tags: openApiTags,
+    needsToken,
+    components: openApiComponents,
+  });
+}

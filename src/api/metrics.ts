@@ -1,0 +1,124 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { filter, type Observable, type Subscription } from 'rxjs';
+import type { EverestMetrics } from '../everest/metrics.js';
+import { isFinal } from '../site/actions.js';
+import type { SiteEvent } from '../site/controller.js';
+
+/** Prometheus metrics of one module: what EverestMetrics reports plus actions and HTTP traffic. */
+export interface PromMetrics extends EverestMetrics {
+  /** The module's own registry (never prom-client's global one, so two modules in a process stay apart). */
+  readonly registry: Registry;
+  readonly contentType: string;
+  metricsText(): Promise<string>;
+  httpRequest(method: string, route: string, statusCode: number, durationMs: number): void;
+  /** An SSE client connected (+1) or went away (-1). */
+  sseClients(delta: 1 | -1): void;
+  /** Counts every action that reaches a final status, by type, origin and outcome. */
+  trackActions(events$: Observable<SiteEvent>): Subscription;
+}
+
+export interface PromMetricsOptions {
+  /** Process metrics (CPU, memory, event loop lag, GC); default true. */
+  processMetrics?: boolean;
+  /** Clock for heartbeat ages; must match the clock the heartbeat monitor stamps with. */
+  now?: () => number;
+}
+
+const PREFIX = 'evse_priority_';
+
+export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics {
+  const registry = new Registry();
+  const now = options.now ?? Date.now;
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+
+  const received = new Counter({
+    name: `${PREFIX}everest_messages_received_total`,
+    help: 'MQTT messages received from EVerest, by variable or reply name.',
+    labelNames: ['name'] as const,
+    registers: [registry],
+  });
+  const sent = new Counter({
+    name: `${PREFIX}everest_messages_sent_total`,
+    help: 'MQTT messages sent to EVerest, by command name.',
+    labelNames: ['name'] as const,
+    registers: [registry],
+  });
+  const invalid = new Counter({
+    name: `${PREFIX}everest_invalid_messages_total`,
+    help: 'Messages from EVerest that failed validation against the AsyncAPI contract, by name.',
+    labelNames: ['name'] as const,
+    registers: [registry],
+  });
+  const lateReplies = new Counter({
+    name: `${PREFIX}everest_late_replies_total`,
+    help: 'Replies that arrived after their request had timed out.',
+    registers: [registry],
+  });
+  const requestDuration = new Histogram({
+    name: `${PREFIX}everest_request_duration_seconds`,
+    help: 'Time from an EVerest request to its reply (or timeout), by command and outcome.',
+    labelNames: ['command', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const lastSeen = new Map<string, number>();
+  const heartbeatAge = new Gauge({
+    name: `${PREFIX}everest_heartbeat_age_seconds`,
+    help: 'Seconds since the last e2m/heartbeat of each EVSE, computed when scraped.',
+    labelNames: ['module_id'] as const,
+    registers: [registry],
+    collect: () => {
+      heartbeatAge.reset();
+      const t = now();
+      for (const [moduleId, at] of lastSeen) heartbeatAge.set({ module_id: moduleId }, Math.max(0, (t - at) / 1000));
+    },
+  });
+  const actions = new Counter({
+    name: `${PREFIX}actions_total`,
+    help: 'Actions (EVerest commands) that reached a final status, by type, origin and outcome.',
+    labelNames: ['type', 'origin', 'outcome'] as const,
+    registers: [registry],
+  });
+  const httpRequests = new Counter({
+    name: `${PREFIX}http_requests_total`,
+    help: 'HTTP requests answered, by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: `${PREFIX}http_request_duration_seconds`,
+    help: 'HTTP response time, by method and route pattern.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+
+  const sseClients = new Gauge({
+    name: `${PREFIX}http_sse_clients`,
+    help: 'Open Server-Sent Events streams.',
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    metricsText: () => registry.metrics(),
+    messageIn: (name) => received.inc({ name }),
+    messageOut: (name) => sent.inc({ name }),
+    invalid: (name) => invalid.inc({ name }),
+    lateReply: () => lateReplies.inc(),
+    requestDone: (command, latencyMs, outcome) => requestDuration.observe({ command, outcome }, latencyMs / 1000),
+    heartbeatSeen: (moduleId, atMs) => {
+      lastSeen.set(moduleId, atMs);
+    },
+    httpRequest: (method, route, statusCode, durationMs) => {
+      httpRequests.inc({ method, route, status_code: String(statusCode) });
+      httpDuration.observe({ method, route }, durationMs / 1000);
+    },
+    sseClients: (delta) => sseClients.inc(delta),
+    trackActions: (events$) =>
+      events$
+        .pipe(filter((e): e is Extract<SiteEvent, { type: 'action' }> => e.type === 'action' && isFinal(e.action.status)))
+        .subscribe(({ action }) => actions.inc({ type: action.type, origin: action.origin, outcome: action.status })),
+  };
+}

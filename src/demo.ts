@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from './config/load.js';
+import type { Logger } from './log/logger.js';
+import { startApp } from './app.js';
+import { loadContract } from './everest/contract.js';
+import { startEmbeddedBroker } from './sim/embedded-broker.js';
+import { loadScenarioFile } from './sim/scenario.js';
+import { startSimulator } from './sim/simulator.js';
+
+export interface DemoOptions {
+  logger: Logger;
+  /** Broker port; default a free one. */
+  brokerPort?: number;
+  /** HTTP port; default 8080 from config/demo.yaml (0 for a free one). */
+  httpPort?: number;
+}
+
+const repoFile = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
+
+/**
+ * `npm start`: an in-process broker, three simulated EVSEs running the demo scenario, and the module
+ * with its HTTP API — nothing to install, nothing external.
+ */
+export async function runDemo(options: DemoOptions): Promise<{ stop: () => Promise<void> }> {
+  const { logger } = options;
+  const broker = await startEmbeddedBroker({ ...(options.brokerPort !== undefined ? { port: options.brokerPort } : {}) });
+  const token = process.env.EVSE_PRIORITY_HTTP_TOKEN ?? randomBytes(18).toString('base64url');
+  const config = loadConfig({
+    file: repoFile('config/demo.yaml'),
+    overrides: {
+      mqtt: { url: broker.url },
+      http: { tokens: [token], ...(options.httpPort !== undefined ? { port: options.httpPort } : {}) },
+    },
+  });
+  const scenario = await loadScenarioFile(repoFile('config/scenarios/demo.yaml'));
+  // Parsed once for both sides; the module starts first so it sees the scenario from its first step.
+  const contract = await loadContract();
+  const app = await startApp(config, logger.child({ role: 'module' }), { contract });
+  const moduleIds = config.evses.map((e) => e.module_id);
+  const simulator = await startSimulator({
+    url: broker.url,
+    moduleIds,
+    scenario,
+    communicationCheckTimeoutS: config.everest.communication_check_timeout_s,
+    logger: logger.child({ role: 'sim' }),
+    contract,
+  });
+  const http = app.http?.url;
+  const lines = [
+    '',
+    'evse-priority demo is running: three simulated EVSEs (evse_1..evse_3), 11 kW cars, 22 kW site budget.',
+    `  MQTT broker (point MQTT Explorer here): ${broker.url}`,
+    `    watch:  mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t '${config.namespace}/#' -t 'everest_api/#' -v`,
+    ...(http
+      ? [
+          `  HTTP API: ${http}/v1  (OpenAPI: ${http}/v1/openapi.json)`,
+          `  token:    ${token}`,
+          `    curl -H 'Authorization: Bearer ${token}' ${http}/v1/evses`,
+          `    curl -X PUT -H 'Authorization: Bearer ${token}' -H 'content-type: application/json' \\`,
+          `         -d '{"by":"module","module_id":"evse_3","connector_id":1,"priority":9}' ${http}/v1/priorities`,
+        ]
+      : []),
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return {
+    stop: async () => {
+      await app.stop();
+      await simulator.stop();
+      await broker.close();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
+import { loadScenarioFile, scenarioModuleIds, type Scenario } from './scenario.js';
+import { startSimulator } from './simulator.js';
+
+export const SIM_USAGE = `usage: evse-priority sim [--url <mqtt-url>] [--module-id <id> ...] [--scenario <file>] [--seed N]
+                         [--prefix P] [--api-version V] [--heartbeat-ms N] [--powermeter-ms N] [--comm-check-s N]
+  Simulates EVerest evse_manager_consumer_API modules on an MQTT broker.
+  Without --url an embedded broker is started on a free port (its URL is logged).
+  Without --module-id the module ids of the scenario are used (or evse_1).
+  --seed N without --scenario runs seeded random arrivals and departures.`;
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new Error(`--${name} must be an integer, got '${value}'\n${SIM_USAGE}`);
+  return n;
+}
+
+function parseSimArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        url: { type: 'string' },
+        'module-id': { type: 'string', multiple: true },
+        scenario: { type: 'string' },
+        seed: { type: 'string' },
+        prefix: { type: 'string' },
+        'api-version': { type: 'string' },
+        'heartbeat-ms': { type: 'string' },
+        'powermeter-ms': { type: 'string' },
+        'comm-check-s': { type: 'string' },
+      },
+    }).values;
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${SIM_USAGE}`);
+  }
+}
+
+/** Parses `sim` arguments, starts the simulator (and an embedded broker if no --url) and returns the stop function. */
+export async function runSimCommand(argv: string[], logger: Logger): Promise<() => Promise<void>> {
+  const values = parseSimArgs(argv);
+  const seed = integer('seed', values.seed);
+  const heartbeatIntervalMs = integer('heartbeat-ms', values['heartbeat-ms']);
+  const powermeterIntervalMs = integer('powermeter-ms', values['powermeter-ms']);
+  const communicationCheckTimeoutS = integer('comm-check-s', values['comm-check-s']);
+  const scenario: Scenario | undefined = values.scenario ? await loadScenarioFile(values.scenario) : undefined;
+  const moduleIds = values['module-id'] ?? (scenario ? scenarioModuleIds(scenario) : []);
+  if (moduleIds.length === 0) moduleIds.push('evse_1');
+
+  let broker: EmbeddedBroker | undefined;
+  let url = values.url;
+  if (!url) {
+    broker = await startEmbeddedBroker();
+    url = broker.url;
+    logger.info({ url }, 'no --url given: started an embedded MQTT broker');
+  }
+  try {
+    const sim = await startSimulator({
+      url,
+      moduleIds,
+      topics: { prefix: values.prefix ?? '', apiVersion: values['api-version'] ?? '1' },
+      logger,
+      ...(scenario ? { scenario } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs } : {}),
+      ...(powermeterIntervalMs !== undefined ? { powermeterIntervalMs } : {}),
+      ...(communicationCheckTimeoutS !== undefined ? { communicationCheckTimeoutS } : {}),
+    });
+    return async () => {
+      await sim.stop();
+      await broker?.close();
+    };
+  } catch (err) {
+    await broker?.close();
+    throw err;
+  }
+}

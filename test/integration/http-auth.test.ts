@@ -1,0 +1,97 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { REDACT_PATHS } from '../../src/log/logger.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { waitFor } from '../helpers/wait.js';
+import { startHarness, type Harness, type HarnessOptions } from '../unit/api/support/module-harness.js';
+
+let broker: TestBroker;
+let h: Harness | undefined;
+let lines: string[] = [];
+
+/** A logger that keeps every line, at trace level, with the production redaction. */
+function capturingLogger(): pino.Logger {
+  lines = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return pino({ level: 'trace', redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, sink);
+}
+
+async function start(options: HarnessOptions): Promise<Harness> {
+  h = await startHarness(broker, { ...options, logger: capturingLogger() });
+  return h;
+}
+
+beforeAll(async () => {
+  broker = await startBroker();
+});
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+});
+afterAll(async () => {
+  await broker?.stop();
+});
+
+describe('without tokens', () => {
+  it('serves every route openly, records set_by "http" and warns loudly at start', async () => {
+    const harness = await start({ tokens: [] });
+    expect((await harness.call('GET', '/v1/evses')).status).toBe(200);
+    expect((await harness.call('GET', '/metrics')).status).toBe(200);
+    const put = await harness.call('PUT', '/v1/priorities', { json: { by: 'module', module_id: 'evse_1', connector_id: 1, priority: 1 } });
+    expect(put.body).toMatchObject({ data: { set_by: 'http' } });
+    const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.msg.startsWith('HTTP API IS OPEN'));
+    expect(warning?.level).toBe(40);
+  });
+
+  it('reports 503 on /healthz once no EVSE has a current heartbeat', async () => {
+    const harness = await start({ tokens: [] });
+    expect((await harness.call('GET', '/healthz')).status).toBe(200);
+    await harness.sim.stop();
+    const unready = await waitFor(async () => {
+      const r = await harness.call('GET', '/healthz');
+      return r.status === 503 ? r : undefined;
+    }, { timeoutMs: 8000 });
+    expect(unready.body).toMatchObject({ status: 'unavailable', ready: false, broker_connected: true, evses_online: 0 });
+  });
+});
+
+describe('with tokens', () => {
+  const TOKENS = ['alpha-token-3f9c', 'beta-token-77d1'];
+  const SECRET = 'webhook-secret-5e2a';
+
+  it('needs a token for /v1 and /metrics but not /healthz by default; any configured token works', async () => {
+    const harness = await start({ tokens: TOKENS, webhooks: [{ url: 'http://127.0.0.1:9/hook?key=query-secret-8b1', secret: SECRET }] });
+    for (const path of ['/v1/evses', '/v1/priorities', '/v1/site', '/v1/openapi.json', '/metrics']) {
+      expect((await harness.call('GET', path, { token: null })).status, path).toBe(401);
+      expect((await harness.call('GET', path, { token: 'alpha-token-3f9' })).status, path).toBe(401);
+      expect((await harness.call('GET', path, { token: TOKENS[1] })).status, path).toBe(200);
+    }
+    expect((await harness.call('GET', '/healthz', { token: null })).status).toBe(200);
+    expect((await harness.call('GET', '/healthz', { token: 'wrong' })).status).toBe(200);
+    const lower = await harness.call('GET', '/v1/evses', { token: null, headers: { authorization: `bearer ${TOKENS[0]}` } });
+    expect(lower.status).toBe(200);
+    // Let a webhook delivery fail (nothing listens on port 9) so its logging is covered too.
+    await harness.call('PUT', '/v1/site', { json: { max_power_w: 20000 } });
+    await waitFor(() => lines.some((l) => l.includes('webhook delivery failed')), { timeoutMs: 8000 });
+    const log = lines.join('\n');
+    for (const secret of [...TOKENS, SECRET, 'query-secret-8b1']) expect(log).not.toContain(secret);
+  });
+
+  it('follows http.metrics_public and http.health_public', async () => {
+    const harness = await start({ tokens: TOKENS, metricsPublic: true, healthPublic: false });
+    expect((await harness.call('GET', '/metrics', { token: null })).status).toBe(200);
+    const health = await harness.call('GET', '/healthz', { token: null });
+    expect(health.status).toBe(401);
+    expect(health.body).toMatchObject({ status_code: 2000, data: null });
+    expect((await harness.call('GET', '/healthz')).status).toBe(200);
+    const doc = harness.server.openapi.paths;
+    expect((doc['/metrics']?.get as { security: unknown[] }).security).toEqual([]);
+    expect((doc['/healthz']?.get as { security: unknown[] }).security).toEqual([{ bearerAuth: [] }]);
+  });
+});

@@ -1,0 +1,58 @@
+import { Subject } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { createPromMetrics } from '../../../src/api/metrics.js';
+import type { ActionRecord } from '../../../src/site/actions.js';
+import type { SiteEvent } from '../../../src/site/controller.js';
+
+const at = '2025-01-01T00:00:00.000Z';
+function action(status: ActionRecord['status']): SiteEvent {
+  return { type: 'action', at, action: { id: 'a', module_id: 'm', connector_id: 1, type: 'pause', origin: 'scheduler', status, attempts: 1, requested_at: at, updated_at: at } };
+}
+
+describe('createPromMetrics', () => {
+  it('reports EVerest traffic, HTTP requests and heartbeat ages computed at scrape time', async () => {
+    let now = 10_000;
+    const metrics = createPromMetrics({ processMetrics: false, now: () => now });
+    metrics.messageIn('heartbeat');
+    metrics.messageIn('heartbeat');
+    metrics.messageOut('pause_charging');
+    metrics.invalid('powermeter');
+    metrics.lateReply();
+    metrics.requestDone('pause_charging', 120, 'reply');
+    metrics.heartbeatSeen('evse_1', 9_000);
+    metrics.httpRequest('GET', '/v1/evses', 200, 3);
+    let text = await metrics.metricsText();
+    expect(text).toContain('evse_priority_everest_messages_received_total{name="heartbeat"} 2');
+    expect(text).toContain('evse_priority_everest_messages_sent_total{name="pause_charging"} 1');
+    expect(text).toContain('evse_priority_everest_invalid_messages_total{name="powermeter"} 1');
+    expect(text).toContain('evse_priority_everest_late_replies_total 1');
+    expect(text).toContain('evse_priority_everest_request_duration_seconds_bucket{le="0.25",command="pause_charging",outcome="reply"} 1');
+    expect(text).toContain('evse_priority_everest_heartbeat_age_seconds{module_id="evse_1"} 1');
+    expect(text).toContain('evse_priority_http_requests_total{method="GET",route="/v1/evses",status_code="200"} 1');
+    now = 15_500;
+    text = await metrics.metricsText();
+    expect(text).toContain('evse_priority_everest_heartbeat_age_seconds{module_id="evse_1"} 6.5');
+    expect(text).not.toContain('process_cpu');
+  });
+
+  it('counts actions once, when they reach a final status', async () => {
+    const metrics = createPromMetrics({ processMetrics: false });
+    const events = new Subject<SiteEvent>();
+    const subscription = metrics.trackActions(events);
+    for (const s of ['requested', 'in_flight', 'completed', 'requested', 'in_flight', 'timed_out'] as const) events.next(action(s));
+    events.next({ type: 'budget', max_power_w: 1, set_by: 'x', at });
+    const text = await metrics.metricsText();
+    expect(text).toContain('evse_priority_actions_total{type="pause",origin="scheduler",outcome="completed"} 1');
+    expect(text).toContain('evse_priority_actions_total{type="pause",origin="scheduler",outcome="timed_out"} 1');
+    subscription.unsubscribe();
+    expect(events.observed).toBe(false);
+  });
+
+  it('keeps each instance in its own registry', async () => {
+    const a = createPromMetrics();
+    const b = createPromMetrics();
+    a.messageIn('x');
+    expect(await b.metricsText()).not.toContain('name="x"');
+    expect(await a.metricsText()).toContain('evse_priority_process_cpu');
+  });
+});

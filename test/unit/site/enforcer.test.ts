@@ -1,0 +1,204 @@
+import { pino } from 'pino';
+import { Observable, Subject } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RequestTimeoutError } from '../../../src/everest/errors.js';
+import type { M2eRequest } from '../../../src/everest/payloads.js';
+import type { ActionRecord } from '../../../src/site/actions.js';
+import { Enforcer, type CommandPort, type EnforcerConfig } from '../../../src/site/enforcer.js';
+import { initialEvseView, type EvseView } from '../../../src/site/evse-view.js';
+
+/**
+ * A scripted EVerest side for the enforcer's logic under fake time. The wire behaviour itself is
+ * covered against the simulator and a real broker in test/integration.
+ */
+class ScriptedPort implements CommandPort {
+  readonly sent: Array<{ moduleId: string; command: M2eRequest; payload: unknown; answer: (v: boolean) => void; fail: (e: Error) => void }> = [];
+  request<K extends M2eRequest>(moduleId: string, command: K, ...args: unknown[]): Observable<never> {
+    return new Observable((sub) => {
+      this.sent.push({
+        moduleId,
+        command,
+        payload: args[0],
+        answer: (v) => {
+          sub.next(v as never);
+          sub.complete();
+        },
+        fail: (e) => sub.error(e),
+      });
+    });
+  }
+  last() {
+    const entry = this.sent.at(-1);
+    if (!entry) throw new Error('nothing sent');
+    return entry;
+  }
+}
+
+const CONFIG: EnforcerConfig = {
+  enableSource: 'LocalAPI',
+  enablePriority: 100,
+  confirmTimeoutMs: 5000,
+  maxRetries: 2,
+  retryBackoffMs: 1000,
+  rejectCooldownMs: 10_000,
+};
+
+function charging(moduleId = 'evse_1'): EvseView {
+  return { ...initialEvseView(moduleId), state: 'Charging', session: { uuid: 's', startedAtMs: 0, transaction: true }, powerW: 11000 };
+}
+
+describe('Enforcer', () => {
+  let port: ScriptedPort;
+  let views: Map<string, EvseView>;
+  let views$: Subject<EvseView>;
+  let commandable: Set<string>;
+  let enforcer: Enforcer;
+  let actions: ActionRecord[];
+
+  const setView = (view: EvseView) => {
+    views.set(view.moduleId, view);
+    views$.next(view);
+  };
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    port = new ScriptedPort();
+    views = new Map([['evse_1', charging()]]);
+    views$ = new Subject();
+    commandable = new Set(['evse_1']);
+    enforcer = new Enforcer({
+      port,
+      config: CONFIG,
+      views$,
+      view: (id) => views.get(id),
+      isCommandable: (id) => commandable.has(id),
+      logger: pino({ level: 'silent' }),
+    });
+    actions = [];
+    enforcer.actions$.subscribe((a) => actions.push(a));
+  });
+  afterEach(() => {
+    enforcer.dispose();
+    vi.useRealTimers();
+  });
+
+  /** Gets past the start-up reconcile (release of any claim from an earlier run). */
+  function reconcile() {
+    expect(port.last().command).toBe('enable_disable');
+    expect(port.last().payload).toEqual({ connector_id: 1, source: { enable_source: 'LocalAPI', enable_state: 'Unassigned', enable_priority: 100 } });
+    port.last().answer(true);
+  }
+
+  it('releases its own claim first on start-up, with Unassigned (never a blind Enable)', () => {
+    enforcer.setDesired('evse_1', 'charge');
+    reconcile();
+    expect(actions.at(-1)).toMatchObject({ type: 'release', origin: 'reconcile', status: 'completed' });
+    expect(port.sent).toHaveLength(1);
+  });
+
+  it('keeps one command in flight: the next waits for the reply and the confirming state change', () => {
+    enforcer.setDesired('evse_1', 'pause');
+    reconcile();
+    expect(port.last().command).toBe('pause_charging');
+    enforcer.request('evse_1', { type: 'unlock', connector_id: 1 }, 'api');
+    expect(port.sent).toHaveLength(2);
+    port.last().answer(true);
+    // Reply received, but the EVSE has not shown ChargingPausedEVSE yet: still nothing new on the wire.
+    expect(port.sent).toHaveLength(2);
+    expect(enforcer.busy('evse_1')).toBe(true);
+    setView({ ...charging(), state: 'ChargingPausedEVSE' });
+    expect(actions.filter((a) => a.type === 'pause').at(-1)?.status).toBe('completed');
+    expect(port.sent).toHaveLength(3);
+    expect(port.last().command).toBe('force_unlock');
+  });
+
+  it('a reply of true without the state change times out as timed_out, and the lane frees', () => {
+    enforcer.setDesired('evse_1', 'pause');
+    reconcile();
+    port.last().answer(true);
+    vi.advanceTimersByTime(CONFIG.confirmTimeoutMs + 1);
+    expect(actions.at(-1)).toMatchObject({ type: 'pause', status: 'timed_out' });
+    expect(enforcer.busy('evse_1')).toBe(false);
+  });
+
+  it('a reply of false is a rejection with its reason, and the same command is not hammered', () => {
+    enforcer.setDesired('evse_1', 'pause');
+    reconcile();
+    port.last().answer(false);
+    expect(actions.at(-1)).toMatchObject({ type: 'pause', status: 'rejected', result: 'EVSE answered false to pause' });
+    setView({ ...charging(), powerW: 10_000 });
+    expect(port.sent).toHaveLength(2);
+    vi.advanceTimersByTime(CONFIG.rejectCooldownMs + 1);
+    expect(port.sent).toHaveLength(3);
+    expect(port.last().command).toBe('pause_charging');
+  });
+
+  it('retries a request timeout with backoff, then gives up as timed_out', () => {
+    enforcer.setDesired('evse_1', 'pause');
+    reconcile();
+    port.last().fail(new RequestTimeoutError('pause_charging', 'evse_1', 5000));
+    expect(port.sent).toHaveLength(2);
+    vi.advanceTimersByTime(999);
+    expect(port.sent).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(port.sent).toHaveLength(3);
+    port.last().fail(new RequestTimeoutError('pause_charging', 'evse_1', 5000));
+    vi.advanceTimersByTime(2000);
+    expect(port.sent).toHaveLength(4);
+    port.last().fail(new RequestTimeoutError('pause_charging', 'evse_1', 5000));
+    expect(actions.at(-1)).toMatchObject({ type: 'pause', status: 'timed_out', attempts: 3 });
+  });
+
+  it('never commands an EVSE whose heartbeat is not current', () => {
+    commandable.clear();
+    enforcer.setDesired('evse_1', 'pause');
+    enforcer.request('evse_1', { type: 'stop' }, 'api');
+    expect(port.sent).toHaveLength(0);
+    commandable.add('evse_1');
+    enforcer.poke('evse_1');
+    expect(port.sent).toHaveLength(1);
+    expect(port.last().command).toBe('stop_transaction');
+  });
+
+  it('holds with Disable for our source; a reply of true means another source keeps it enabled', () => {
+    enforcer.setDesired('evse_1', 'hold_disabled');
+    expect(port.last().payload).toEqual({ connector_id: 1, source: { enable_source: 'LocalAPI', enable_state: 'Disable', enable_priority: 100 } });
+    port.last().answer(true);
+    expect(actions.at(-1)).toMatchObject({ type: 'disable', status: 'rejected' });
+    expect(actions.at(-1)?.result).toContain('higher-priority source');
+  });
+
+  it('resumes only a car paused by the EVSE side, and confirms on Charging', () => {
+    setView({ ...charging(), state: 'ChargingPausedEVSE', powerW: 0 });
+    enforcer.setDesired('evse_1', 'charge');
+    reconcile();
+    expect(port.last().command).toBe('resume_charging');
+    port.last().answer(true);
+    setView(charging());
+    expect(actions.at(-1)).toMatchObject({ type: 'resume', status: 'completed' });
+
+    setView({ ...charging(), state: 'ChargingPausedEV', powerW: 0 });
+    expect(port.sent).toHaveLength(2);
+  });
+
+  it("a person's pause holds until the session ends: scheduler wishes wait", () => {
+    enforcer.setDesired('evse_1', 'charge');
+    reconcile();
+    enforcer.request('evse_1', { type: 'pause', reason: 'driver asked' }, 'api');
+    port.last().answer(true);
+    setView({ ...charging(), state: 'ChargingPausedEVSE', powerW: 0 });
+    expect(enforcer.manualHold('evse_1')).toBe('pause');
+    enforcer.setDesired('evse_1', 'pause');
+    enforcer.setDesired('evse_1', 'charge');
+    expect(port.sent.filter((s) => s.command === 'resume_charging')).toHaveLength(0);
+    setView({ ...initialEvseView('evse_1'), state: 'Unplugged' });
+    expect(enforcer.manualHold('evse_1')).toBeUndefined();
+  });
+
+  it('after an EVerest restart the claim is known gone and nothing is re-released', () => {
+    enforcer.setDesired('evse_1', 'charge');
+    reconcile();
+    enforcer.onEverestRestart('evse_1');
+    expect(port.sent).toHaveLength(1);
+  });
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import type { SessionEventKind } from '../../../src/everest/payloads.js';
+import { initialEvseView, reduceEvseView, type EvseInput, type EvseView } from '../../../src/site/evse-view.js';
+import { aPowermeter, aSessionEvent, aSessionInfo, someLimits } from '../../builders/everest.js';
+
+function fold(inputs: EvseInput[], start: EvseView = initialEvseView('evse_1'), t0 = 1000): EvseView {
+  return inputs.reduce((view, input, i) => reduceEvseView(view, input, t0 + i * 1000), start);
+}
+const ev = (event: SessionEventKind, extra = {}): EvseInput => ({ kind: 'session_event', value: aSessionEvent(event, extra) });
+
+describe('EVSE view reducer', () => {
+  it.each<[SessionEventKind[], string]>([
+    [['SessionStarted'], 'Preparing'],
+    [['SessionStarted', 'AuthRequired'], 'AuthRequired'],
+    [['SessionStarted', 'TransactionStarted'], 'Preparing'],
+    [['SessionStarted', 'TransactionStarted', 'PrepareCharging'], 'Preparing'],
+    [['SessionStarted', 'TransactionStarted', 'ChargingStarted'], 'Charging'],
+    [['SessionStarted', 'TransactionStarted', 'ChargingStarted', 'ChargingPausedEV'], 'ChargingPausedEV'],
+    [['SessionStarted', 'TransactionStarted', 'ChargingStarted', 'ChargingPausedEVSE'], 'ChargingPausedEVSE'],
+    [['SessionStarted', 'TransactionStarted', 'ChargingStarted', 'ChargingPausedEVSE', 'ChargingResumed'], 'Charging'],
+    [['SessionStarted', 'TransactionStarted', 'ChargingStarted', 'TransactionFinished'], 'Finished'],
+    [['SessionStarted', 'TransactionStarted', 'ChargingStarted', 'TransactionFinished', 'SessionFinished'], 'Unplugged'],
+    [['Disabled'], 'Disabled'],
+    [['Disabled', 'Enabled'], 'Unplugged'],
+    [['SessionStarted', 'PluginTimeout'], 'AuthTimeout'],
+  ])('events %j give state %s', (events, state) => {
+    expect(fold(events.map((e) => ev(e))).state).toBe(state);
+  });
+
+  it('TransactionFinished with reason Local is FinishedEVSE', () => {
+    const view = fold([ev('SessionStarted'), ev('TransactionStarted'), ev('TransactionFinished', { transaction_finished: { reason: 'Local', meter_value: aPowermeter() } })]);
+    expect(view.state).toBe('FinishedEVSE');
+  });
+
+  it('tracks the session, its arrival time, the transaction and the connector', () => {
+    const view = fold([ev('SessionStarted', { connector_id: 2, uuid: 'abc' }), ev('TransactionStarted', { connector_id: 2, uuid: 'abc' })]);
+    expect(view.session).toMatchObject({ uuid: 'abc', startedAtMs: 1000, transaction: true });
+    expect(view.connectorId).toBe(2);
+    expect(fold([ev('SessionFinished')], view).session).toBeUndefined();
+  });
+
+  it('marks switch-on and switch-off times for hysteresis', () => {
+    const view = fold([ev('SessionStarted'), ev('TransactionStarted'), ev('ChargingStarted'), ev('ChargingPausedEVSE')]);
+    expect(view.lastOnMs).toBe(3000);
+    expect(view.lastOffMs).toBe(4000);
+  });
+
+  it('uses measured power only while charging, and energy since the session start meter', () => {
+    const start = fold([ev('SessionStarted'), ev('TransactionStarted'), ev('ChargingStarted')]);
+    const charging = reduceEvseView(start, { kind: 'powermeter', value: aPowermeter({ energy_Wh_import: { total: 1500 }, power_W: { total: 7000 } }) }, 9000);
+    expect(charging.powerW).toBe(7000);
+    expect(charging.energyWh).toBe(500);
+    const paused = fold([ev('ChargingPausedEV')], charging);
+    expect(paused.powerW).toBe(0);
+  });
+
+  it('session_info sets the state only until events are seen (a module started mid-session)', () => {
+    const boot = reduceEvseView(initialEvseView('evse_1'), { kind: 'session_info', value: aSessionInfo({ state: 'Charging', latest_total_w: 7400 }) }, 1000);
+    expect(boot.state).toBe('Charging');
+    expect(boot.session).toBeDefined();
+    expect(boot.powerW).toBe(7400);
+    const afterEvent = fold([ev('ChargingPausedEVSE')], boot);
+    // A later session_info claiming Charging does not override the event.
+    const hinted = reduceEvseView(afterEvent, { kind: 'session_info', value: aSessionInfo({ state: 'Charging' }) }, 9000);
+    expect(hinted.state).toBe('ChargingPausedEVSE');
+    expect(hinted.powerW).toBe(0);
+  });
+
+  it('garbage session_info before the first session does not invent a session', () => {
+    const view = reduceEvseView(initialEvseView('evse_1'), { kind: 'session_info', value: aSessionInfo({ state: 'Unplugged', latest_total_w: 99 }) }, 1000);
+    expect(view.session).toBeUndefined();
+    expect(view.powerW).toBe(0);
+  });
+
+  it('folds limits, hardware capabilities, evse_id and liveness', () => {
+    let view = reduceEvseView(initialEvseView('evse_1'), { kind: 'limits', value: someLimits({ max_current: 10, nr_of_phases_available: 1 }) }, 0);
+    view = reduceEvseView(view, { kind: 'evse_id', value: 'DEPNXE000001*1' }, 0);
+    view = reduceEvseView(view, { kind: 'liveness', value: { moduleId: 'evse_1', status: 'online', lost: 0, restarts: 0 } }, 0);
+    expect(view).toMatchObject({ limits: { maxCurrentA: 10, phases: 1 }, evseId: 'DEPNXE000001*1', liveness: { status: 'online' } });
+  });
+});
