@@ -511,11 +511,14 @@ export function runSiteSim(overrides: Partial<SiteSimConfig> = {}): SiteSimResul
 }
 
 /**
- * Sessions suffering a priority inversion outside hysteresis: waiting (paused by us, min off-time
- * over) while a strictly lower priority charges past its min on-time, and pausing every such lower
- * session would free enough power for it. Waiting sessions claim power in priority order, so one
- * that a higher waiting session (even one inside its own off window) has first claim on is not
- * counted. Measured with the scheduler's own draw estimates.
+ * Sessions suffering a priority inversion outside hysteresis: waiting (paused by us, its own min
+ * off-time over) while a strictly lower priority charges past its min on-time, and pausing every
+ * such lower session would free enough power for it now.
+ *
+ * Waiting sessions claim power in priority order: power a higher waiting session would get if every
+ * window had expired is its claim, even while a window (its own min off-time, or the min on-time of
+ * a session it would preempt) still holds it back; a lower session waiting behind such a claim waits
+ * because of hysteresis, not an inversion. Measured with the scheduler's own draw estimates.
  */
 export function inversions(site: SiteSnapshot, config: SchedulerConfig, nowMs: number): Set<string> {
   const out = new Set<string>();
@@ -530,20 +533,23 @@ export function inversions(site: SiteSnapshot, config: SchedulerConfig, nowMs: n
     Math.max(s.lastOnMs ?? -Infinity, s.grantedAtMs ?? -Infinity) + config.minOnTimeS * 1000 <= nowMs;
   let uncontrolled = 0;
   for (const s of site.sessions) if (!s.online) uncontrolled += draw.get(s.key)!;
-  let claimed = 0;
+  let claimedAbove = 0;
   for (const h of waiting) {
     const p = clampPriority(h.priority);
-    let kept = uncontrolled + claimed;
-    let anyLower = false;
+    let higherOrEqual = 0;
+    let lockedLower = 0;
+    let anyPreemptableLower = false;
     for (const s of running) {
-      if (clampPriority(s.priority) < p && preemptable(s)) anyLower = true;
-      else kept += draw.get(s.key)!;
+      if (clampPriority(s.priority) >= p) higherOrEqual += draw.get(s.key)!;
+      else if (preemptable(s)) anyPreemptableLower = true;
+      else lockedLower += draw.get(s.key)!;
     }
     const need = draw.get(h.key)!;
-    if (need > site.maxPowerW - kept) continue;
-    claimed += need;
+    const freeWithoutWindows = site.maxPowerW - uncontrolled - claimedAbove - higherOrEqual;
+    if (need > freeWithoutWindows) continue;
     const inOffWindow = h.lastOnMs !== undefined && h.lastOffMs !== undefined && h.lastOffMs + config.minOffTimeS * 1000 > nowMs;
-    if (anyLower && !inOffWindow) out.add(h.key);
+    if (anyPreemptableLower && !inOffWindow && need <= freeWithoutWindows - lockedLower) out.add(h.key);
+    claimedAbove += need;
   }
   return out;
 }

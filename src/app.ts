@@ -31,7 +31,6 @@ export async function startApp(config: Config, logger: Logger, deps: ModuleDeps 
   try {
     if (config.http.enabled) {
       http = await startHttpServer({ service, http: config.http, webhooks: config.webhooks, metrics, logger });
-      logger.info({ url: http.url }, 'HTTP API listening');
     }
   } catch (err) {
     mqttApi.stop();

@@ -48,7 +48,7 @@ export class EverestClient {
   private readonly scheduler: SchedulerLike;
   private readonly metrics: EverestMetrics;
   private readonly log: Logger;
-  private readonly routing;
+  private readonly stopRouting: () => void;
   private readonly knownVars: ReadonlySet<string>;
 
   /** Every message that failed JSON parsing or validation. */
@@ -59,7 +59,7 @@ export class EverestClient {
     this.metrics = options.metrics ?? NOOP_EVEREST_METRICS;
     this.log = options.logger;
     this.knownVars = new Set(options.contract.e2mNames());
-    this.routing = options.transport.messages$.subscribe((msg) => this.route(msg.topic, msg.payload));
+    this.stopRouting = options.transport.onMessage((topic, payload) => this.route(topic, payload));
   }
 
   get moduleIds(): string[] {
@@ -147,7 +147,7 @@ export class EverestClient {
   }
 
   dispose(): void {
-    this.routing.unsubscribe();
+    this.stopRouting();
     for (const pending of this.pending.values()) {
       pending.fail(new Error(`client disposed while ${pending.command} to ${pending.moduleId} was pending`));
     }

@@ -127,7 +127,16 @@ export class SiteController {
         heartbeat
           .status$(id)
           .pipe(
-            switchMap((status) => (status === 'online' || status === 'restarted' ? channel.getEvse().pipe(catchError(() => EMPTY)) : EMPTY)),
+            switchMap((status) =>
+              status === 'online' || status === 'restarted'
+                ? this.enforcer.exclusive(id, () => channel.getEvse()).pipe(
+                    catchError((err: Error) => {
+                      this.log.info({ moduleId: id, err: err.message }, 'get_evse failed; keeping the configured connectors');
+                      return EMPTY;
+                    }),
+                  )
+                : EMPTY,
+            ),
           )
           .subscribe((evse) => this.apply(id, { kind: 'connectors', value: evse.connectors })),
       );
@@ -238,9 +247,11 @@ export class SiteController {
       } else if (action.type === 'resume' || action.type === 'enable' || action.type === 'release') {
         const intent = this.intents.get(id);
         this.intents.set(id, { pausedByUs: false, ...(intent?.lastOffMs !== undefined ? { lastOffMs: intent.lastOffMs } : {}) });
-        if (this.views.get(id)?.state !== 'Charging') {
-          const expected = this.decisions.get(`${id}/${action.connector_id}`)?.demandW ?? 0;
-          this.grants.set(id, { atMs: now, w: expected });
+        // Power handed out to a car that is about to start is reserved until its meter shows it; a
+        // start-up release of an old claim hands out nothing.
+        const decision = this.decisions.get(`${id}/${action.connector_id}`);
+        if (action.origin !== 'reconcile' && decision?.decision === 'charge' && decision.demandW > 0 && this.views.get(id)?.state !== 'Charging') {
+          this.grants.set(id, { atMs: now, w: decision.demandW });
         }
       }
     }
@@ -263,6 +274,7 @@ export class SiteController {
       nominalVoltageV: this.options.nominalVoltageV,
     });
     const result = schedule(snapshot, this.options.scheduler, now);
+    if (this.log.isLevelEnabled('trace')) this.log.trace({ snapshot, decisions: result.decisions }, 'recomputed');
     this.plannedW = result.plannedW;
     const seen = new Set<string>();
     for (const decision of result.decisions) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
+  Observable,
   Subject,
   asyncScheduler,
   filter,
@@ -9,7 +10,6 @@ import {
   switchMap,
   take,
   timeout,
-  type Observable,
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
@@ -57,6 +57,9 @@ interface Lane {
   desired?: DesiredState;
   queue: ActionRecord[];
   inFlight?: ActionRecord;
+  /** Read-only requests (get_evse) waiting for the lane; they take turns with commands. */
+  queries: Array<() => void>;
+  queryInFlight: boolean;
   work?: Subscription;
   claim: Claim;
   /** A person's explicit pause or block: the scheduler's wishes wait until it is lifted. */
@@ -121,6 +124,49 @@ export class Enforcer {
     return this.lanes.get(moduleId)?.inFlight !== undefined;
   }
 
+  /**
+   * Runs a read-only request in the EVSE's lane, so even a query never overlaps a command: the
+   * charger sees one request at a time. Cold, like the request it wraps.
+   */
+  exclusive<T>(moduleId: string, request: () => Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      const lane = this.lane(moduleId);
+      let inner: Subscription | undefined;
+      let done = false;
+      const release = () => {
+        if (done) return;
+        done = true;
+        if (inner) {
+          lane.queryInFlight = false;
+          this.pump(lane);
+        }
+      };
+      const start = () => {
+        if (done) return;
+        lane.queryInFlight = true;
+        inner = request().subscribe({
+          next: (v) => subscriber.next(v),
+          error: (e: unknown) => {
+            release();
+            subscriber.error(e);
+          },
+          complete: () => {
+            release();
+            subscriber.complete();
+          },
+        });
+      };
+      lane.queries.push(start);
+      this.pump(lane);
+      return () => {
+        inner?.unsubscribe();
+        const i = lane.queries.indexOf(start);
+        if (i >= 0) lane.queries.splice(i, 1);
+        release();
+      };
+    });
+  }
+
   manualHold(moduleId: string): 'pause' | 'disable' | undefined {
     return this.lanes.get(moduleId)?.manual;
   }
@@ -148,7 +194,7 @@ export class Enforcer {
   private lane(moduleId: string): Lane {
     let lane = this.lanes.get(moduleId);
     if (!lane) {
-      lane = { moduleId, queue: [], claim: 'unknown' };
+      lane = { moduleId, queue: [], queries: [], queryInFlight: false, claim: 'unknown' };
       this.lanes.set(moduleId, lane);
     }
     return lane;
@@ -158,12 +204,17 @@ export class Enforcer {
     const lane = this.lanes.get(view.moduleId);
     if (!lane) return;
     if (lane.manual === 'pause' && !view.session) lane.manual = undefined;
-    if (!lane.inFlight) this.pump(lane);
+    if (!lane.inFlight && !lane.queryInFlight) this.pump(lane);
   }
 
   private pump(lane: Lane): void {
-    if (this.disposed || lane.inFlight) return;
+    if (this.disposed || lane.inFlight || lane.queryInFlight) return;
     if (!this.options.isCommandable(lane.moduleId)) return;
+    const query = lane.queries.shift();
+    if (query) {
+      query();
+      return;
+    }
     const next = lane.queue.shift() ?? this.derive(lane);
     if (next) this.run(lane, next);
   }

@@ -27,6 +27,11 @@ export interface EvseView {
   powerW: number;
   /** Energy of the current (or last) session. */
   energyWh: number;
+  /**
+   * Highest power this session's car drew once past its ramp: what it can take, when the EVSE's
+   * rating says more (a 11 kW car on a 22 kW wallbox). Sizes its demand while it waits.
+   */
+  peakPowerW?: number;
   meterWh?: number;
   limits?: { maxCurrentA: number; phases: number };
   enforcedLimitW?: number;
@@ -87,12 +92,13 @@ export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number):
       const meterWh = input.value.energy_Wh_import.total;
       const powerW = input.value.power_W?.total;
       const startMeterWh = view.session?.startMeterWh;
-      return {
+      const next: EvseView = {
         ...view,
         meterWh,
         powerW: view.state === 'Charging' && powerW !== undefined ? Math.max(0, powerW) : view.state === 'Charging' ? view.powerW : 0,
         energyWh: view.session && startMeterWh !== undefined ? Math.max(view.energyWh, meterWh - startMeterWh) : view.energyWh,
       };
+      return withPeak(next, nowMs);
     }
     case 'limits':
       return { ...view, limits: { maxCurrentA: input.value.max_current, phases: input.value.nr_of_phases_available } };
@@ -134,6 +140,7 @@ function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseVi
         session: { uuid: ev.uuid, startedAtMs: nowMs, transaction: false, startMeterWh: meterOf(ev.session_started) ?? view.meterWh },
         energyWh: 0,
         powerW: 0,
+        peakPowerW: undefined,
       };
     case 'AuthRequired':
       return { ...base, state: 'AuthRequired', session: base.session ?? newSession(ev, nowMs, view) };
@@ -200,11 +207,23 @@ function onSessionInfo(view: EvseView, info: SessionInfo, nowMs: number): EvseVi
     };
   }
   if (!view.session) return view;
-  return {
-    ...view,
-    energyWh: info.charged_energy_wh,
-    powerW: view.state === 'Charging' ? Math.max(0, info.latest_total_w) : 0,
-  };
+  return withPeak(
+    {
+      ...view,
+      energyWh: info.charged_energy_wh,
+      powerW: view.state === 'Charging' ? Math.max(0, info.latest_total_w) : 0,
+    },
+    nowMs,
+  );
+}
+
+/** Cars ramp for a few seconds after starting; samples before that would understate what they take. */
+export const RAMP_MS = 10_000;
+
+function withPeak(view: EvseView, nowMs: number): EvseView {
+  if (view.state !== 'Charging' || !view.session || view.lastOnMs === undefined || nowMs - view.lastOnMs < RAMP_MS) return view;
+  if (view.peakPowerW !== undefined && view.peakPowerW >= view.powerW) return view;
+  return { ...view, peakPowerW: view.powerW };
 }
 
 function newSession(ev: SessionEvent, nowMs: number, view: EvseView): NonNullable<EvseView['session']> {

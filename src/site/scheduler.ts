@@ -66,6 +66,8 @@ function measuredOf(s: SessionSnapshot): number | undefined {
 interface Reservation {
   w: number;
   untilMs: number;
+  /** 'grant': power we handed out; 'ramp': a car that restarted by itself, reserved at its rating. */
+  kind: 'grant' | 'ramp';
 }
 
 /**
@@ -83,18 +85,21 @@ function reservationOf(
   const timeoutMs = config.reservationTimeoutS * 1000;
   let w: number;
   let untilMs: number;
+  let kind: Reservation['kind'];
   if (s.grantedAtMs !== undefined && s.grantedW !== undefined && nowMs < s.grantedAtMs + timeoutMs) {
     w = Math.max(0, s.grantedW);
     untilMs = s.grantedAtMs + timeoutMs;
+    kind = 'grant';
   } else if (s.evseState === 'Charging' && s.lastOnMs !== undefined && nowMs < s.lastOnMs + timeoutMs) {
     // A car that resumed by itself (after ChargingPausedEV) ramps like one we resumed.
     w = nominalW;
     untilMs = s.lastOnMs + timeoutMs;
+    kind = 'ramp';
   } else {
     return undefined;
   }
   if (measured !== undefined && measured >= w * RESERVATION_SHOWN_RATIO) return undefined;
-  return { w, untilMs };
+  return { w, untilMs, kind };
 }
 
 type HoldKind = 'pause' | 'hold_disabled';
@@ -109,14 +114,14 @@ interface Entry {
   expW: number;
   /** Candidate currently allowed to draw (charging or granted), as opposed to waiting. */
   isOn: boolean;
-  /** expW capped at the rated (nominal) power: what the session's rating alone claims. */
-  capW: number;
   /** Physical draw now; a session being paused still draws until EVerest confirms. */
   drawW: number;
   holdKind: HoldKind;
   onLockUntil: number;
   offLockUntil: number;
   reservationUntil: number;
+  /** What counts toward an overrun: expW, except the meter for a car ramping by itself. */
+  overrunW: number;
   /** Position in allocation order (candidates only). */
   ci: number;
 }
@@ -129,13 +134,13 @@ function leaveEntry(s: SessionSnapshot, prio: number, code: ReasonCode, w: numbe
     leave: true,
     leaveCode: code,
     expW: w,
-    capW: w,
     isOn: false,
     drawW: w,
     holdKind: 'pause',
     onLockUntil: NONE,
     offLockUntil: NONE,
     reservationUntil: NONE,
+    overrunW: w,
     ci: -1,
   };
 }
@@ -221,13 +226,17 @@ function classify(s: SessionSnapshot, voltageV: number, config: SchedulerConfig,
     leave: false,
     leaveCode: 'no_session',
     expW,
-    capW: Math.min(expW, nominalW),
     isOn,
     drawW: state === 'Charging' ? (measured ?? nominalW) : 0,
-    holdKind: state === 'Disabled' || (state === 'Preparing' && s.transactionActive === false) ? 'hold_disabled' : 'pause',
+    // Only a hold we already have stays a disable: EVerest ends the session (Deauthorized,
+    // SessionFinished) when an EVSE disabled mid-session is enabled again, so a session is paused.
+    holdKind: state === 'Disabled' && s.pausedByUs ? 'hold_disabled' : 'pause',
     onLockUntil,
     offLockUntil,
     reservationUntil: res !== undefined ? res.untilMs : NONE,
+    // A ramp reservation is sized from the EVSE's rating, which may exceed what the car can draw:
+    // judged on it, a running car could be paused for power nobody draws.
+    overrunW: res?.kind === 'ramp' && measured !== undefined ? measured : expW,
     ci: -1,
   };
 }
@@ -300,11 +309,11 @@ function leaveReason(e: Entry): string {
 /**
  * Decide which sessions charge.
  *
- * 1. Overrun: if what is on (plus uncontrolled draw) exceeds budget + tolerance, pause the lowest
- *    priorities first until under budget, regardless of min on-time.
  * Power is handed out in scheduling order, except that within one priority what already runs goes
  * before what waits (no preemption among equals). Decisions are returned in scheduling order.
  *
+ * 1. Overrun: if what is on (plus uncontrolled draw) exceeds budget + tolerance, pause the lowest
+ *    priorities first until under budget, regardless of min on-time.
  * 2. Plan without windows (U): the greedy in allocation order, as if every window had expired. A
  *    session already on keeps its power within the tolerance when only meter drift above its rating
  *    would push it out (deadband), unless new power was handed out before it in this round; a
@@ -313,6 +322,8 @@ function leaveReason(e: Entry): string {
  *    out by the same greedy, except that a waiting session starts only if U starts it too and its
  *    min off-time is over. Starting one U would stop means stopping it again when the window ends
  *    (a flap); its power stays free for the higher priority that waits for the window instead.
+ *    Running sessions U keeps are committed with the locked ones, so a higher priority waits for the
+ *    window of the session it will replace rather than pausing another and swapping back later.
  * 4. Break before make: a waiting session planned on starts only if the power still flowing from
  *    sessions being paused leaves room for it; otherwise it waits for them (event-driven).
  */
@@ -331,23 +342,17 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     else ordered.push(e);
   }
   const n = ordered.length;
-  // Allocation order: within one priority, what already runs comes before what waits, so a waiting
-  // session never preempts one of its own priority (that would trade one car for another for no
-  // priority gain, a flap). First come, first served still decides who of the waiting starts first.
-  const cands: Entry[] = [];
-  for (let g = 0; g < n; ) {
-    let h = g;
-    while (h < n && ordered[h]!.prio === ordered[g]!.prio) h++;
-    for (let k = g; k < h; k++) if (ordered[k]!.isOn) cands.push(ordered[k]!);
-    for (let k = g; k < h; k++) if (!ordered[k]!.isOn) cands.push(ordered[k]!);
-    g = h;
-  }
+  // Allocation follows the scheduling order itself (priority, then arrival): when a priority is
+  // deleted or lowered, the earlier arrival it overtook gets its place back once windows allow.
+  const cands: Entry[] = ordered;
   for (let i = 0; i < n; i++) cands[i]!.ci = i;
 
-  // 1. Overrun.
+  // 1. Overrun, judged on what the meters show where there is a meter: a reservation for a ramping car is a planning
+  //    figure, and pausing a running car because of it would be a pause for power nobody draws.
+  const overrunW = (c: Entry): number => c.overrunW;
   const shed = new Uint8Array(n);
   let onSum = uncontrolled;
-  for (const c of cands) if (c.isOn) onSum += c.expW;
+  for (const c of cands) if (c.isOn) onSum += overrunW(c);
   const onSumBefore = onSum;
   if (onSum > budget + tol) {
     const shedOrder: number[] = [];
@@ -355,44 +360,37 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
       const c = cands[i]!;
       if (!c.isOn) continue;
       shed[i] = 1;
-      onSum -= c.expW;
+      onSum -= overrunW(c);
       shedOrder.push(i);
     }
     // Lowest-first can overshoot (a small car, then a big one): give back what still fits, highest first.
     for (let k = shedOrder.length - 1; k >= 0; k--) {
       const i = shedOrder[k]!;
       const c = cands[i]!;
-      if (onSum + c.expW <= budget) {
+      if (onSum + overrunW(c) <= budget) {
         shed[i] = 0;
-        onSum += c.expW;
+        onSum += overrunW(c);
       }
     }
   }
 
-  // A running session keeps its power if it fits, or if it fits within the tolerance and its rating
-  // fits the budget: then only meter drift above the rating pushes the site over, and pausing for
-  // that would flap (it would be resumed on its rating). An excess the ratings cause (a budget cut,
-  // a car resuming by itself) is real and is corrected. Once new power is handed out in a round,
-  // everything after it must fit strictly, or the site would settle above the budget.
-  const keeps = (c: Entry, rem: number, remCap: number, handedOut: boolean): boolean =>
-    c.expW <= rem || (!handedOut && c.expW <= rem + tol && c.capW <= remCap);
+  // Everything is planned within budget + tolerance, the same line the overrun rule draws: ratings
+  // are rounded figures (16 A x 3 x 230 V = 11 040 W for an 11 kW car), and a strict fit would keep
+  // the second car of a 22 kW site waiting forever for 40 W. Above that line step 1 sheds at once.
+  const fits = (c: Entry, rem: number): boolean => c.expW <= rem + tol;
 
   // 2. Without windows (U).
   const planU = new Uint8Array(n);
   const remU = new Float64Array(n);
   {
     let rem = budget - uncontrolled;
-    let remCap = rem;
-    let handedOut = false;
     for (let i = 0; i < n; i++) {
       const c = cands[i]!;
       remU[i] = rem;
       if (shed[i]) continue;
-      if (c.isOn ? keeps(c, rem, remCap, handedOut) : c.expW <= rem) {
+      if (fits(c, rem)) {
         planU[i] = 1;
         rem -= c.expW;
-        remCap -= c.capW;
-        if (!c.isOn && c.expW > 0) handedOut = true;
       }
     }
   }
@@ -402,25 +400,24 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   const remC = new Float64Array(n);
   {
     let rem = budget - uncontrolled;
-    let remCap = rem;
+    // Running sessions inside their min on-time, and those U keeps, are committed first: a higher
+    // priority then waits for the window of the session U would replace, instead of pausing another
+    // running one now and swapping back when that window ends (a flap).
     for (let i = 0; i < n; i++) {
       const c = cands[i]!;
-      if (c.isOn && !shed[i] && c.onLockUntil > nowMs) {
+      if (c.isOn && !shed[i] && (c.onLockUntil > nowMs || planU[i] === 1)) {
         planC[i] = 1;
         rem -= c.expW;
-        remCap -= c.capW;
       }
     }
-    let handedOut = false;
     for (let i = 0; i < n; i++) {
       const c = cands[i]!;
       if (shed[i] || planC[i]) continue;
       remC[i] = rem;
-      if (c.isOn ? keeps(c, rem, remCap, handedOut) : planU[i] && c.offLockUntil <= nowMs && c.expW <= rem) {
+      const on = c.isOn ? fits(c, rem) : planU[i] === 1 && c.offLockUntil <= nowMs && fits(c, rem);
+      if (on) {
         planC[i] = 1;
         rem -= c.expW;
-        remCap -= c.capW;
-        if (!c.isOn && c.expW > 0) handedOut = true;
       }
     }
   }
@@ -451,7 +448,7 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   for (let i = firstTurnOn; i < n; i++) {
     const c = cands[i]!;
     if (!planC[i] || c.isOn) continue;
-    if (committed + c.expW <= budget) committed += c.expW;
+    if (committed + c.expW <= budget + tol) committed += c.expW;
     else awaiting[i] = 1;
   }
 

@@ -49,8 +49,7 @@ export function buildSnapshot(inputs: SnapshotInputs): SiteSnapshot {
       ...(limitCurrentA !== undefined ? { limitCurrentA } : {}),
       phases: view.limits?.phases ?? configured?.phases ?? view.hw?.maxPhases ?? 3,
       ...(hwMaxCurrentA !== undefined ? { hwMaxCurrentA } : {}),
-      // Likewise an energy manager's 0 W for an idle EVSE says nothing about a car about to start.
-      ...(view.enforcedLimitW !== undefined && view.enforcedLimitW > 0 ? { capW: view.enforcedLimitW } : {}),
+      ...capOf(view),
       ...(view.lastOnMs !== undefined ? { lastOnMs: view.lastOnMs } : {}),
       ...(intent?.lastOffMs !== undefined ? { lastOffMs: intent.lastOffMs } : view.lastOffMs !== undefined ? { lastOffMs: view.lastOffMs } : {}),
       ...(grant ? { grantedAtMs: grant.atMs, grantedW: grant.w } : {}),
@@ -59,4 +58,15 @@ export function buildSnapshot(inputs: SnapshotInputs): SiteSnapshot {
     });
   }
   return { maxPowerW: inputs.maxPowerW, nominalVoltageV: inputs.nominalVoltageV, sessions };
+}
+
+/**
+ * The most a session can draw beyond its EVSE's rating: the energy manager's limit (0 W for an idle
+ * EVSE says nothing about a car about to start) and what this car has shown it takes.
+ */
+function capOf(view: EvseView): { capW?: number } {
+  const caps: number[] = [];
+  if (view.enforcedLimitW !== undefined && view.enforcedLimitW > 0) caps.push(view.enforcedLimitW);
+  if (view.peakPowerW !== undefined && view.peakPowerW > 0) caps.push(view.peakPowerW);
+  return caps.length > 0 ? { capW: Math.min(...caps) } : {};
 }

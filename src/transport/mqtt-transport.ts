@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { BehaviorSubject, Subject, distinctUntilChanged, type Observable } from 'rxjs';
+import { BehaviorSubject, Observable, Subject, distinctUntilChanged } from 'rxjs';
 import { backoffDelay } from './backoff.js';
 
 export type ConnectionStatus = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed';
@@ -50,7 +50,6 @@ export const STATUS_OFFLINE = JSON.stringify({ state: 'offline' });
 export class MqttTransport {
   private readonly statusSubject = new BehaviorSubject<ConnectionStatus>('connecting');
   private readonly connectedSubject = new Subject<number>();
-  private readonly messageSubject = new Subject<InboundMessage>();
   private readonly filters = new Map<string, number>();
   private readonly client: MqttClient;
   private readonly log: Logger;
@@ -63,7 +62,9 @@ export class MqttTransport {
   /** Emits the connect count after each (re)connect, once subscriptions have been re-sent. */
   readonly connected$: Observable<number> = this.connectedSubject.asObservable();
   /** Every inbound message, hot. Consumers route by topic. */
-  readonly messages$: Observable<InboundMessage> = this.messageSubject.asObservable();
+  readonly messages$: Observable<InboundMessage> = new Observable<InboundMessage>((subscriber) =>
+    this.onMessage((topic, payload) => subscriber.next({ topic, payload })),
+  );
 
   constructor(private readonly options: TransportOptions) {
     this.log = options.logger;
@@ -89,13 +90,24 @@ export class MqttTransport {
     };
     this.client = mqtt.connect(options.url, clientOptions);
     this.client.on('connect', () => void this.onConnect());
-    this.client.on('message', (topic, payload) => this.messageSubject.next({ topic, payload }));
     this.client.on('reconnect', () => this.statusSubject.next('reconnecting'));
     this.client.on('offline', () => {
       if (!this.closing) this.statusSubject.next('offline');
     });
     this.client.on('close', () => this.onClose());
     this.client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt error'));
+  }
+
+  /**
+   * The hot path for high-rate consumers (the EVerest client): a plain callback, no Subject hop and no
+   * wrapper object per message. Returns the function that removes it.
+   */
+  onMessage(handler: (topic: string, payload: Buffer) => void): () => void {
+    const listener = (topic: string, payload: Buffer) => handler(topic, payload);
+    this.client.on('message', listener);
+    return () => {
+      this.client.off('message', listener);
+    };
   }
 
   get connected(): boolean {
@@ -147,7 +159,6 @@ export class MqttTransport {
     this.statusSubject.next('closed');
     this.statusSubject.complete();
     this.connectedSubject.complete();
-    this.messageSubject.complete();
   }
 
   private async onConnect(): Promise<void> {

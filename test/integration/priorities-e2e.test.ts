@@ -26,7 +26,7 @@ function burstViolations(wire: Collector): string[] {
       const open = pendingByEvse.get(moduleId);
       if (open) violations.push(`${moduleId}: ${parts[5]} sent while ${open} was unanswered`);
       pendingByEvse.set(moduleId, replyTo);
-    } else if (parts[4] === 'e2m' && parts.length > 7) {
+    } else if (parts[4] === 'e2m' && parts.length === 7) {
       if (pendingByEvse.get(moduleId) === m.topic) pendingByEvse.delete(moduleId);
     }
   }

@@ -195,6 +195,21 @@ describe('Enforcer', () => {
     expect(enforcer.manualHold('evse_1')).toBeUndefined();
   });
 
+  it('a read-only query takes its turn in the lane: never overlapping a command', () => {
+    enforcer.setDesired('evse_1', 'pause');
+    expect(port.sent).toHaveLength(1); // the start-up release
+    const got: unknown[] = [];
+    enforcer.exclusive('evse_1', () => port.request('evse_1', 'get_evse')).subscribe((v) => got.push(v));
+    expect(port.sent).toHaveLength(1);
+    port.last().answer(true);
+    expect(port.sent).toHaveLength(2);
+    expect(port.last().command).toBe('get_evse');
+    port.last().answer(true);
+    expect(got).toEqual([true]);
+    // Only now the command the scheduler wants.
+    expect(port.last().command).toBe('pause_charging');
+  });
+
   it('after an EVerest restart the claim is known gone and nothing is re-released', () => {
     enforcer.setDesired('evse_1', 'charge');
     reconcile();

@@ -54,6 +54,17 @@ describe('EVSE view reducer', () => {
     expect(paused.powerW).toBe(0);
   });
 
+  it('learns the peak a car draws once past its ramp, and forgets it with the session', () => {
+    const start = fold([ev('SessionStarted'), ev('TransactionStarted'), ev('ChargingStarted')]); // Charging at t=3000
+    const meter = (w: number, at: number, v: EvseView) => reduceEvseView(v, { kind: 'powermeter', value: aPowermeter({ power_W: { total: w } }) }, at);
+    const ramping = meter(3_000, 5_000, start);
+    expect(ramping.peakPowerW).toBeUndefined();
+    const full = meter(11_000, 14_000, ramping);
+    expect(full.peakPowerW).toBe(11_000);
+    expect(meter(9_000, 20_000, full).peakPowerW).toBe(11_000);
+    expect(fold([ev('SessionFinished'), ev('SessionStarted')], full).peakPowerW).toBeUndefined();
+  });
+
   it('session_info sets the state only until events are seen (a module started mid-session)', () => {
     const boot = reduceEvseView(initialEvseView('evse_1'), { kind: 'session_info', value: aSessionInfo({ state: 'Charging', latest_total_w: 7400 }) }, 1000);
     expect(boot.state).toBe('Charging');

@@ -112,7 +112,9 @@ describe('session states', () => {
     ['WaitingForEnergy', undefined, 'pause'],
     ['Preparing', true, 'pause'],
     ['Preparing', undefined, 'pause'],
-    ['Preparing', false, 'hold_disabled'],
+    // EVerest ends a session that is disabled and enabled again, so a session is never held with Disable;
+    // only a hold we already own stays one.
+    ['Preparing', false, 'pause'],
     ['Disabled', undefined, 'hold_disabled'],
   ])('a waiting %s session (transaction %s) is held with %s', (evseState, transactionActive, expected) => {
     const higher = evse(1, { priority: 9 });
@@ -162,9 +164,9 @@ describe('greedy by priority', () => {
     expect(kinds(r)).toEqual({ 'evse_3/1': 'pause:awaiting_release', 'evse_1/1': 'charge:fits', 'evse_2/1': 'pause:preempted' });
   });
 
-  it('does not preempt a running session of the same priority, even one that arrived later', () => {
+  it('among equal priorities the earlier arrival gets its place back (after windows), e.g. once a priority is deleted', () => {
     const r = run([aPausedSession({ moduleId: 'evse_1', priority: 3, arrivalMs: NOW - 2 * HOUR_MS }), evse(2, { priority: 3 })], 12_000);
-    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:over_budget', 'evse_2/1': 'charge:fits' });
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:awaiting_release', 'evse_2/1': 'pause:preempted' });
     // Output order stays priority, arrival, module, connector.
     expect(r.decisions.map((d) => d.key)).toEqual(['evse_1/1', 'evse_2/1']);
     // First come, first served decides among the waiting.
@@ -230,14 +232,18 @@ describe('hysteresis', () => {
     expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits' });
   });
 
-  it('preempts a middle priority whose min on-time has passed when the lowest is still in its window', () => {
-    const r = run([
+  it('waits for the window of the session it will replace rather than pausing a middle priority and swapping back later', () => {
+    const sessions = [
       aPausedSession({ moduleId: 'evse_1', priority: 9, lastOnMs: undefined }),
       evse(2, { priority: 5 }),
       evse(3, { priority: 1, lastOnMs: NOW - 60_000 }),
-    ], 23_000);
-    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:awaiting_release', 'evse_2/1': 'pause:preempted', 'evse_3/1': 'charge:min_on_time' });
+    ];
+    const r = run(sessions, 23_000);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:over_budget', 'evse_2/1': 'charge:fits', 'evse_3/1': 'charge:min_on_time' });
     expect(r.nextReviewAtMs).toBe(NOW - 60_000 + 300_000);
+    // When the window ends the lowest gives way, and the middle one never toggled.
+    const later = run(sessions, 23_000, NOW + 240_000);
+    expect(kinds(later)).toEqual({ 'evse_1/1': 'pause:awaiting_release', 'evse_2/1': 'charge:fits', 'evse_3/1': 'pause:preempted' });
   });
 
   it('does not start a lower priority into power a higher one takes back when its window ends', () => {
@@ -275,21 +281,27 @@ describe('hysteresis', () => {
     expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits' });
   });
 
-  it('corrects an excess the ratings themselves cause, even within the tolerance (e.g. after a budget cut)', () => {
+  it('plans within budget + tolerance: rounded ratings that overshoot by a few watts keep no car waiting', () => {
     const small = { limitCurrentA: 16, phases: 1, measuredPowerW: 3_680 };
     const r = run([evse(1, { priority: 3, ...small }), evse(2, { priority: 2, ...small }), evse(3, { priority: 1, ...small })], 11_000);
-    expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits', 'evse_3/1': 'pause:over_budget' });
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits', 'evse_3/1': 'charge:fits' });
   });
 
-  it('does not let new power push what runs into the deadband', () => {
-    // 11040 W + 11040 W = 22080 W on 22000 W: the newcomer's power must fit the budget itself.
+  it('two 11 kW cars (2 x 11 040 W rated) share a 22 kW site: the waiting one starts', () => {
     const r = run([aPausedSession({ moduleId: 'evse_1', priority: 7 }), evse(2, { priority: 1 })]);
-    expect(kinds(r)).toEqual({ 'evse_1/1': 'pause:awaiting_release', 'evse_2/1': 'pause:preempted' });
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits' });
+    expect(r.plannedW).toBe(2 * CAR_11KW_W);
   });
 
-  it('does not start a waiting session into the deadband', () => {
-    const r = run([evse(1, { priority: 5, measuredPowerW: 11_300 }), aPausedSession({ moduleId: 'evse_2', priority: 1, capW: 10_800 })]);
+  it('does not start a waiting session beyond budget + tolerance', () => {
+    const r = run([evse(1, { priority: 5, measuredPowerW: 11_300 }), aPausedSession({ moduleId: 'evse_2', priority: 1, limitCurrentA: 32, capW: 11_300 })]);
     expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'pause:over_budget' });
+  });
+
+  it('corrects an excess beyond the tolerance that the ratings cause (e.g. after a budget cut)', () => {
+    const small = { limitCurrentA: 16, phases: 1, measuredPowerW: 3_680 };
+    const r = run([evse(1, { priority: 3, ...small }), evse(2, { priority: 2, ...small }), evse(3, { priority: 1, ...small })], 10_500);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:fits', 'evse_3/1': 'pause:overrun' });
   });
 });
 
@@ -326,6 +338,14 @@ describe('overrun', () => {
     expect(kinds(r)).toEqual({ 'evse_1/1': 'leave:offline', 'evse_2/1': 'charge:fits', 'evse_3/1': 'pause:overrun' });
     expect(r.uncontrolledW).toBe(10_000);
     expect(r.plannedW).toBe(10_000 + CAR_11KW_W);
+  });
+
+  it('judges a car ramping by itself on its meter, not its rating: no pause for power nobody draws', () => {
+    // 32 A hardware rates each car at 22 kW while they draw 11 kW: the ramp reservations alone add up
+    // to twice the budget, the meters to exactly the budget.
+    const ramping = { lastOnMs: NOW - 5_000, measuredPowerW: 11_000, limitCurrentA: undefined, hwMaxCurrentA: 32 };
+    const r = run([evse(1, ramping), evse(2, ramping)], 22_000);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'charge:min_on_time' });
   });
 
   it('starts nothing while the site is still above budget', () => {

@@ -1,5 +1,5 @@
 import { PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, prioritySetSchema } from '../../../priorities/model.js';
-import { identifierSchema, timestampSchema, type JsonSchema } from './common.js';
+import { identifierSchema, type JsonSchema } from './common.js';
 
 // The model's schema is the validation source; this adds only annotations (and the gridX default
 // scope), so what the route validates and what the document shows cannot drift apart.
@@ -96,4 +96,3 @@ export const paginationHeaders = {
   Link: { description: 'RFC 8288 link to the next page (rel="next"), absent on the last page.', schema: { type: 'string' } },
 } as const;
 
-export { identifierSchema, timestampSchema };
