@@ -105,9 +105,9 @@ export class MqttApi {
   }
 
   private publishRetained(topic: string, body: object, force: boolean): void {
-    // Compare without the timestamp so an unchanged state is not re-sent.
-    const { updated_at: _ignored, ...comparable } = body as { updated_at?: string };
-    const key = JSON.stringify(comparable);
+    // Compare without timestamps that move on every heartbeat, so an unchanged state is not re-sent
+    // once a second per EVSE; the published body still carries them as of its last change.
+    const key = JSON.stringify(body, (name, value: unknown) => (name === 'updated_at' || name === 'last_seen_at' ? undefined : value));
     if (!force && this.lastPublished.get(topic) === key) return;
     this.lastPublished.set(topic, key);
     this.options.transport.publish(topic, JSON.stringify(body), { retain: true, qos: 0 }).catch((err: Error) => {

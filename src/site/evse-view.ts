@@ -129,9 +129,9 @@ function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseVi
   const connectorId = ev.connector_id ?? 1;
   const meterOf = (m?: { meter_value: Powermeter }) => m?.meter_value.energy_Wh_import.total;
   switch (ev.event) {
+    // EVerest 1.0's C++ spells SessionResumed with a trailing colon; both forms arrive.
     case 'SessionStarted':
     case 'SessionResumed':
-    // EVerest 1.0's C++ spells this one with a trailing colon.
     case 'SessionResumed:':
       return {
         ...base,

@@ -1,0 +1,73 @@
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { rawClient, sharedContract } from '../helpers/everest-stack.js';
+import { arrive, siteStack, SITE_EVSES, type SiteStack } from '../helpers/site-stack.js';
+import { collect, sleep, waitFor, type Collector } from '../helpers/wait.js';
+import { loadReferenceValidators } from '../unit/sim/reference-schemas.js';
+
+const BASE = 'everest_api/1/evse_manager_consumer';
+const reference = loadReferenceValidators();
+
+describe('what the module publishes to EVerest', () => {
+  let broker: TestBroker;
+  let stack: SiteStack;
+  let watcher: MqttClient;
+  let wire: Collector;
+
+  beforeAll(async () => {
+    broker = await startBroker();
+    watcher = await rawClient(broker.url);
+    wire = await collect(watcher, `${BASE}/+/m2e/#`);
+    stack = await siteStack(broker.url);
+    // A session, a site that is too small, and a priority swap: every kind of command goes out.
+    arrive(stack.sim, 'evse_1');
+    arrive(stack.sim, 'evse_2');
+    arrive(stack.sim, 'evse_3');
+    await waitFor(() => stack.sim.evse('evse_3').snapshot().state === 'ChargingPausedEVSE', { timeoutMs: 8000 });
+    await stack.app.service.setPriority({ by: 'module', module_id: 'evse_3', connector_id: 1 }, 9, 'session', 'test');
+    await waitFor(() => stack.sim.evse('evse_3').snapshot().state === 'Charging', { timeoutMs: 10_000 });
+    await sleep(1500);
+  });
+  afterAll(async () => {
+    await wire.stop();
+    await watcher.endAsync();
+    await stack.close();
+    await broker.stop();
+  });
+
+  it('keeps the communication check alive: bare `true`, no gap above the period + 100 ms', () => {
+    const period = stack.config.everest.communication_check_interval_ms;
+    for (const id of SITE_EVSES) {
+      const checks = wire.messages.filter((m) => m.topic === `${BASE}/${id}/m2e/communication_check`);
+      expect(checks.length, id).toBeGreaterThanOrEqual(6);
+      expect(new Set(checks.map((c) => c.payload)), id).toEqual(new Set(['true']));
+      const gaps = checks.slice(1).map((c, i) => c.at - (checks[i]?.at ?? c.at));
+      expect(Math.max(...gaps), `${id} largest gap (ms)`).toBeLessThanOrEqual(period + 100);
+    }
+  });
+
+  it.skipIf(!reference.ok)(
+    `every request validates against the upstream reference spec${reference.ok ? '' : ` (skipped: ${reference.reason})`}`,
+    () => {
+      if (!reference.ok) return;
+      const requests = wire.messages.filter((m) => !m.topic.endsWith('/communication_check'));
+      const commands = new Set(requests.map((m) => m.topic.split('/').pop()));
+      expect([...commands].sort()).toEqual(expect.arrayContaining(['enable_disable', 'get_evse', 'pause_charging', 'resume_charging']));
+      for (const m of requests) {
+        const command = m.topic.split('/').pop() ?? '';
+        expect(reference.validators.request(command, JSON.parse(m.payload)), `${command}: ${m.payload}`).toBeUndefined();
+      }
+    },
+  );
+
+  it('every request validates against our own contract too', async () => {
+    const contract = await sharedContract();
+    for (const m of wire.messages) {
+      const command = m.topic.split('/').pop() ?? '';
+      const data = JSON.parse(m.payload) as unknown;
+      const result = command === 'communication_check' ? contract.validateSend('communication_check', data) : contract.validateRequest(command as 'get_evse', data);
+      expect(result.ok, `${command}: ${m.payload}`).toBe(true);
+    }
+  });
+});
