@@ -16,17 +16,10 @@ import {
 import { clampPriority, expectedDrawW, nominalPowerW, schedule } from '../src/site/scheduler.js';
 import { max, mean, median, p90 } from './lib/stats.js';
 
-/** Small, fast, seedable PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The simulator's PRNG: one implementation, so a seed means the same thing everywhere.
+import { mulberry32 } from '../src/sim/prng.js';
+
+export { mulberry32 };
 
 /** Stateless noise in [-1, 1) for (seed, a, b): the same for every policy, however often it is asked. */
 function hashNoise(seed: number, a: number, b: number): number {

@@ -93,8 +93,8 @@ class UsageError extends Error {}
 
 main(process.argv.slice(2)).then(
   () => {
-    // Every timer and socket is closed by now; exit explicitly in case a library keeps a handle.
-    process.exit(process.exitCode ?? 0);
+    // No forced exit: every timer and socket is closed by now, and the event loop ending on its own
+    // is the proof (a leaked handle would keep the process alive and show up in tests).
   },
   (err: unknown) => {
     if (err instanceof ConfigError) {
