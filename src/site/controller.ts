@@ -73,6 +73,7 @@ export class SiteController {
   private readonly eventSubject = new Subject<SiteEvent>();
   private readonly triggerSubject = new Subject<string>();
   private readonly budget: BehaviorSubject<number>;
+  /** Latest decision per EVSE (an EvseManager runs one session at a time). */
   private readonly decisions = new Map<string, Decision>();
   private readonly grants = new Map<string, Grant>();
   private readonly intents = new Map<string, OurIntent>();
@@ -188,13 +189,8 @@ export class SiteController {
     return [...this.views.values()];
   }
 
-  decision(moduleId: string, connectorId: number): Decision | undefined {
-    return this.decisions.get(`${moduleId}/${connectorId}`);
-  }
-
   decisionFor(moduleId: string): Decision | undefined {
-    for (const d of this.decisions.values()) if (d.moduleId === moduleId) return d;
-    return undefined;
+    return this.decisions.get(moduleId);
   }
 
   summary(): SiteSummary {
@@ -249,7 +245,7 @@ export class SiteController {
         this.intents.set(id, { pausedByUs: false, ...(intent?.lastOffMs !== undefined ? { lastOffMs: intent.lastOffMs } : {}) });
         // Power handed out to a car that is about to start is reserved until its meter shows it; a
         // start-up release of an old claim hands out nothing.
-        const decision = this.decisions.get(`${id}/${action.connector_id}`);
+        const decision = this.decisions.get(id);
         if (action.origin !== 'reconcile' && decision?.decision === 'charge' && decision.demandW > 0 && this.views.get(id)?.state !== 'Charging') {
           this.grants.set(id, { atMs: now, w: decision.demandW });
         }
@@ -278,9 +274,9 @@ export class SiteController {
     this.plannedW = result.plannedW;
     const seen = new Set<string>();
     for (const decision of result.decisions) {
-      seen.add(decision.key);
-      const previous = this.decisions.get(decision.key);
-      this.decisions.set(decision.key, decision);
+      seen.add(decision.moduleId);
+      const previous = this.decisions.get(decision.moduleId);
+      this.decisions.set(decision.moduleId, decision);
       if (!previous || previous.decision !== decision.decision || previous.reasonCode !== decision.reasonCode) {
         this.log.info({ moduleId: decision.moduleId, decision: decision.decision, reason: decision.reason }, 'decision');
         this.emit({
@@ -295,10 +291,11 @@ export class SiteController {
       }
       if (!this.enforcer.manualHold(decision.moduleId)) this.enforcer.setDesired(decision.moduleId, decision.decision);
     }
-    for (const key of [...this.decisions.keys()]) if (!seen.has(key)) this.decisions.delete(key);
-    // Views with no session still need their old claims released (reconcile at start-up).
-    for (const view of this.views.values()) {
-      if (!result.decisions.some((d) => d.moduleId === view.moduleId)) this.enforcer.setDesired(view.moduleId, 'leave');
+    // EVSEs with no session get no decision, but still need old claims released (start-up reconcile).
+    for (const moduleId of this.views.keys()) {
+      if (seen.has(moduleId)) continue;
+      this.decisions.delete(moduleId);
+      this.enforcer.setDesired(moduleId, 'leave');
     }
     if (this.reviewAt.value !== result.nextReviewAtMs) this.reviewAt.next(result.nextReviewAtMs);
     this.recomputed$.next(now);

@@ -30,7 +30,7 @@ export interface ClientStack {
 export async function clientStack(
   url: string,
   moduleIds: string[],
-  opts: { requestTimeoutMs?: number; reconnectMaxMs?: number; statusTopic?: string } = {},
+  opts: { requestTimeoutMs?: number; reconnectMaxMs?: number; statusTopic?: string; protocolVersion?: 4 | 5 } = {},
 ): Promise<ClientStack> {
   const contract = await sharedContract();
   const logger = quietLogger();
@@ -42,6 +42,7 @@ export async function clientStack(
     logger,
     reconnectMinMs: 100,
     reconnectMaxMs: opts.reconnectMaxMs ?? 500,
+    ...(opts.protocolVersion ? { protocolVersion: opts.protocolVersion } : {}),
     ...(opts.statusTopic ? { statusTopic: opts.statusTopic } : {}),
   });
   const client = new EverestClient({ transport, contract, topics, logger, requestTimeoutMs: opts.requestTimeoutMs ?? 2000, metrics });

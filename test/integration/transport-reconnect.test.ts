@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommunicationCheck } from '../../src/everest/liveness.js';
 import { STATUS_OFFLINE, STATUS_ONLINE } from '../../src/transport/mqtt-transport.js';
@@ -16,6 +17,25 @@ describe('connection: status, last-will, reconnect and resubscribe', () => {
   });
   afterAll(async () => {
     await broker.stop();
+  });
+
+  it('speaks MQTT 5 when configured: typed streams and request/reply work the same', async () => {
+    const stack = await clientStack(broker.url, ['evse_a'], { protocolVersion: 5 });
+    const peer = await rawClient(broker.url);
+    try {
+      await peer.subscribeAsync(`${BASE}/evse_a/m2e/pause_charging`);
+      peer.on('message', (_t, payload) => {
+        const replyTo = (JSON.parse(payload.toString()) as { headers: { replyTo: string } }).headers.replyTo;
+        void peer.publishAsync(replyTo, 'true');
+      });
+      await waitFor(() => stack.transport.connected);
+      expect(await firstValueFrom(stack.client.evse('evse_a').pauseCharging())).toBe(true);
+      // Mosquitto logs the protocol level of each client: p5 is MQTT 5.
+      if (broker.strategy === 'local-mosquitto') expect(await broker.readLog()).toMatch(/as test-[0-9a-f]+ \(p5,/);
+    } finally {
+      await peer.endAsync();
+      await stack.close();
+    }
   });
 
   it('publishes a retained online status, and offline on clean close', async () => {
