@@ -61,12 +61,16 @@ export function attachProbe(app: RunningApp): Probe {
   const requestPrefix = `${app.module.config.namespace}/request/`;
   const probe: Omit<Probe, 'stop'> = { requests: [], e2m: [], storeChanges: [], budgetEvents: [], views: [], recomputes: [], sent: [] };
   const lastState = new Map<string, EvseState>();
+  // Ahead of the module's own listeners: a listener added through messages$ would run after the module has
+  // already reacted (a leading-edge recompute sends the command synchronously), and stamp too late.
+  const client = transport['client'];
+  const onMessage = (topic: string): void => {
+    const at = performance.now();
+    if (topic.startsWith(requestPrefix)) probe.requests.push({ at, topic });
+    else if (topic.includes('/e2m/')) probe.e2m.push({ at, topic });
+  };
+  client.prependListener('message', onMessage);
   const subs: Subscription[] = [
-    transport.messages$.subscribe((m) => {
-      const at = performance.now();
-      if (m.topic.startsWith(requestPrefix)) probe.requests.push({ at, topic: m.topic });
-      else if (m.topic.includes('/e2m/')) probe.e2m.push({ at, topic: m.topic });
-    }),
     store.changes$.subscribe(() => probe.storeChanges.push({ at: performance.now() })),
     site.events$.subscribe((e) => {
       if (e.type === 'budget') probe.budgetEvents.push({ at: performance.now() });
@@ -84,6 +88,7 @@ export function attachProbe(app: RunningApp): Probe {
   return {
     ...probe,
     stop() {
+      client.off('message', onMessage);
       for (const s of subs) s.unsubscribe();
     },
   };

@@ -22,7 +22,7 @@ export interface Wire {
   nextCommand(from: number, timeoutMs: number): Promise<WireCommand>;
   /** Publishes on the ops client; returns performance.now() taken just before the publish call. */
   publish(topic: string, payload: string): number;
-  /** One broker hop: ops client -> Mosquitto -> watcher. Milliseconds. */
+  /** One broker hop: publisher -> Mosquitto -> subscriber. Milliseconds. */
   ping(timeoutMs?: number): Promise<number>;
   /** Two broker hops with an mqtt.js client in between, the shape of the module's own path. Milliseconds. */
   relayPing(timeoutMs?: number): Promise<number>;
@@ -44,20 +44,20 @@ export async function openWire(url: string): Promise<Wire> {
   const pingTopic = `${base}/ping`;
   const relayIn = `${base}/relay/in`;
   const relayOut = `${base}/relay/out`;
-  const [watcher, ops, relay] = await Promise.all([connect(url, 'watcher'), connect(url, 'ops'), connect(url, 'relay')]);
+  // Baseline traffic has clients of its own: with Nagle's algorithm on (mqtt.js and Mosquitto leave it on),
+  // a ping still unacknowledged on the watcher's or the trigger client's connection could hold back the
+  // next command or trigger behind it, and the benchmark would be measuring itself.
+  const [watcher, ops, pinger, echo, relay] = await Promise.all(
+    ['watcher', 'ops', 'pinger', 'echo', 'relay'].map((role) => connect(url, role)),
+  ) as [MqttClient, MqttClient, MqttClient, MqttClient, MqttClient];
 
   const commands: WireCommand[] = [];
   const waiters = new Set<Waiter>();
   const pongs = new Map<string, (at: number) => void>();
 
-  watcher.on('message', (topic: string, payload: Buffer) => {
+  watcher.on('message', (topic: string) => {
     // First thing in the handler: anything done before it would be billed to the module.
     const at = performance.now();
-    if (topic === pingTopic || topic === relayOut) {
-      const resolve = pongs.get(payload.toString('utf8'));
-      if (resolve) resolve(at);
-      return;
-    }
     const parts = topic.split('/');
     const name = parts[5];
     if (parts[4] !== 'm2e' || name === undefined || !COMMAND_NAMES.has(name)) return;
@@ -70,10 +70,18 @@ export async function openWire(url: string): Promise<Wire> {
       }
     }
   });
+  echo.on('message', (_topic: string, payload: Buffer) => {
+    const at = performance.now();
+    pongs.get(payload.toString('utf8'))?.(at);
+  });
   relay.on('message', (_topic: string, payload: Buffer) => {
     relay.publish(relayOut, payload, { qos: 0 });
   });
-  await Promise.all([watcher.subscribeAsync([COMMAND_FILTER, pingTopic, relayOut], { qos: 0 }), relay.subscribeAsync(relayIn, { qos: 0 })]);
+  await Promise.all([
+    watcher.subscribeAsync(COMMAND_FILTER, { qos: 0 }),
+    echo.subscribeAsync([pingTopic, relayOut], { qos: 0 }),
+    relay.subscribeAsync(relayIn, { qos: 0 }),
+  ]);
 
   let seq = 0;
   const roundTrip = (topic: string, timeoutMs: number): Promise<number> =>
@@ -90,7 +98,7 @@ export async function openWire(url: string): Promise<Wire> {
         resolve(at - t0);
       });
       t0 = performance.now();
-      ops.publish(topic, id, { qos: 0 });
+      pinger.publish(topic, id, { qos: 0 });
     });
 
   return {
@@ -119,7 +127,7 @@ export async function openWire(url: string): Promise<Wire> {
     async close() {
       for (const w of waiters) clearTimeout(w.timer);
       waiters.clear();
-      await Promise.all([watcher.endAsync(), ops.endAsync(), relay.endAsync()]);
+      await Promise.all([watcher, ops, pinger, echo, relay].map((c) => c.endAsync()));
     },
   };
 }

@@ -71,7 +71,10 @@ export class SiteController {
   private readonly views = new Map<string, EvseView>();
   private readonly viewSubject = new Subject<EvseView>();
   private readonly eventSubject = new Subject<SiteEvent>();
-  private readonly triggerSubject = new Subject<string>();
+  /** Meter-type changes (power, energy, limits): many per second across a site, coalesced. */
+  private readonly routineSubject = new Subject<string>();
+  private recomputing = false;
+  private recomputeAgain = false;
   private readonly budget: BehaviorSubject<number>;
   /** Latest decision per EVSE (an EvseManager runs one session at a time). */
   private readonly decisions = new Map<string, Decision>();
@@ -151,13 +154,17 @@ export class SiteController {
         }
       }),
       this.enforcer.actions$.subscribe((action) => this.onAction(action)),
-      merge(this.triggerSubject, store.changes$.pipe(map(() => 'priority')), this.budget.pipe(map(() => 'budget')))
+      // Events a person or a car caused (priority, budget, session events, finished commands, liveness)
+      // are decided at once; meter-type updates are coalesced so 1000 EVSEs' samples cost a few
+      // recomputes per second, the first of a burst still without delay.
+      merge(store.changes$, this.budget).subscribe(() => this.requestRecompute()),
+      this.routineSubject
         .pipe(throttleTime(this.options.recomputeThrottleMs ?? 10, this.rx, { leading: true, trailing: true }))
-        .subscribe(() => this.recompute()),
+        .subscribe(() => this.requestRecompute()),
       // A timer only for the next expiring on/off window or reservation, never a polling loop.
       this.reviewAt
         .pipe(switchMap((at) => (at === undefined ? EMPTY : timer(Math.max(0, at - this.rx.now()), this.rx))))
-        .subscribe(() => this.triggerSubject.next('review')),
+        .subscribe(() => this.requestRecompute()),
     );
   }
 
@@ -220,7 +227,28 @@ export class SiteController {
     }
     if (input.kind === 'session_event' && input.value.event === 'SessionFinished') this.onSessionFinished(moduleId, prev.connectorId);
     this.viewSubject.next(next);
-    this.triggerSubject.next(input.kind);
+    if (input.kind === 'session_event' || input.kind === 'connectors') this.requestRecompute();
+    else if (input.kind === 'liveness') {
+      // Every heartbeat refreshes lastSeen; only a change of status can change a decision.
+      if (prev.liveness.status !== next.liveness.status) this.requestRecompute();
+    } else this.routineSubject.next(input.kind);
+  }
+
+  /** Runs the scheduler now; a request made while it runs (a synchronous echo) runs once more after. */
+  private requestRecompute(): void {
+    if (this.recomputing) {
+      this.recomputeAgain = true;
+      return;
+    }
+    this.recomputing = true;
+    try {
+      do {
+        this.recomputeAgain = false;
+        this.recompute();
+      } while (this.recomputeAgain);
+    } finally {
+      this.recomputing = false;
+    }
   }
 
   private onSessionFinished(moduleId: string, connectorId: number): void {
@@ -253,7 +281,7 @@ export class SiteController {
     }
     this.emit({ type: 'action', action, at: this.iso() });
     // A finished command frees the lane and may have changed what the EVSE draws.
-    if (action.status !== 'requested' && action.status !== 'in_flight') this.triggerSubject.next('action');
+    if (action.status !== 'requested' && action.status !== 'in_flight') this.requestRecompute();
   }
 
   private recompute(): void {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged } from 'rxjs';
@@ -163,6 +164,10 @@ export class MqttTransport {
 
   private async onConnect(): Promise<void> {
     this.attempts = 0;
+    // Commands are small packets that often follow another publish within milliseconds; with Nagle's
+    // algorithm on, such a packet waits for the broker's delayed ACK (~40 ms on Linux).
+    const socket: unknown = this.client.stream;
+    if (socket instanceof Socket) socket.setNoDelay(true);
     this.client.options.reconnectPeriod = this.options.reconnectMinMs ?? 500;
     this.connects += 1;
     const filters = [...this.filters.keys()];
