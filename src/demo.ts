@@ -43,6 +43,8 @@ export async function runDemo(options: DemoOptions): Promise<{ stop: () => Promi
     moduleIds,
     scenario,
     communicationCheckTimeoutS: config.everest.communication_check_timeout_s,
+    // 16 A three-phase wallboxes, as config/demo.yaml describes them: 11 kW each, two fit the 22 kW site.
+    evse: { hwMaxCurrentA: 16, hwPhases: 3 },
     logger: logger.child({ role: 'sim' }),
     contract,
   });
