@@ -239,21 +239,53 @@ export class EvseChannel {
     return this.client.send(this.moduleId, command, payload);
   }
 
-  getEvse = () => this.request('get_evse');
-  enableDisable = (payload: M2eRequests['enable_disable']['payload']) => this.request('enable_disable', payload);
-  reserve = (reservationId: number) => this.request('reserve', reservationId);
-  pauseCharging = () => this.request('pause_charging');
-  resumeCharging = () => this.request('resume_charging');
-  stopTransaction = (payload: M2eRequests['stop_transaction']['payload']) => this.request('stop_transaction', payload);
-  forceUnlock = (connectorId: number) => this.request('force_unlock', connectorId);
-  externalReadyToStartCharging = () => this.request('external_ready_to_start_charging');
+  getEvse() {
+    return this.request('get_evse');
+  }
+  enableDisable(payload: M2eRequests['enable_disable']['payload']) {
+    return this.request('enable_disable', payload);
+  }
+  reserve(reservationId: number) {
+    return this.request('reserve', reservationId);
+  }
+  pauseCharging() {
+    return this.request('pause_charging');
+  }
+  resumeCharging() {
+    return this.request('resume_charging');
+  }
+  stopTransaction(payload: M2eRequests['stop_transaction']['payload']) {
+    return this.request('stop_transaction', payload);
+  }
+  forceUnlock(connectorId: number) {
+    return this.request('force_unlock', connectorId);
+  }
+  externalReadyToStartCharging() {
+    return this.request('external_ready_to_start_charging');
+  }
 
-  authorizeResponse = (payload: M2eSends['authorize_response']) => this.send('authorize_response', payload);
-  withdrawAuthorization = () => this.send('withdraw_authorization', null);
-  cancelReservation = () => this.send('cancel_reservation', null);
-  randomDelayEnable = () => this.send('random_delay_enable', null);
-  randomDelayDisable = () => this.send('random_delay_disable', null);
-  randomDelayCancel = () => this.send('random_delay_cancel', null);
-  randomDelaySetDurationS = (seconds: number) => this.send('random_delay_set_duration_s', seconds);
-  communicationCheck = (ok: boolean) => this.send('communication_check', ok);
+  authorizeResponse(payload: M2eSends['authorize_response']) {
+    return this.send('authorize_response', payload);
+  }
+  withdrawAuthorization() {
+    return this.send('withdraw_authorization', null);
+  }
+  cancelReservation() {
+    return this.send('cancel_reservation', null);
+  }
+  randomDelayEnable() {
+    return this.send('random_delay_enable', null);
+  }
+  randomDelayDisable() {
+    return this.send('random_delay_disable', null);
+  }
+  randomDelayCancel() {
+    return this.send('random_delay_cancel', null);
+  }
+  randomDelaySetDurationS(seconds: number) {
+    return this.send('random_delay_set_duration_s', seconds);
+  }
+  communicationCheck(ok: boolean) {
+    return this.send('communication_check', ok);
+  }
 }
