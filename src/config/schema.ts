@@ -283,7 +283,7 @@ export const configSchema = {
           type: 'number',
           minimum: 0,
           default: 500,
-          description: 'Measured site power may exceed site.max_power_w by this much before the scheduler acts.',
+          description: 'Headroom above site.max_power_w: the planner may use it (ratings are rounded: 2 x 11 040 W on 22 kW), and beyond it the lowest priorities are paused at once, min on-time or not. 0 makes max_power_w a hard line.',
         },
         reservation_timeout_s: {
           type: 'number',
