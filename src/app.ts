@@ -1,6 +1,8 @@
 import type { Config } from './config/types.js';
 import type { Logger } from './log/logger.js';
+import { EventFeed } from './api/events.js';
 import { startHttpServer, type HttpServer } from './api/http/server.js';
+import { WebhookDispatcher } from './api/webhooks.js';
 import { createPromMetrics } from './api/metrics.js';
 import { MqttApi } from './api/mqtt-api.js';
 import { ModuleService } from './api/service.js';
@@ -28,9 +30,20 @@ export async function startApp(config: Config, logger: Logger, deps: ModuleDeps 
   });
   await mqttApi.start();
   let http: HttpServer | undefined;
+  // Without HTTP the webhooks still deliver: they are how a back-end hears about actions.
+  let webhooksOnly: { close(): void } | undefined;
   try {
     if (config.http.enabled) {
       http = await startHttpServer({ service, http: config.http, webhooks: config.webhooks, metrics, logger });
+    } else if (config.webhooks.length > 0) {
+      const feed = new EventFeed(service.events$);
+      const dispatcher = new WebhookDispatcher(config.webhooks, feed.events$, logger.child({ component: 'webhooks' }));
+      webhooksOnly = {
+        close() {
+          dispatcher.close();
+          feed.close();
+        },
+      };
     }
   } catch (err) {
     mqttApi.stop();
@@ -44,6 +57,7 @@ export async function startApp(config: Config, logger: Logger, deps: ModuleDeps 
     ...(http ? { http } : {}),
     async stop() {
       await http?.close();
+      webhooksOnly?.close();
       mqttApi.stop();
       actionTracking.unsubscribe();
       await module.stop();

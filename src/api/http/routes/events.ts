@@ -42,7 +42,8 @@ export function eventRoutes({ table, feed, log, sse, metrics }: RouteContext): v
           stream.close();
           return;
         }
-        stream.send({ id: String(event.id), event: event.type, data: event }).catch(() => undefined);
+        // A client gone mid-write is the normal end of a stream; its close handler cleans up.
+        stream.send({ id: String(event.id), event: event.type, data: event }).catch((err: Error) => log.debug({ err: err.message }, 'SSE send failed'));
       };
 
       const lastId = Number(request.headers['last-event-id']);
