@@ -110,10 +110,7 @@ async function main(): Promise<void> {
   const { startBroker } = await import('../test/helpers/broker.js');
   const { loadConfig } = await import('../src/config/load.js');
   const { loadContract } = await import('../src/everest/contract.js');
-  const { startModule } = await import('../src/main.js');
-  const { ModuleService } = await import('../src/api/service.js');
-  const { createPromMetrics } = await import('../src/api/metrics.js');
-  const { startHttpServer } = await import('../src/api/http/server.js');
+  const { startApp } = await import('../src/app.js');
   const { startSimulator } = await import('../src/sim/simulator.js');
 
   const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -138,9 +135,15 @@ async function main(): Promise<void> {
     },
   });
   const contract = await loadContract();
-  const metrics = createPromMetrics();
-  const module = await startModule(config, logger, { contract, metrics });
-  const service = new ModuleService(module);
+  // The same composition root `evse-priority run` uses, plus the baseline route on the same fastify.
+  const body = { data: { hello: 'world' }, status_code: 1000, status_message: 'Success', timestamp: new Date().toISOString() };
+  const app = await startApp(config, logger, {
+    contract,
+    http: { extend: (fastify) => void fastify.get('/bench/static', async () => body) },
+  });
+  const { service } = app;
+  const server = app.http;
+  if (!server) throw new Error('http bench: the HTTP server did not start');
   const sim = await startSimulator({
     url: broker.url,
     moduleIds,
@@ -149,17 +152,6 @@ async function main(): Promise<void> {
     evse: { hwMaxCurrentA: 16 },
     logger,
     contract,
-  });
-  const server = await startHttpServer({
-    service,
-    http: config.http,
-    webhooks: [],
-    metrics,
-    logger,
-    extend: (app) => {
-      const body = { data: { hello: 'world' }, status_code: 1000, status_message: 'Success', timestamp: new Date().toISOString() };
-      app.get('/bench/static', async () => body);
-    },
   });
   try {
     const started = Date.now();
@@ -201,9 +193,8 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    await server.close();
+    await app.stop();
     await sim.stop();
-    await module.stop();
     await broker.stop();
     rmSync(storeDir, { recursive: true, force: true });
   }

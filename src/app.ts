@@ -1,23 +1,35 @@
 import type { Config } from './config/types.js';
 import type { Logger } from './log/logger.js';
 import { EventFeed } from './api/events.js';
-import { startHttpServer, type HttpServer } from './api/http/server.js';
+import { startHttpServer, type HttpServer, type HttpServerOptions } from './api/http/server.js';
 import { WebhookDispatcher } from './api/webhooks.js';
-import { createPromMetrics } from './api/metrics.js';
+import { createPromMetrics, type PromMetrics } from './api/metrics.js';
 import { MqttApi } from './api/mqtt-api.js';
 import { ModuleService } from './api/service.js';
 import { startModule, type ModuleDeps, type RunningModule } from './main.js';
 
+export interface AppOptions extends ModuleDeps {
+  /** HTTP knobs that are not configuration (test timings, the HTTP bench's baseline route). */
+  http?: Pick<HttpServerOptions, 'sseKeepaliveMs' | 'webhookDelivery' | 'extend'>;
+  /** Process metrics (CPU, memory, GC) in /metrics; default true. */
+  processMetrics?: boolean;
+}
+
 export interface RunningApp {
   module: RunningModule;
   service: ModuleService;
+  metrics: PromMetrics;
   http?: HttpServer;
   stop(): Promise<void>;
 }
 
-/** The whole process: the MQTT module plus its APIs. `run` and `demo` both start exactly this. */
-export async function startApp(config: Config, logger: Logger, deps: ModuleDeps = {}): Promise<RunningApp> {
-  const metrics = createPromMetrics();
+/**
+ * The whole process: the MQTT module plus its APIs. `run`, `demo`, the API tests and the HTTP bench
+ * all start exactly this.
+ */
+export async function startApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<RunningApp> {
+  const { http: httpExtras, processMetrics, ...deps } = options;
+  const metrics = createPromMetrics({ processMetrics: processMetrics ?? true });
   const module = await startModule(config, logger, { metrics, ...deps });
   const service = new ModuleService(module);
   const actionTracking = metrics.trackActions(module.site.events$);
@@ -34,7 +46,7 @@ export async function startApp(config: Config, logger: Logger, deps: ModuleDeps 
   let webhooksOnly: { close(): void } | undefined;
   try {
     if (config.http.enabled) {
-      http = await startHttpServer({ service, http: config.http, webhooks: config.webhooks, metrics, logger });
+      http = await startHttpServer({ service, http: config.http, webhooks: config.webhooks, metrics, logger, ...httpExtras });
     } else if (config.webhooks.length > 0) {
       const feed = new EventFeed(service.events$);
       const dispatcher = new WebhookDispatcher(config.webhooks, feed.events$, logger.child({ component: 'webhooks' }));
@@ -54,6 +66,7 @@ export async function startApp(config: Config, logger: Logger, deps: ModuleDeps 
   return {
     module,
     service,
+    metrics,
     ...(http ? { http } : {}),
     async stop() {
       await http?.close();

@@ -172,6 +172,11 @@ function dropNulls(value: unknown): unknown {
   return out;
 }
 
+/** Layers one partial configuration over another the way the loader layers its sources (arrays replaced). */
+export function mergeConfig(base: DeepPartial<Config>, over: DeepPartial<Config>): DeepPartial<Config> {
+  return deepMerge(base as PlainObject, over as PlainObject) as DeepPartial<Config>;
+}
+
 function deepMerge(base: PlainObject, over: PlainObject): PlainObject {
   const out: PlainObject = { ...base };
   for (const [k, v] of Object.entries(over)) {

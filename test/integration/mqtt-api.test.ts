@@ -33,7 +33,7 @@ describe('our MQTT interface, as seen from an MQTT explorer', () => {
     await broker.stop();
   });
 
-  async function request(name: string, body: string, transaction: string): Promise<Response> {
+  async function request(name: string, body: string, transaction: string | number): Promise<Response> {
     await client.publishAsync(`${ns}/request/${name}`, body);
     const found = await waitFor(() =>
       responses.messages.find((m) => m.topic === `${ns}/response/${name}` && (JSON.parse(m.payload) as Response).transaction === transaction),
@@ -67,7 +67,7 @@ describe('our MQTT interface, as seen from an MQTT explorer', () => {
 
   it('changes the site budget and publishes retained state a late subscriber can read', async () => {
     arrive(stack.sim, 'evse_1');
-    const r = await request('site/set', JSON.stringify({ max_power_w: 30_000, transaction: 5 }), 5 as unknown as string);
+    const r = await request('site/set', JSON.stringify({ max_power_w: 30_000, transaction: 5 }), 5);
     expect(r).toMatchObject({ status: 'ok', data: { max_power_w: 30_000 } });
     await waitFor(() => stack.view('evse_1').state === 'Charging');
 

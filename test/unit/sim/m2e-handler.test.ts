@@ -92,7 +92,7 @@ describe('m2e handling', () => {
   });
 
   const reference = loadReferenceValidators();
-  it.skipIf(!reference.ok)('replies and the requests that produced them match the upstream reference', () => {
+  it.skipIf(!reference.ok)(`replies and the requests that produced them match the upstream reference${reference.ok ? '' : ` (skipped: ${reference.reason})`}`, () => {
     if (!reference.ok) return;
     const m = newModel();
     const requests: Array<[string, unknown]> = [

@@ -3,13 +3,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModuleService } from '../../../../src/api/service.js';
-import { startHttpServer, type HttpServer } from '../../../../src/api/http/server.js';
-import { createPromMetrics, type PromMetrics } from '../../../../src/api/metrics.js';
+import type { ModuleService } from '../../../../src/api/service.js';
+import type { HttpServer } from '../../../../src/api/http/server.js';
+import type { PromMetrics } from '../../../../src/api/metrics.js';
+import { startApp } from '../../../../src/app.js';
 import type { WebhookDeliveryOptions } from '../../../../src/api/webhooks.js';
-import { loadConfig } from '../../../../src/config/load.js';
+import { loadConfig, mergeConfig } from '../../../../src/config/load.js';
 import type { Config, DeepPartial, WebhookConfig } from '../../../../src/config/types.js';
-import { startModule, type RunningModule } from '../../../../src/main.js';
+import type { RunningModule } from '../../../../src/main.js';
 import type { Logger } from '../../../../src/log/logger.js';
 import { STORE_FILE_NAME } from '../../../../src/priorities/store.js';
 import { startSimulator, type Simulator } from '../../../../src/sim/simulator.js';
@@ -95,16 +96,24 @@ export async function startHarness(broker: TestBroker, options: HarnessOptions =
       health_public: options.healthPublic ?? true,
       body_limit_bytes: options.bodyLimitBytes ?? 4096,
     },
+    webhooks: options.webhooks ?? [],
     log: { level: 'info' },
   };
-  const config = loadConfig({ env: {}, overrides: mergeDeep(base, options.config ?? {}) });
+  const config = loadConfig({ env: {}, overrides: mergeConfig(base, options.config ?? {}) });
   const logger = options.logger ?? quietLogger();
   const contract = await sharedContract();
-  const metrics = createPromMetrics({ processMetrics: false });
-  const module = await startModule(config, logger, { contract, metrics });
-  const service = new ModuleService(module);
-  // As src/app.ts does: the composition root counts actions, whether or not HTTP runs.
-  const actionCounting = metrics.trackActions(module.site.events$);
+  // The same composition root `evse-priority run` uses; only the HTTP test knobs differ.
+  const app = await startApp(config, logger, {
+    contract,
+    processMetrics: false,
+    http: {
+      ...(options.sseKeepaliveMs !== undefined ? { sseKeepaliveMs: options.sseKeepaliveMs } : {}),
+      ...(options.webhookDelivery ? { webhookDelivery: options.webhookDelivery } : {}),
+    },
+  });
+  const { module, service, metrics } = app;
+  const server = app.http;
+  if (!server) throw new Error('harness: the HTTP server did not start (http.enabled is false?)');
   // Started after the module so the module hears the EVSE-IDs the simulator publishes at boot.
   const sim = await startSimulator({
     url: broker.url,
@@ -116,15 +125,6 @@ export async function startHarness(broker: TestBroker, options: HarnessOptions =
     evse: { hwMaxCurrentA: 16 },
     logger,
     contract,
-  });
-  const server = await startHttpServer({
-    service,
-    http: config.http,
-    webhooks: options.webhooks ?? [],
-    metrics,
-    logger,
-    ...(options.sseKeepaliveMs !== undefined ? { sseKeepaliveMs: options.sseKeepaliveMs } : {}),
-    ...(options.webhookDelivery ? { webhookDelivery: options.webhookDelivery } : {}),
   });
   await waitFor(
     () => service.evses().every((e) => e.heartbeat.status === 'online' && e.evse_id !== null && e.last_action?.status === 'completed'),
@@ -170,22 +170,9 @@ export async function startHarness(broker: TestBroker, options: HarnessOptions =
       }
     },
     stop: async () => {
-      await server.close();
-      actionCounting.unsubscribe();
+      await app.stop();
       await sim.stop();
-      await module.stop();
       rmSync(storeDir, { recursive: true, force: true });
     },
   };
-}
-
-function mergeDeep<T>(base: T, over: DeepPartial<T> | object): T {
-  if (!isPlain(base) || !isPlain(over)) return over as T;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isPlain(out[k]) && isPlain(v) ? mergeDeep(out[k], v) : v;
-  return out as T;
-}
-
-function isPlain(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
