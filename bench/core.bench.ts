@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { firstValueFrom } from 'rxjs';
 import { loadContract, type Contract } from '../src/everest/contract.js';
-import { startBroker, type TestBroker } from '../test/helpers/broker.js';
+import { startBroker, type TestBroker } from '../test/support/broker.js';
 import { forkChild, libFile, nextReport, send, stopChild, type MemoryFigures } from './lib/core-ipc.js';
 import { BARE_REPLY_TOPIC, BARE_REQUEST_TOPIC, benchModuleIds, ingestMessages } from './lib/core-messages.js';
 import { openBareClient, openOurStack, openSubscriber, type IngestKind } from './lib/core-stack.js';

@@ -107,7 +107,7 @@ function inChildProcess(spec: LoadSpec): Promise<LoadResult> {
 // --- module, simulator and server (this process) --------------------------------------------------
 
 async function main(): Promise<void> {
-  const { startBroker } = await import('../test/helpers/broker.js');
+  const { startBroker } = await import('../test/support/broker.js');
   const { loadConfig } = await import('../src/config/load.js');
   const { loadContract } = await import('../src/everest/contract.js');
   const { startApp } = await import('../src/app.js');

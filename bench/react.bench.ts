@@ -7,7 +7,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { startBroker, type TestBroker } from '../test/helpers/broker.js';
+import { startBroker, type TestBroker } from '../test/support/broker.js';
 import { ReactSite, RECOMPUTE_THROTTLE_MS, TRIAL_LABELS, type TrialKind, type TrialResult } from './lib/react-site.js';
 import { openWire, type Wire } from './lib/react-wire.js';
 import type { Stages } from './lib/react-probe.js';
@@ -25,7 +25,7 @@ const SETTINGS = {
   settleMs: 50,
   /** The budget restore runs back to back on purpose: a trigger right behind other traffic. */
   infoSettleMs: 5,
-  /** One period of the simulator's heartbeat and powermeter ticks (test/helpers/site-stack.ts). */
+  /** One period of the simulator's heartbeat and powermeter ticks (test/support/site-stack.ts). */
   jitterMs: 250,
   shortJitterMs: 10,
   commandTimeoutMs: 3000,

@@ -6,7 +6,7 @@ import type { EvseState } from '../src/everest/payloads.js';
 import { DEFAULT_SCHEDULER_CONFIG, sessionKey, type SessionSnapshot, type SiteSnapshot } from '../src/site/model.js';
 import { schedule } from '../src/site/scheduler.js';
 import { mean, measure, p50, p99, printTable, ratio } from './lib/stats.js';
-import { DEFAULT_SITE_SIM, mulberry32, runSiteSim, type SiteSimResult } from './site-sim.js';
+import { DEFAULT_SITE_SIM, mulberry32, runSiteSim, type SiteSimResult } from '../test/support/site-sim.js';
 
 const NOW = 1_750_000_000_000;
 

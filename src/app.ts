@@ -6,7 +6,7 @@ import { WebhookDispatcher } from './api/webhooks.js';
 import { createPromMetrics, type PromMetrics } from './api/metrics.js';
 import { MqttApi } from './api/mqtt-api.js';
 import { ModuleService } from './api/service.js';
-import { startModule, type ModuleDeps, type RunningModule } from './main.js';
+import { startModule, type ModuleDeps, type RunningModule } from './module.js';
 
 export interface AppOptions extends ModuleDeps {
   /** HTTP knobs that are not configuration (test timings, the HTTP bench's baseline route). */

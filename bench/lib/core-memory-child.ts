@@ -54,7 +54,7 @@ async function loadModuleCode() {
     import('../../src/config/load.js'),
     import('../../src/everest/metrics.js'),
     import('../../src/log/logger.js'),
-    import('../../src/main.js'),
+    import('../../src/module.js'),
   ]);
   return { filter, firstValueFrom, timeout, loadConfig, CountingEverestMetrics, createLogger, startModule };
 }

@@ -1,11 +1,11 @@
 // The site the reaction benchmark drives: the whole module (startApp, our MQTT API included) and the
-// simulated EVerest from test/helpers/site-stack.ts, three 11 kW EVSEs on a 22 kW budget. Triggers,
+// simulated EVerest from test/support/site-stack.ts, three 11 kW EVSEs on a 22 kW budget. Triggers,
 // steady states and the split of each reaction into stages live here; react.bench.ts only runs rounds.
 import { performance } from 'node:perf_hooks';
 import type { EvseState } from '../../src/everest/payloads.js';
 import type { ActionType } from '../../src/site/actions.js';
-import { SITE_EVSES, arrive, siteStack, type SiteStack } from '../../test/helpers/site-stack.js';
-import { sleep, waitFor } from '../../test/helpers/wait.js';
+import { SITE_EVSES, arrive, siteStack, type SiteStack } from '../../test/support/site-stack.js';
+import { sleep, waitFor } from '../../test/support/wait.js';
 import { attachProbe, firstAfter, splitStages, type Probe, type Stages } from './react-probe.js';
 import { COMMAND_FILTER, type Wire, type WireCommand } from './react-wire.js';
 

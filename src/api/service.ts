@@ -1,6 +1,6 @@
 import type { ConnectorRef, PriorityRecord, PriorityScope } from '../priorities/model.js';
 import type { ResolveErrorCode } from '../priorities/resolve.js';
-import type { RunningModule } from '../main.js';
+import type { RunningModule } from '../module.js';
 import type { ActionOrigin, ActionRecord, ActionRequest } from '../site/actions.js';
 import type { EvseView } from '../site/evse-view.js';
 

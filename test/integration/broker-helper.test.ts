@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startBroker } from '../helpers/broker.js';
-import { collect, waitFor } from '../helpers/wait.js';
+import { startBroker } from '../support/broker.js';
+import { collect, waitFor } from '../support/wait.js';
 
 // Started at collection time (top-level await) so `it.skipIf(!broker.canRestart)` can see the strategy.
 const broker = await startBroker({ name: 'broker-helper' });

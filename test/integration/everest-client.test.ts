@@ -4,9 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidReplyError, RequestTimeoutError } from '../../src/everest/errors.js';
 import { CommunicationCheck, HeartbeatMonitor, type LivenessEvent } from '../../src/everest/liveness.js';
 import { E2M_VARS, M2E_REQUESTS, M2E_SENDS } from '../../src/everest/payloads.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { clientStack, quietLogger, rawClient, type ClientStack } from '../helpers/everest-stack.js';
-import { collect, sleep, waitFor } from '../helpers/wait.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { clientStack, quietLogger, rawClient, type ClientStack } from '../support/everest-stack.js';
+import { collect, sleep, waitFor } from '../support/wait.js';
 
 const BASE = 'everest_api/1/evse_manager_consumer';
 const EVSES = ['evse_a', 'evse_b', 'evse_c'];

@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { REDACT_PATHS } from '../../src/log/logger.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { waitFor } from '../helpers/wait.js';
-import { startHarness, type Harness, type HarnessOptions } from '../unit/api/support/module-harness.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { waitFor } from '../support/wait.js';
+import { startHarness, type Harness, type HarnessOptions } from '../support/api-harness.js';
 
 let broker: TestBroker;
 let h: Harness | undefined;

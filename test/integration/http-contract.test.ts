@@ -3,10 +3,10 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { waitFor } from '../helpers/wait.js';
-import { simEvseId, startHarness, type ApiResponse, type Harness } from '../unit/api/support/module-harness.js';
-import { openSse } from '../unit/api/support/sse-client.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { waitFor } from '../support/wait.js';
+import { simEvseId, startHarness, type ApiResponse, type Harness } from '../support/api-harness.js';
+import { openSse } from '../support/sse-client.js';
 
 const TOKEN = 'contract-token';
 

@@ -2,8 +2,8 @@
 // that none of them touched the store (records in memory and the file on disk) or the site budget.
 import { mkdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { startHarness, simEvseId, type CallOptions, type Harness } from '../unit/api/support/module-harness.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { startHarness, simEvseId, type CallOptions, type Harness } from '../support/api-harness.js';
 
 const TOKEN = 'good-token';
 const BODY_LIMIT = 4096;

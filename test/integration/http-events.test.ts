@@ -2,10 +2,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { waitFor } from '../helpers/wait.js';
-import { startHarness, type Harness } from '../unit/api/support/module-harness.js';
-import { openSse } from '../unit/api/support/sse-client.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { waitFor } from '../support/wait.js';
+import { startHarness, type Harness } from '../support/api-harness.js';
+import { openSse } from '../support/sse-client.js';
 
 const TOKEN = 'events-token';
 const auth = { authorization: `Bearer ${TOKEN}` };

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { STORE_FILE_NAME } from '../../src/priorities/store.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { simEvseId, startHarness, type Harness } from '../unit/api/support/module-harness.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { simEvseId, startHarness, type Harness } from '../support/api-harness.js';
 
 const TOKENS = ['first-token', 'second-token'];
 

@@ -1,8 +1,8 @@
 // End to end: HTTP -> store -> scheduler -> enforcer -> MQTT -> simulated EVerest, and back.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { waitFor } from '../helpers/wait.js';
-import { startHarness, type Harness } from '../unit/api/support/module-harness.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { waitFor } from '../support/wait.js';
+import { startHarness, type Harness } from '../support/api-harness.js';
 
 let broker: TestBroker;
 let h: Harness;

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PriorityStore } from '../../src/priorities/store.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { rawClient } from '../helpers/everest-stack.js';
-import { collect, waitFor, type Collector } from '../helpers/wait.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { rawClient } from '../support/everest-stack.js';
+import { collect, waitFor, type Collector } from '../support/wait.js';
 
 const NS = 'evse_priority/crash';
 

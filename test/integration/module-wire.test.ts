@@ -1,10 +1,10 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { rawClient, sharedContract } from '../helpers/everest-stack.js';
-import { arrive, siteStack, SITE_EVSES, type SiteStack } from '../helpers/site-stack.js';
-import { collect, sleep, waitFor, type Collector } from '../helpers/wait.js';
-import { loadReferenceValidators } from '../unit/sim/reference-schemas.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { rawClient, sharedContract } from '../support/everest-stack.js';
+import { arrive, siteStack, SITE_EVSES, type SiteStack } from '../support/site-stack.js';
+import { collect, sleep, waitFor, type Collector } from '../support/wait.js';
+import { loadReferenceValidators } from '../support/reference-schemas.js';
 
 const BASE = 'everest_api/1/evse_manager_consumer';
 const reference = loadReferenceValidators();

@@ -1,9 +1,9 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { rawClient } from '../helpers/everest-stack.js';
-import { arrive, siteStack, type SiteStack } from '../helpers/site-stack.js';
-import { collect, waitFor, type Collector } from '../helpers/wait.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { rawClient } from '../support/everest-stack.js';
+import { arrive, siteStack, type SiteStack } from '../support/site-stack.js';
+import { collect, waitFor, type Collector } from '../support/wait.js';
 
 interface Response {
   status: 'ok' | 'error';

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { rawClient } from '../helpers/everest-stack.js';
-import { arrive, siteStack, type SiteStack } from '../helpers/site-stack.js';
-import { collect, sleep, waitFor, type Collector } from '../helpers/wait.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { rawClient } from '../support/everest-stack.js';
+import { arrive, siteStack, type SiteStack } from '../support/site-stack.js';
+import { collect, sleep, waitFor, type Collector } from '../support/wait.js';
 
 const BASE = 'everest_api/1/evse_manager_consumer';
 const BUDGET_W = 22_000;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PriorityStore, STORE_FILE_NAME } from '../../src/priorities/store.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const writerScript = join(root, 'test/helpers/store-writer.ts');
+const writerScript = join(root, 'test/support/store-writer.ts');
 
 interface Ack {
   version: number;

@@ -2,8 +2,8 @@ import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { runSimCommand } from '../../src/sim/cli.js';
 import { startEmbeddedBroker } from '../../src/sim/embedded-broker.js';
-import { quietLogger } from '../helpers/everest-stack.js';
-import { collect, waitFor } from '../helpers/wait.js';
+import { quietLogger } from '../support/everest-stack.js';
+import { collect, waitFor } from '../support/wait.js';
 
 describe('embedded broker + sim CLI', () => {
   it('runs the simulator from CLI arguments against the embedded broker and stops cleanly', async () => {

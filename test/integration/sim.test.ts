@@ -5,10 +5,10 @@ import type { Contract } from '../../src/everest/contract.js';
 import { EverestTopics } from '../../src/everest/topics.js';
 import { parseScenario } from '../../src/sim/scenario.js';
 import { startSimulator, type SimEvent, type Simulator, type SimulatorOptions } from '../../src/sim/simulator.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { quietLogger, rawClient, sharedContract } from '../helpers/everest-stack.js';
-import { collect, sleep, waitFor, type CollectedMessage } from '../helpers/wait.js';
-import { loadReferenceValidators } from '../unit/sim/reference-schemas.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { quietLogger, rawClient, sharedContract } from '../support/everest-stack.js';
+import { collect, sleep, waitFor, type CollectedMessage } from '../support/wait.js';
+import { loadReferenceValidators } from '../support/reference-schemas.js';
 
 const reference = loadReferenceValidators();
 

@@ -3,9 +3,9 @@ import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommunicationCheck } from '../../src/everest/liveness.js';
 import { STATUS_OFFLINE, STATUS_ONLINE } from '../../src/transport/mqtt-transport.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { clientStack, quietLogger, rawClient } from '../helpers/everest-stack.js';
-import { collect, waitFor } from '../helpers/wait.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { clientStack, quietLogger, rawClient } from '../support/everest-stack.js';
+import { collect, waitFor } from '../support/wait.js';
 
 const BASE = 'everest_api/1/evse_manager_consumer';
 
@@ -95,7 +95,7 @@ describe('connection: status, last-will, reconnect and resubscribe', () => {
 
   it('the broker publishes our last-will offline status when the process is killed -9', async () => {
     const statusTopic = `evse_priority/will-${Date.now()}/status`;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/transport-child.ts', broker.url, statusTopic], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/transport-child.ts', broker.url, statusTopic], { stdio: ['ignore', 'pipe', 'inherit'] });
     const watcher = await rawClient(broker.url);
     try {
       let out = '';

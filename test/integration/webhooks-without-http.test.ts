@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGNATURE_HEADER, signBody } from '../../src/api/webhooks.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { siteStack, type SiteStack } from '../helpers/site-stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { startBroker, type TestBroker } from '../support/broker.js';
+import { siteStack, type SiteStack } from '../support/site-stack.js';
+import { waitFor } from '../support/wait.js';
 
 describe('webhooks with the HTTP API switched off', () => {
   let broker: TestBroker;

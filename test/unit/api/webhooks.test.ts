@@ -6,7 +6,7 @@ import { Subject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiEvent } from '../../../src/api/events.js';
 import { signBody, WebhookDispatcher } from '../../../src/api/webhooks.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../support/wait.js';
 
 const logger = pino({ level: 'silent' });
 

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError, envOverrideNames, loadConfig, unrecognisedEnvNames } from '../../../src/config/load.js';
 import type { Config, DeepPartial, EnableSourceName } from '../../../src/config/types.js';
 import type { EnableSource } from '../../../src/everest/payloads.js';
-import { errorOf, issuesOf, tempConfigDir } from './helpers.js';
+import { errorOf, issuesOf, tempConfigDir } from '../../support/config-files.js';
 
 const tmp = tempConfigDir();
 afterAll(() => tmp.cleanup());

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadContract, type Contract } from '../../../src/everest/contract.js';
 import type { EvseModel, ModelOutput } from '../../../src/sim/evse-model.js';
-import { loadReferenceValidators } from './reference-schemas.js';
-import { newModel } from './model-helpers.js';
+import { loadReferenceValidators } from '../../support/reference-schemas.js';
+import { newModel } from '../../support/sim-model.js';
 
 /** A busy life: every kind of event, limit and request the model knows. */
 function exercise(): ModelOutput[] {

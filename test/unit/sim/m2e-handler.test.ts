@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadContract, type Contract } from '../../../src/everest/contract.js';
 import { handleM2e } from '../../../src/sim/m2e-handler.js';
-import { newModel, takeEventNames } from './model-helpers.js';
-import { loadReferenceValidators } from './reference-schemas.js';
+import { newModel, takeEventNames } from '../../support/sim-model.js';
+import { loadReferenceValidators } from '../../support/reference-schemas.js';
 
 const REPLY_TO = 'everest_api/1/evse_manager_consumer/evse_1/e2m/enable_disable/abc';
 const buf = (value: unknown): Buffer => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));

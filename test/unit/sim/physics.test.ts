@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chargePowerW, powerAvailable } from '../../../src/sim/physics.js';
-import { newModel, takeEventNames, takeInfos } from './model-helpers.js';
+import { newModel, takeEventNames, takeInfos } from '../../support/sim-model.js';
 
 const base = { limitA: 32, limitPhases: 3, hwMaxA: 32, hwPhases: 3, carMaxW: 50_000, carPhases: 3, voltageV: 230 } as const;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newModel, takeEventNames, takeEvents } from './model-helpers.js';
+import { newModel, takeEventNames, takeEvents } from '../../support/sim-model.js';
 
 describe('session state machine', () => {
   it('runs a full session in EVerest order, each session_event followed by session_info', () => {

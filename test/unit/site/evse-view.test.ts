@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionEventKind } from '../../../src/everest/payloads.js';
 import { initialEvseView, reduceEvseView, type EvseInput, type EvseView } from '../../../src/site/evse-view.js';
-import { aPowermeter, aSessionEvent, aSessionInfo, someLimits } from '../../builders/everest.js';
+import { aPowermeter, aSessionEvent, aSessionInfo, someLimits } from '../../support/builders/everest.js';
 
 function fold(inputs: EvseInput[], start: EvseView = initialEvseView('evse_1'), t0 = 1000): EvseView {
   return inputs.reduce((view, input, i) => reduceEvseView(view, input, t0 + i * 1000), start);

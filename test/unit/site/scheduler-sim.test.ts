@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSiteSim, type SiteSimConfig } from '../../../bench/site-sim.js';
+import { runSiteSim, type SiteSimConfig } from '../../support/site-sim.js';
 
 // A busy hour: every connector occupied at the start, budget changes every ~15 min, cars pausing
 // by themselves, priorities changing. Seeds are fixed so a failure reproduces exactly.

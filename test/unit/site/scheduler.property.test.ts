@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { EvseState } from '../../../src/everest/payloads.js';
 import type { Decision, SchedulerConfig, SessionSnapshot, SiteSnapshot } from '../../../src/site/model.js';
 import { schedule } from '../../../src/site/scheduler.js';
-import { NOW, aConfig, aSession, aSite } from '../../builders/snapshot.js';
+import { NOW, aConfig, aSession, aSite } from '../../support/builders/snapshot.js';
 
 // Fixed seed: a failure reproduces on every machine; fast-check prints the counterexample.
 const RUNS = { seed: 0x5eed_2025, numRuns: 400 };

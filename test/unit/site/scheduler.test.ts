@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EvseState } from '../../../src/everest/payloads.js';
 import type { Decision, ScheduleResult, SessionSnapshot } from '../../../src/site/model.js';
 import { clampPriority, compareSessions, nominalPowerW, schedule } from '../../../src/site/scheduler.js';
-import { CAR_11KW_W, HOUR_MS, NOW, aConfig, aPausedSession, aSession, aSite, evse } from '../../builders/snapshot.js';
+import { CAR_11KW_W, HOUR_MS, NOW, aConfig, aPausedSession, aSession, aSite, evse } from '../../support/builders/snapshot.js';
 
 const config = aConfig({ minOnTimeS: 300, minOffTimeS: 300, overrunToleranceW: 500, reservationTimeoutS: 60 });
 

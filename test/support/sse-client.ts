@@ -1,5 +1,5 @@
 // A minimal EventSource over fetch, so tests can send the Authorization header and see comments.
-import { waitFor } from '../../../helpers/wait.js';
+import { waitFor } from './wait.js';
 
 export interface SseMessage {
   id?: string;

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../../src/config/load.js';
-import type { ConfigIssue } from '../../../src/config/load.js';
+import { ConfigError } from '../../src/config/load.js';
+import type { ConfigIssue } from '../../src/config/load.js';
 
 /** A temp dir per test file, so tests read real files the way the CLI does. */
 export function tempConfigDir(): { write: (name: string, text: string) => string; cleanup: () => void } {

@@ -3,7 +3,7 @@
 // effect after a delay and resumed cars ramp. The world (arrivals, cars, noise) depends only on the
 // seed, never on the policy, so policies are compared on exactly the same day.
 import { performance } from 'node:perf_hooks';
-import type { EvseState } from '../src/everest/payloads.js';
+import type { EvseState } from '../../src/everest/payloads.js';
 import {
   DEFAULT_SCHEDULER_CONFIG,
   sessionKey,
@@ -12,12 +12,12 @@ import {
   type SchedulerConfig,
   type SessionSnapshot,
   type SiteSnapshot,
-} from '../src/site/model.js';
-import { clampPriority, expectedDrawW, nominalPowerW, schedule } from '../src/site/scheduler.js';
-import { max, mean, median, p90 } from './lib/stats.js';
+} from '../../src/site/model.js';
+import { clampPriority, expectedDrawW, nominalPowerW, schedule } from '../../src/site/scheduler.js';
+import { max, mean, median, p90 } from './stats.js';
 
 // The simulator's PRNG: one implementation, so a seed means the same thing everywhere.
-import { mulberry32 } from '../src/sim/prng.js';
+import { mulberry32 } from '../../src/sim/prng.js';
 
 export { mulberry32 };
 

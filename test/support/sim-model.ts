@@ -1,5 +1,5 @@
-import type { SessionEvent, SessionInfo } from '../../../src/everest/payloads.js';
-import { EvseModel, type EvseModelConfig } from '../../../src/sim/evse-model.js';
+import type { SessionEvent, SessionInfo } from '../../src/everest/payloads.js';
+import { EvseModel, type EvseModelConfig } from '../../src/sim/evse-model.js';
 
 export function newModel(overrides: Partial<EvseModelConfig> = {}, now = 0): EvseModel {
   let n = 0;

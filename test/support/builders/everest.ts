@@ -1,5 +1,5 @@
 // Builders for EVerest e2m payloads: defaults are a plausible 11 kW AC session, a test names what matters.
-import type { Limits, Powermeter, SessionEvent, SessionEventKind, SessionInfo } from '../../src/everest/payloads.js';
+import type { Limits, Powermeter, SessionEvent, SessionEventKind, SessionInfo } from '../../../src/everest/payloads.js';
 
 const TS = '2026-11-22T10:00:00.000Z';
 

@@ -15,7 +15,7 @@ const Ajv = AjvModule.default;
 const addFormats = addFormatsModule.default;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const REFERENCE_ROOT = path.resolve(here, '../../../../shared/reference/everest-api-52ff7153d');
+export const REFERENCE_ROOT = path.resolve(here, '../../../shared/reference/everest-api-52ff7153d');
 const API = 'evse_manager_consumer_API';
 const BASE = 'https://reference.invalid/';
 

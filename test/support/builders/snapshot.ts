@@ -6,7 +6,7 @@ import {
   type SchedulerConfig,
   type SessionSnapshot,
   type SiteSnapshot,
-} from '../../src/site/model.js';
+} from '../../../src/site/model.js';
 
 /** A fixed "now" far from 0, so "an hour ago" is still a positive timestamp. */
 export const NOW = 1_750_000_000_000;

@@ -3,20 +3,20 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ModuleService } from '../../../../src/api/service.js';
-import type { HttpServer } from '../../../../src/api/http/server.js';
-import type { PromMetrics } from '../../../../src/api/metrics.js';
-import { startApp } from '../../../../src/app.js';
-import type { WebhookDeliveryOptions } from '../../../../src/api/webhooks.js';
-import { loadConfig, mergeConfig } from '../../../../src/config/load.js';
-import type { Config, DeepPartial, WebhookConfig } from '../../../../src/config/types.js';
-import type { RunningModule } from '../../../../src/main.js';
-import type { Logger } from '../../../../src/log/logger.js';
-import { STORE_FILE_NAME } from '../../../../src/priorities/store.js';
-import { startSimulator, type Simulator } from '../../../../src/sim/simulator.js';
-import type { TestBroker } from '../../../helpers/broker.js';
-import { quietLogger, sharedContract } from '../../../helpers/everest-stack.js';
-import { waitFor } from '../../../helpers/wait.js';
+import type { ModuleService } from '../../src/api/service.js';
+import type { HttpServer } from '../../src/api/http/server.js';
+import type { PromMetrics } from '../../src/api/metrics.js';
+import { startApp } from '../../src/app.js';
+import type { WebhookDeliveryOptions } from '../../src/api/webhooks.js';
+import { loadConfig, mergeConfig } from '../../src/config/load.js';
+import type { Config, DeepPartial, WebhookConfig } from '../../src/config/types.js';
+import type { RunningModule } from '../../src/module.js';
+import type { Logger } from '../../src/log/logger.js';
+import { STORE_FILE_NAME } from '../../src/priorities/store.js';
+import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
+import type { TestBroker } from './broker.js';
+import { quietLogger, sharedContract } from './everest-stack.js';
+import { waitFor } from './wait.js';
 
 export const EVSES = [
   { module_id: 'evse_1', serial_number: 'SN-0001', charge_box_identity: 'CB-0001', connectors: [1], phases: 3 },
