@@ -58,7 +58,28 @@ export interface SessionSnapshot {
   online: boolean;
   /** The enforcer has a command outstanding for this EVSE. */
   commandInFlight: boolean;
+  /** Present when the EVSE has an external limits module: the session gets a current, not just on or off. */
+  current?: CurrentControl;
 }
+
+/**
+ * What the allocator needs to hand a session a current. EVerest's own `limits`/`enforced_limits`
+ * echo our limit back once we send one, so the rating comes from the hardware or the configuration.
+ */
+export interface CurrentControl {
+  /** The least current this session can charge with, A per phase (max of EVSE and car minimum, default 6 A). */
+  minA: number;
+  /** The EVSE's rating, A per phase. */
+  evseMaxA: number;
+  /** The car's own maximum where `ev_info` tells it, A per phase. */
+  evMaxA?: number;
+  /** The limit we last sent (in force now), A per phase; absent before the first. */
+  limitA?: number;
+  /** When the limit in force was sent with its current value. */
+  limitSinceMs?: number;
+}
+
+export type SharingMode = 'priority_levels' | 'minimum_first';
 
 export interface SiteSnapshot {
   maxPowerW: number;
@@ -75,6 +96,11 @@ export interface SchedulerConfig {
   overrunToleranceW: number;
   /** How long power granted to a (re)starting session stays reserved if its meter does not show it. */
   reservationTimeoutS: number;
+  /**
+   * How current-controlled sessions share: strict priority levels (default), or everyone's minimum
+   * in priority order first and the rest by level.
+   */
+  sharing?: SharingMode;
 }
 
 export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
@@ -82,6 +108,7 @@ export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze
   minOffTimeS: 300,
   overrunToleranceW: 500,
   reservationTimeoutS: 60,
+  sharing: 'priority_levels',
 });
 
 /**
@@ -96,6 +123,7 @@ export type ReasonCode =
   // charge
   | 'fits'
   | 'min_on_time'
+  | 'share'
   // pause / hold_disabled
   | 'over_budget'
   | 'preempted'
@@ -125,6 +153,11 @@ export interface Decision {
   demandW: number;
   /** Effective priority after clamping. */
   priority: number;
+  /**
+   * Current-controlled sessions only: the limit planned, A per phase (0 = held below the minimum).
+   * Absent for on/off EVSEs and for sessions the plan leaves alone.
+   */
+  currentA?: number;
   /** When an on/off window or a reservation expires and a re-decision may change this decision. */
   nextReviewAtMs?: number;
 }
@@ -138,6 +171,11 @@ export interface ScheduleResult {
   uncontrolledW: number;
   /** Earliest `nextReviewAtMs` of any decision; the caller sets one timer for it instead of polling. */
   nextReviewAtMs?: number;
+  /**
+   * The limits in force (what current-controlled cars may draw now, plus everything else) exceed
+   * budget + tolerance: every planned decrease must go out at once, however small.
+   */
+  urgentDecrease?: boolean;
 }
 
 export function sessionKey(moduleId: string, connectorId: number): string {

@@ -104,7 +104,8 @@ function reservationOf(
 
 type HoldKind = 'pause' | 'hold_disabled';
 
-interface Entry {
+/** One session as the on/off rules see it (shared with the current allocator). */
+export interface Entry {
   s: SessionSnapshot;
   prio: number;
   arrival: number;
@@ -145,7 +146,7 @@ function leaveEntry(s: SessionSnapshot, prio: number, code: ReasonCode, w: numbe
   };
 }
 
-function classify(s: SessionSnapshot, voltageV: number, config: SchedulerConfig, nowMs: number): Entry {
+export function classify(s: SessionSnapshot, voltageV: number, config: SchedulerConfig, nowMs: number): Entry {
   const prio = clampPriority(s.priority);
   const nominalW = nominalPowerW(s, voltageV);
   const measured = measuredOf(s);
@@ -250,7 +251,7 @@ export function expectedDrawW(s: SessionSnapshot, nominalVoltageV: number, confi
   return classify(s, nominalVoltageV, config, nowMs).expW;
 }
 
-function compareEntries(a: Entry, b: Entry): number {
+export function compareEntries(a: Entry, b: Entry): number {
   if (a.prio !== b.prio) return b.prio - a.prio;
   return compareRest(a.arrival, b.arrival, a.s, b.s);
 }
@@ -288,9 +289,14 @@ function makeDecision(e: Entry, decision: DecisionKind, reason: string, reasonCo
 }
 
 function leaveReason(e: Entry): string {
-  switch (e.leaveCode) {
+  return leaveReasonFor(e.s, e.leaveCode, e.expW);
+}
+
+/** Why the plan leaves a session alone, for operators. */
+export function leaveReasonFor(s: SessionSnapshot, code: ReasonCode, countedW: number): string {
+  switch (code) {
     case 'offline':
-      return `offline (stale heartbeat): left alone, counted at ${w(e.expW)}`;
+      return `offline (stale heartbeat): left alone, counted at ${w(countedW)}`;
     case 'paused_by_ev':
       return 'paused by the car: its power is free for others';
     case 'paused_by_others':
@@ -298,11 +304,11 @@ function leaveReason(e: Entry): string {
     case 'disabled_by_others':
       return 'disabled by another source: left alone';
     case 'not_ready':
-      return `${e.s.evseState}: not ready to charge yet`;
+      return `${s.evseState}: not ready to charge yet`;
     case 'unknown_state':
-      return `state unknown: left alone, counted at ${w(e.expW)}`;
+      return `state unknown: left alone, counted at ${w(countedW)}`;
     default:
-      return `${e.s.evseState}: no session`;
+      return `${s.evseState}: no session`;
   }
 }
 

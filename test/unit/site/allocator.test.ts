@@ -1,0 +1,269 @@
+import { describe, expect, it } from 'vitest';
+import { DRAW_MARGIN_A, OBSERVE_AFTER_MS, allocate } from '../../../src/site/allocator.js';
+import { LIMIT_MIN_INTERVAL_MS, limitVerdict } from '../../../src/site/calm.js';
+import type { CurrentControl, Decision, ScheduleResult, SessionSnapshot } from '../../../src/site/model.js';
+import { schedule } from '../../../src/site/scheduler.js';
+import { HOUR_MS, NOW, aConfig, aPausedSession, aSite, evse } from '../../support/builders/snapshot.js';
+
+const config = aConfig({ minOnTimeS: 300, minOffTimeS: 300, overrunToleranceW: 500, reservationTimeoutS: 60 });
+const W_PER_A = 3 * 230;
+
+/** An 11 kW (16 A, three-phase) EVSE with a limits module; `limitA` is what we last sent. */
+function cur(n: number, overrides: Partial<SessionSnapshot> = {}, control: Partial<CurrentControl> = {}): SessionSnapshot {
+  return evse(n, {
+    limitCurrentA: undefined,
+    hwMaxCurrentA: 16,
+    current: { minA: 6, evseMaxA: 16, limitA: 16, limitSinceMs: NOW - HOUR_MS, ...control },
+    ...overrides,
+  });
+}
+
+/** A car that has just plugged in (never charged, no limit sent yet). */
+function arriving(n: number, arrivalMs: number, overrides: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  return cur(
+    n,
+    { evseState: 'Preparing', measuredPowerW: undefined, lastOnMs: undefined, arrivalMs, ...overrides },
+    { limitA: undefined, limitSinceMs: undefined },
+  );
+}
+
+function plan(sessions: SessionSnapshot[], maxPowerW: number, overrides: Partial<typeof config> = {}, now = NOW): ScheduleResult {
+  return allocate(aSite({ maxPowerW, sessions }), { ...config, ...overrides }, now);
+}
+
+function byModule(result: ScheduleResult): Record<string, Decision> {
+  return Object.fromEntries(result.decisions.map((d) => [d.moduleId, d]));
+}
+
+function currents(result: ScheduleResult): Record<string, number | undefined> {
+  return Object.fromEntries(result.decisions.map((d) => [d.moduleId, d.currentA]));
+}
+
+describe('strict priority levels', () => {
+  it('9 kW site, two 11 kW EVSEs, priority 5 on the later one: it gets ~13 A, the other holds', () => {
+    const r = plan([arriving(1, NOW - 60_000), arriving(2, NOW - 30_000, { priority: 5 })], 9_000);
+    const d = byModule(r);
+    expect(d.evse_2).toMatchObject({ decision: 'charge', currentA: 13 });
+    expect(d.evse_1).toMatchObject({ decision: 'pause', currentA: 0, reasonCode: 'over_budget' });
+    expect(d.evse_2!.reason).toBe('13.0 A: priority 5, 9.0 kW left after higher priorities');
+    expect(d.evse_1!.reason).toMatch(/^held at 0 A: priority 0 needs 6\.0 A \(4\.1 kW\), 0\.0 kW left/);
+    expect(r.plannedW).toBeLessThanOrEqual(9_000);
+    expect(r.plannedW).toBeGreaterThanOrEqual(0.99 * 9_000);
+  });
+
+  it('16 kW, priorities 5/0/0: the 5 at full current, the first 0 on the rest, the last held', () => {
+    const r = plan([arriving(1, NOW - 50_000), arriving(2, NOW - 40_000), arriving(3, NOW - 30_000, { priority: 5 })], 16_000);
+    expect(currents(r)).toEqual({ evse_3: 16, evse_1: 7.1, evse_2: 0 });
+    expect(byModule(r).evse_3!.reasonCode).toBe('fits');
+    expect(byModule(r).evse_1!.reasonCode).toBe('share');
+  });
+
+  it('a lower level gets nothing while a higher one is below its maximum', () => {
+    const r = plan([cur(1, { priority: 9 }), cur(2, { priority: 9 }), cur(3, { priority: 1 })], 20_000);
+    expect(currents(r)).toEqual({ evse_1: 14.4, evse_2: 14.4, evse_3: 0 });
+  });
+});
+
+describe('equal share within a level', () => {
+  it('two equal priorities split the budget equally, down to 0.1 A', () => {
+    const r = plan([cur(1), cur(2, { arrivalMs: NOW - 2 * HOUR_MS })], 16_000);
+    expect(currents(r)).toEqual({ evse_1: 11.5, evse_2: 11.5 });
+    expect(r.plannedW).toBeLessThanOrEqual(16_000);
+  });
+
+  it('a one-phase car gets the same current, counted at one phase', () => {
+    const r = plan([cur(1), cur(2, { phases: 1 })], 10_000);
+    // 10 kW / (3 + 1) phases / 230 V = 10.87 A each
+    expect(currents(r)).toEqual({ evse_1: 10.8, evse_2: 10.8 });
+  });
+
+  it('a session capped below the share hands the rest to the others', () => {
+    const r = plan([cur(1), cur(2, {}, { evMaxA: 8 }), cur(3)], 22_000);
+    // 22 000 W: evse_2 at 8 A (5 520 W), the other two share 16 480 W -> 11.9 A
+    expect(currents(r)).toEqual({ evse_1: 11.9, evse_2: 8, evse_3: 11.9 });
+  });
+});
+
+describe('minimum admission by arrival', () => {
+  it('admits in arrival order while the minimum fits, whatever the input order', () => {
+    const sessions = [arriving(3, NOW - 10_000), arriving(1, NOW - 30_000), arriving(2, NOW - 20_000)];
+    const r = plan(sessions, 10_000);
+    expect(currents(r)).toEqual({ evse_1: 7.2, evse_2: 7.2, evse_3: 0 });
+    expect(currents(plan([...sessions].reverse(), 10_000))).toEqual(currents(r));
+  });
+
+  it('the minimum is the larger of the EVSE and the car minimum', () => {
+    const r = plan([arriving(1, NOW - 30_000), arriving(2, NOW - 20_000, {}), arriving(3, NOW - 10_000)].map((s, i) => (i === 2 ? { ...s, current: { ...s.current!, minA: 10 } } : s)), 14_000);
+    // 6 + 6 = 12 A leave 8.3 A x 690 W: not enough for a 10 A minimum.
+    expect(currents(r)).toEqual({ evse_1: 10.1, evse_2: 10.1, evse_3: 0 });
+  });
+});
+
+describe('minimum_first', () => {
+  it('everyone gets the minimum in priority order first, then the top-up goes by level', () => {
+    const sessions = [arriving(1, NOW - 50_000), arriving(2, NOW - 40_000), arriving(3, NOW - 30_000, { priority: 5 })];
+    const r = plan(sessions, 16_000, { sharing: 'minimum_first' });
+    // 3 x 6 A = 12 420 W; the 3 580 W left go to the 5: 6 + 5.18 -> 11.1 A
+    expect(currents(r)).toEqual({ evse_3: 11.1, evse_1: 6, evse_2: 6 });
+  });
+
+  it('still holds the lowest when not even the minimums fit', () => {
+    const sessions = [arriving(1, NOW - 50_000), arriving(2, NOW - 40_000, { priority: -1 }), arriving(3, NOW - 30_000, { priority: 5 })];
+    const r = plan(sessions, 9_000, { sharing: 'minimum_first' });
+    expect(currents(r)).toEqual({ evse_3: 7, evse_1: 6, evse_2: 0 });
+  });
+});
+
+describe('reclaiming unused current', () => {
+  it('a car drawing well below its limit is capped at its draw + margin; the rest goes to others', () => {
+    // evse_1 (priority 5) draws 5 kW under a 16 A limit, for an hour.
+    const r = plan([cur(1, { priority: 5, measuredPowerW: 5_000 }), cur(2, { measuredPowerW: 3_000 }, { limitA: 6 })], 16_000);
+    const capA = 5_000 / W_PER_A + DRAW_MARGIN_A; // 9.25 A
+    expect(byModule(r).evse_1!.currentA).toBe(Math.floor(capA * 10) / 10);
+    // evse_2 draws its whole (low) limit: it may want more, so it gets the rest.
+    expect(byModule(r).evse_2!.currentA).toBe(Math.floor(((16_000 - capA * W_PER_A) / W_PER_A) * 10) / 10);
+  });
+
+  it('does not cap before the car has charged for a while, nor right after its limit was raised', () => {
+    const early = cur(1, { priority: 5, measuredPowerW: 5_000, lastOnMs: NOW - OBSERVE_AFTER_MS + 1_000 });
+    const raised = cur(1, { priority: 5, measuredPowerW: 5_000 }, { limitSinceMs: NOW - 2_000 });
+    for (const s of [early, raised]) expect(byModule(plan([s, cur(2)], 16_000)).evse_1!.currentA).toBe(16);
+  });
+
+  it('takes the car maximum from ev_info', () => {
+    expect(byModule(plan([cur(1, {}, { evMaxA: 10 })], 22_000)).evse_1).toMatchObject({ currentA: 10, reasonCode: 'fits' });
+  });
+});
+
+describe('windows and budget drops', () => {
+  it('a running lower priority inside its min on-time keeps its minimum; the reason says why', () => {
+    const low = cur(1, { lastOnMs: NOW - 60_000 });
+    const high = arriving(2, NOW - 5_000, { priority: 5 });
+    const r = plan([low, high], 9_000);
+    expect(byModule(r).evse_1).toMatchObject({ decision: 'charge', currentA: 6, reasonCode: 'min_on_time' });
+    // 9 000 - 4 140 = 4 860 W -> 7.0 A for the priority car until the window ends.
+    expect(byModule(r).evse_2).toMatchObject({ decision: 'charge', currentA: 7 });
+    expect(r.nextReviewAtMs).toBe(NOW - 60_000 + 300_000);
+    const later = plan([low, high], 9_000, {}, NOW + 300_000);
+    expect(currents(later)).toEqual({ evse_2: 13, evse_1: 0 });
+  });
+
+  it('a car we hold is not admitted again inside its min off-time', () => {
+    const held = cur(1, { evseState: 'ChargingPausedEVSE', pausedByUs: true, measuredPowerW: 0, lastOffMs: NOW - 60_000 }, { limitA: 0 });
+    const r = plan([held], 22_000);
+    expect(byModule(r).evse_1).toMatchObject({ decision: 'pause', currentA: 0, reasonCode: 'min_off_time' });
+    expect(byModule(plan([held], 22_000, {}, NOW + 240_000)).evse_1).toMatchObject({ decision: 'charge', currentA: 16 });
+  });
+
+  it('a budget drop lowers every limit at once and says so', () => {
+    const sessions = [cur(1), cur(2)];
+    const before = plan(sessions, 22_080);
+    expect(currents(before)).toEqual({ evse_1: 16, evse_2: 16 });
+    expect(before.urgentDecrease).toBe(false);
+    const after = plan(sessions, 11_000);
+    expect(currents(after)).toEqual({ evse_1: 7.9, evse_2: 7.9 });
+    expect(after.urgentDecrease).toBe(true);
+  });
+
+  it('a budget below the running minimums breaks min on-time, lowest priority first', () => {
+    const sessions = [cur(1, { lastOnMs: NOW - 10_000, priority: 2 }), cur(2, { lastOnMs: NOW - 10_000 })];
+    const r = plan(sessions, 5_000);
+    expect(byModule(r).evse_1).toMatchObject({ decision: 'charge', currentA: 7.2 });
+    expect(byModule(r).evse_2).toMatchObject({ decision: 'pause', currentA: 0, reasonCode: 'overrun' });
+  });
+
+  it('a car paused by someone else or by itself is left alone and not counted', () => {
+    const r = plan([cur(1, { evseState: 'ChargingPausedEVSE', measuredPowerW: 0 }), cur(2, { evseState: 'ChargingPausedEV', measuredPowerW: 0 }), cur(3)], 11_040);
+    expect(byModule(r).evse_1).toMatchObject({ decision: 'leave', reasonCode: 'paused_by_others' });
+    expect(byModule(r).evse_2).toMatchObject({ decision: 'leave', reasonCode: 'paused_by_ev' });
+    expect(byModule(r).evse_1!.currentA).toBeUndefined();
+    expect(byModule(r).evse_3!.currentA).toBe(16);
+  });
+
+  it('an offline EVSE is counted at its draw and left alone', () => {
+    const r = plan([cur(1, { online: false, measuredPowerW: 6_000 }), cur(2)], 11_000);
+    expect(byModule(r).evse_1).toMatchObject({ decision: 'leave', reasonCode: 'offline', expectedW: 6_000 });
+    expect(byModule(r).evse_2!.currentA).toBe(7.2);
+  });
+});
+
+describe('mixed site and on/off sites', () => {
+  it('an EVSE without a limits module takes its whole rating in the same plan', () => {
+    const onOff = evse(1, { priority: 5 }); // 11 040 W at 16 A, no limits module
+    const r = plan([onOff, cur(2), cur(3)], 22_000);
+    expect(byModule(r).evse_1).toMatchObject({ decision: 'charge', expectedW: 11_040 });
+    expect(byModule(r).evse_1!.currentA).toBeUndefined();
+    // 10 960 W left for two current-controlled cars: 7.9 A each.
+    expect(currents(r)).toMatchObject({ evse_2: 7.9, evse_3: 7.9 });
+  });
+
+  it('an on/off EVSE that does not fit is paused as today', () => {
+    const r = plan([cur(1, { priority: 5 }), aPausedSession({ moduleId: 'evse_2' })], 15_000);
+    expect(byModule(r).evse_2).toMatchObject({ decision: 'pause', reasonCode: 'over_budget' });
+    expect(byModule(r).evse_1!.currentA).toBe(16);
+  });
+
+  it('a site without limits modules is planned exactly as by the on/off scheduler', () => {
+    const sessions = [evse(1, { priority: 3 }), aPausedSession({ moduleId: 'evse_2' }), evse(3)];
+    expect(allocate(aSite({ maxPowerW: 22_000, sessions }), config, NOW)).toEqual(schedule(aSite({ maxPowerW: 22_000, sessions }), config, NOW));
+  });
+});
+
+describe('1000 sessions', () => {
+  it('stays within budget, keeps levels strict and shares equally within each level', () => {
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff) / 0x7fffffff);
+    const sessions: SessionSnapshot[] = [];
+    for (let i = 0; i < 1000; i++) {
+      sessions.push(
+        cur(i, { priority: Math.floor(rnd() * 5) - 2, arrivalMs: NOW - Math.floor(rnd() * HOUR_MS), phases: rnd() < 0.2 ? 1 : 3 }, { evseMaxA: [16, 32][Math.floor(rnd() * 2)]!, limitA: 0 }),
+      );
+    }
+    const budget = 2_000_000;
+    const r = plan(sessions, budget);
+    expect(r.decisions).toHaveLength(1000);
+    expect(r.plannedW).toBeLessThanOrEqual(budget);
+    expect(r.plannedW).toBeGreaterThan(budget - 1000 * 0.1 * W_PER_A);
+    const byPrio = new Map<number, Decision[]>();
+    for (const d of r.decisions) byPrio.set(d.priority, [...(byPrio.get(d.priority) ?? []), d]);
+    const prios = [...byPrio.keys()].sort((a, b) => b - a);
+    // Some level is partly served: every level above it is at its maximum, every level below it held.
+    const charged = (p: number) => byPrio.get(p)!.filter((d) => (d.currentA ?? 0) > 0);
+    const partial = prios.findIndex((p) => byPrio.get(p)!.some((d) => d.reasonCode !== 'fits'));
+    expect(partial).toBeGreaterThanOrEqual(0);
+    for (const p of prios.slice(0, partial)) for (const d of byPrio.get(p)!) expect(d.reasonCode).toBe('fits');
+    for (const p of prios.slice(partial + 1)) expect(charged(p)).toHaveLength(0);
+    const shares = new Set(charged(prios[partial]!).filter((d) => d.reasonCode === 'share').map((d) => d.currentA));
+    expect(shares.size).toBe(1);
+    for (const d of r.decisions) if ((d.currentA ?? 0) > 0) expect(d.currentA).toBeGreaterThanOrEqual(6);
+    // Same inputs in another order: the same plan.
+    expect(plan([...sessions].reverse(), budget).decisions).toEqual(r.decisions);
+  });
+});
+
+describe('calm re-sending', () => {
+  const last = { currentA: 10, atMs: NOW - 5_000 };
+  it.each<[string, number, number, boolean, boolean]>([
+    ['first limit', Number.NaN, 10, false, true],
+    ['unchanged', 10, 10, false, false],
+    ['increase below 1 A', 10, 10.9, false, false],
+    ['increase of 1 A', 10, 11, false, true],
+    ['decrease below 1 A', 10, 9.5, false, false],
+    ['decrease below 1 A the budget needs', 10, 9.5, true, true],
+    ['decrease of 1 A', 10, 9, false, true],
+    ['down to the minimum', 6.5, 6, false, true],
+    ['up from the minimum', 6, 6.5, false, true],
+    ['hold', 6.2, 0, false, true],
+  ])('%s', (_name, from, to, urgent, send) => {
+    const prev = Number.isNaN(from) ? undefined : { ...last, currentA: from };
+    expect(limitVerdict(prev, to, 6, NOW, urgent).send).toBe(send);
+  });
+
+  it('an increase waits a second after the last message; a decrease does not', () => {
+    const justSent = { currentA: 10, atMs: NOW - 200 };
+    expect(limitVerdict(justSent, 14, 6, NOW, false)).toEqual({ send: false, retryAtMs: NOW - 200 + LIMIT_MIN_INTERVAL_MS });
+    expect(limitVerdict(justSent, 14, 6, NOW + 800, false)).toEqual({ send: true });
+    expect(limitVerdict(justSent, 6, 6, NOW, false)).toEqual({ send: true });
+    expect(limitVerdict(justSent, 0, 6, NOW, false)).toEqual({ send: true });
+  });
+});
