@@ -79,10 +79,14 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
     ...rx,
   });
   const moduleIds = config.evses.map((e) => e.module_id);
+  const limitsModuleIds = config.evses.flatMap((e) => (e.limits_module_id === undefined ? [] : [e.limits_module_id]));
   await client.addEvses(moduleIds);
+  await client.addLimitsModules(limitsModuleIds);
+  // A limits module is watched and kept alive exactly like an EVSE module: same monitor, same check.
+  const livenessIds = [...moduleIds, ...limitsModuleIds];
   const heartbeat = new HeartbeatMonitor({
     client,
-    moduleIds,
+    moduleIds: livenessIds,
     timeoutMs: config.everest.heartbeat_timeout_ms,
     logger: logger.child({ component: 'heartbeat' }),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
@@ -91,7 +95,7 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
   const communicationCheck = new CommunicationCheck({
     client,
     status$: transport.status$,
-    moduleIds,
+    moduleIds: livenessIds,
     intervalMs: config.everest.communication_check_interval_ms,
     logger: logger.child({ component: 'communication_check' }),
     ...rx,

@@ -7,16 +7,18 @@ export type {
   EverestConfig,
   EvseConfig,
   HttpConfig,
+  LimitsConfig,
   LogConfig,
   LogLevel,
   MqttConfig,
   SchedulerConfig,
+  SharingPolicy,
   SiteConfig,
   StoreConfig,
   TlsConfig,
   WebhookConfig,
 } from './types.js';
-export { ENABLE_SOURCES, LOG_LEVELS } from './types.js';
+export { ENABLE_SOURCES, LOG_LEVELS, SHARING_POLICIES } from './types.js';
 export { configSchema } from './schema.js';
 export { ConfigError, ENV_PREFIX, HTTP_TOKEN_ENV, envOverrideNames, loadConfig, unrecognisedEnvNames } from './load.js';
 export type { ConfigIssue, LoadConfigOptions } from './load.js';

@@ -418,6 +418,37 @@ function crossChecks(config: ConfigFile): { segments: Segment[]; message: string
       }
     });
   }
+  // An EVSE module and a limits module with one id would share a topic namespace in no EVerest config;
+  // two EVSEs on one limits module would overwrite each other's limit (last writer wins).
+  const evseIndex = new Map(config.evses.map((evse, index) => [evse.module_id, index]));
+  const limitsSeen = new Map<string, number>();
+  config.evses.forEach((evse, index) => {
+    const id = evse.limits_module_id;
+    if (id === undefined) return;
+    const first = limitsSeen.get(id);
+    const clash = evseIndex.get(id);
+    if (first !== undefined) {
+      out.push({
+        segments: ['evses', index, 'limits_module_id'],
+        message: `duplicate limits_module_id "${id}" (also evses[${first}].limits_module_id): each EVSE needs its own EnergyNode and limits module`,
+      });
+    } else limitsSeen.set(id, index);
+    if (clash !== undefined) {
+      out.push({
+        segments: ['evses', index, 'limits_module_id'],
+        message: `limits_module_id "${id}" is the module_id of evses[${clash}]: the external_energy_limits_consumer_API module has its own id`,
+      });
+    }
+  });
+  const limits = config.limits;
+  if (limits.refresh_s * 2 > limits.failsafe_s) {
+    out.push({
+      segments: ['limits', 'refresh_s'],
+      message:
+        `limits.refresh_s (${limits.refresh_s}) must be at most half of limits.failsafe_s (${limits.failsafe_s}), ` +
+        'or one lost refresh lets the fail-safe current take over while evse-priority is running',
+    });
+  }
   return out;
 }
 

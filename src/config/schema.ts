@@ -1,5 +1,5 @@
 import type { JSONSchemaType } from 'ajv';
-import { ENABLE_SOURCES, LOG_LEVELS } from './types.js';
+import { ENABLE_SOURCES, LOG_LEVELS, SHARING_POLICIES } from './types.js';
 import type { ConfigFile } from './types.js';
 
 /** Characters that would change an MQTT topic's meaning or split it into levels. */
@@ -34,6 +34,7 @@ export const configSchema = {
     'evses',
     'site',
     'scheduler',
+    'limits',
     'enforcer',
     'store',
     'http',
@@ -236,6 +237,14 @@ export const configSchema = {
             exclusiveMinimum: 0,
             description: 'Per-phase hardware current cap, used until EVerest reports hw_capabilities.',
           },
+          limits_module_id: {
+            type: 'string',
+            nullable: true,
+            pattern: MQTT_SEGMENT,
+            [PATTERN_TEXT]: MQTT_SEGMENT_TEXT,
+            description:
+              "Id of the external_energy_limits_consumer_API module on the EnergyNode directly above this EVSE's EvseManager; with it the EVSE gets a current limit, without it on/off control.",
+          },
         },
       },
     },
@@ -265,8 +274,15 @@ export const configSchema = {
       additionalProperties: false,
       default: section(),
       description: 'Who charges when the budget is short.',
-      required: ['min_on_time_s', 'min_off_time_s', 'overrun_tolerance_w', 'reservation_timeout_s'],
+      required: ['sharing', 'min_on_time_s', 'min_off_time_s', 'overrun_tolerance_w', 'reservation_timeout_s'],
       properties: {
+        sharing: {
+          type: 'string',
+          enum: SHARING_POLICIES,
+          default: 'priority_levels',
+          description:
+            'How current is shared among EVSEs with a limits module: priority_levels serves each priority level in full before the next; minimum_first gives everyone their minimum in priority order first, then tops up by level.',
+        },
         min_on_time_s: {
           type: 'number',
           minimum: 0,
@@ -290,6 +306,42 @@ export const configSchema = {
           minimum: 0,
           default: 30,
           description: 'Power granted to a resumed car stays reserved this long until its meter shows it.',
+        },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: "Current control through EVerest's external_energy_limits_consumer_API (EVSEs with limits_module_id).",
+      required: ['min_current_a', 'failsafe_s', 'refresh_s'],
+      properties: {
+        min_current_a: {
+          type: 'number',
+          minimum: 6,
+          default: 6,
+          description: 'Smallest current per phase a session is admitted with; EVerest pauses AC charging at 5.9 A or less.',
+        },
+        failsafe_s: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          default: 60,
+          description:
+            'Every limit message carries a second schedule entry this many seconds ahead with failsafe_current_a; EVerest never expires a limit, so this entry is what applies if evse-priority dies.',
+        },
+        refresh_s: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          default: 20,
+          description:
+            'An unchanged limit is re-sent this often, pushing the fail-safe entry ahead; at most half of failsafe_s, so one lost message does not let the fail-safe take over.',
+        },
+        failsafe_current_a: {
+          type: 'number',
+          nullable: true,
+          minimum: 0,
+          [DERIVED_DEFAULT]: 'site.max_power_w shared equally over the EVSEs with a limits module, at nominal_voltage_v x 3 phases',
+          description: 'Current per phase each EVSE with a limits module falls back to when evse-priority is gone; 5.9 A or less pauses charging.',
         },
       },
     },

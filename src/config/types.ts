@@ -54,6 +54,7 @@ export interface EvseConfig {
   connectors: number[];
   phases: number;
   max_current_a?: number;
+  limits_module_id?: string;
 }
 
 export interface SiteConfig {
@@ -61,11 +62,22 @@ export interface SiteConfig {
   nominal_voltage_v: number;
 }
 
+export const SHARING_POLICIES = ['priority_levels', 'minimum_first'] as const;
+export type SharingPolicy = (typeof SHARING_POLICIES)[number];
+
 export interface SchedulerConfig {
+  sharing: SharingPolicy;
   min_on_time_s: number;
   min_off_time_s: number;
   overrun_tolerance_w: number;
   reservation_timeout_s: number;
+}
+
+export interface LimitsConfig {
+  min_current_a: number;
+  failsafe_s: number;
+  refresh_s: number;
+  failsafe_current_a?: number;
 }
 
 export interface EnforcerConfig {
@@ -110,6 +122,7 @@ export interface ConfigFile {
   evses: EvseConfig[];
   site: SiteConfig;
   scheduler: SchedulerConfig;
+  limits: LimitsConfig;
   enforcer: EnforcerConfig;
   store: StoreConfig;
   http: HttpConfig;

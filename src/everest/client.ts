@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Observable, Subject, asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { MqttTransport } from '../transport/mqtt-transport.js';
-import type { Contract } from './contract.js';
+import type { Contract, ValidationResult } from './contract.js';
+import type { ExternalLimits } from './external-limits.js';
 import { InvalidReplyError, RequestPublishError, RequestTimeoutError, UnknownEvseError } from './errors.js';
 import { NOOP_EVEREST_METRICS, type EverestMetrics } from './metrics.js';
 import type { E2mPayloads, E2mVar, M2eRequest, M2eRequests, M2eSend, M2eSends } from './payloads.js';
-import type { EverestTopics } from './topics.js';
+import { EXTERNAL_LIMITS_API, type EverestTopics } from './topics.js';
 
 export interface EverestClientOptions {
   transport: MqttTransport;
@@ -39,7 +40,10 @@ type RequestArgs<K extends M2eRequest> = M2eRequests[K]['payload'] extends void 
 
 /**
  * One client for all EVSEs on one MQTT connection: routes e2m messages to typed per-EVSE streams
- * (parsed and validated once), and correlates request/reply by unique reply topic.
+ * (parsed and validated once), and correlates request/reply by unique reply topic. It also speaks to
+ * the external_energy_limits_consumer_API modules (one per EVSE under current control): their
+ * heartbeat arrives through `on(limitsModuleId, 'heartbeat')` and their communication check goes out
+ * through `send(limitsModuleId, 'communication_check', true)`, exactly as for an EVSE.
  */
 export class EverestClient {
   private readonly streams = new Map<string, Map<string, Subject<unknown>>>();
@@ -50,6 +54,9 @@ export class EverestClient {
   private readonly log: Logger;
   private readonly stopRouting: () => void;
   private readonly knownVars: ReadonlySet<string>;
+  private readonly knownLimitsVars: ReadonlySet<string>;
+  private readonly limitsModules = new Set<string>();
+  private readonly limitsTopics: EverestTopics;
 
   /** Every message that failed JSON parsing or validation. */
   readonly invalid$ = this.invalidSubject.asObservable();
@@ -59,11 +66,18 @@ export class EverestClient {
     this.metrics = options.metrics ?? NOOP_EVEREST_METRICS;
     this.log = options.logger;
     this.knownVars = new Set(options.contract.e2mNames());
+    this.knownLimitsVars = new Set(options.contract.externalLimits.e2mNames());
+    this.limitsTopics = options.topics.forApi(EXTERNAL_LIMITS_API);
     this.stopRouting = options.transport.onMessage((topic, payload) => this.route(topic, payload));
   }
 
+  /** EVSE module ids (evse_manager_consumer_API), without the limits modules. */
   get moduleIds(): string[] {
-    return [...this.streams.keys()];
+    return [...this.streams.keys()].filter((id) => !this.limitsModules.has(id));
+  }
+
+  get limitsModuleIds(): string[] {
+    return [...this.limitsModules];
   }
 
   /** Number of requests awaiting a reply (for tests and metrics: must drain to zero). */
@@ -81,8 +95,31 @@ export class EverestClient {
     await this.options.transport.subscribe(fresh.map((id) => this.options.topics.e2mFilter(id)));
   }
 
+  /** Registers external_energy_limits_consumer_API modules and subscribes to what they publish. */
+  async addLimitsModules(limitsModuleIds: readonly string[]): Promise<void> {
+    const fresh = limitsModuleIds.filter((id) => !this.streams.has(id));
+    for (const id of fresh) {
+      this.streams.set(id, new Map());
+      this.limitsModules.add(id);
+    }
+    await this.options.transport.subscribe(fresh.map((id) => this.limitsTopics.e2mFilter(id)));
+  }
+
+  /**
+   * Publishes a limit schedule (bare JSON, no reply: EVerest answers nothing, not even to a message it
+   * cannot parse). A failed publish is logged and counted; the caller's next refresh sends again.
+   */
+  setExternalLimits(limitsModuleId: string, limits: ExternalLimits): void {
+    if (!this.limitsModules.has(limitsModuleId)) throw new UnknownEvseError(limitsModuleId);
+    this.metrics.messageOut('set_external_limits');
+    this.options.transport.publish(this.limitsTopics.m2e(limitsModuleId, 'set_external_limits'), JSON.stringify(limits)).catch((err: Error) => {
+      this.metrics.invalid('set_external_limits_publish');
+      this.log.warn({ limitsModuleId, err: err.message }, 'set_external_limits not published');
+    });
+  }
+
   evse(moduleId: string): EvseChannel {
-    if (!this.streams.has(moduleId)) throw new UnknownEvseError(moduleId);
+    if (!this.streams.has(moduleId) || this.limitsModules.has(moduleId)) throw new UnknownEvseError(moduleId);
     return new EvseChannel(this, moduleId);
   }
 
@@ -104,7 +141,7 @@ export class EverestClient {
    */
   request<K extends M2eRequest>(moduleId: string, command: K, ...args: RequestArgs<K>): Observable<M2eRequests[K]['reply']> {
     return new Observable<M2eRequests[K]['reply']>((subscriber) => {
-      if (!this.streams.has(moduleId)) {
+      if (!this.streams.has(moduleId) || this.limitsModules.has(moduleId)) {
         subscriber.error(new UnknownEvseError(moduleId));
         return;
       }
@@ -139,11 +176,18 @@ export class EverestClient {
     });
   }
 
-  /** Fire-and-forget: the raw payload, no envelope. */
+  /**
+   * Fire-and-forget: the raw payload, no envelope. To a limits module only communication_check exists;
+   * its limits go through setExternalLimits.
+   */
   async send<K extends M2eSend>(moduleId: string, command: K, payload: M2eSends[K]): Promise<void> {
     if (!this.streams.has(moduleId)) throw new UnknownEvseError(moduleId);
+    let topic: string;
+    if (!this.limitsModules.has(moduleId)) topic = this.options.topics.m2e(moduleId, command);
+    else if (command === 'communication_check') topic = this.limitsTopics.m2e(moduleId, command);
+    else throw new UnknownEvseError(moduleId);
     this.metrics.messageOut(command);
-    await this.options.transport.publish(this.options.topics.m2e(moduleId, command), JSON.stringify(payload));
+    await this.options.transport.publish(topic, JSON.stringify(payload));
   }
 
   dispose(): void {
@@ -158,15 +202,28 @@ export class EverestClient {
 
   private route(topic: string, payload: Buffer): void {
     const parsed = this.options.topics.parse(topic);
-    if (!parsed || parsed.direction !== 'e2m') return;
-    const perEvse = this.streams.get(parsed.moduleId);
-    if (!perEvse) return;
-    if (parsed.rest.length > 0) {
-      this.routeReply(topic, parsed.moduleId, payload);
+    if (parsed) {
+      if (parsed.direction !== 'e2m' || !this.streams.has(parsed.moduleId) || this.limitsModules.has(parsed.moduleId)) return;
+      if (parsed.rest.length > 0) this.routeReply(topic, parsed.moduleId, payload);
+      else this.deliver(topic, parsed.moduleId, parsed.name, payload, this.knownVars, this.options.contract);
       return;
     }
-    const name = parsed.name;
-    if (!this.knownVars.has(name)) {
+    if (this.limitsModules.size === 0) return;
+    const limits = this.limitsTopics.parse(topic);
+    if (!limits || limits.direction !== 'e2m' || limits.rest.length > 0 || !this.limitsModules.has(limits.moduleId)) return;
+    this.deliver(topic, limits.moduleId, limits.name, payload, this.knownLimitsVars, this.options.contract.externalLimits);
+  }
+
+  /** Parses and validates one e2m variable once, then hands it to that module's stream. */
+  private deliver(
+    topic: string,
+    moduleId: string,
+    name: string,
+    payload: Buffer,
+    known: ReadonlySet<string>,
+    contract: { validateE2m(name: string, data: unknown): ValidationResult<unknown> },
+  ): void {
+    if (!known.has(name)) {
       // Newer EVerest versions add variables; they are not errors, just nothing we use.
       this.log.debug({ topic }, 'ignored unknown e2m variable');
       return;
@@ -176,15 +233,15 @@ export class EverestClient {
     try {
       data = JSON.parse(payload.toString('utf8'));
     } catch (err) {
-      this.reject(topic, parsed.moduleId, name, `invalid JSON: ${(err as Error).message}`);
+      this.reject(topic, moduleId, name, `invalid JSON: ${(err as Error).message}`);
       return;
     }
-    const result = this.options.contract.validateE2m(name as E2mVar, data);
+    const result = contract.validateE2m(name, data);
     if (!result.ok) {
-      this.reject(topic, parsed.moduleId, name, result.reason);
+      this.reject(topic, moduleId, name, result.reason);
       return;
     }
-    perEvse.get(name)?.next(result.value);
+    this.streams.get(moduleId)?.get(name)?.next(result.value);
   }
 
   private routeReply(topic: string, moduleId: string, payload: Buffer): void {

@@ -1,6 +1,6 @@
-// Runtime contract for the EVerest evse_manager_consumer_API: parses our AsyncAPI document
-// (asyncapi/evse_manager_consumer_API.yaml) with @asyncapi/parser and compiles every message payload
-// schema once into an ajv validator. Channels are mapped to names by address: `e2m/<name>` is a
+// Runtime contract for the EVerest evse_manager_consumer_API and external_energy_limits_consumer_API:
+// parses our AsyncAPI documents (asyncapi/*.yaml) with @asyncapi/parser and compiles every message
+// payload schema once into an ajv validator. Channels are mapped to names by address: `e2m/<name>` is a
 // variable EVerest publishes, `m2e/<name>` a command we publish (a request when the operation has a
 // reply, fire-and-forget otherwise).
 
@@ -23,6 +23,7 @@ import {
   type M2eRequests,
   type M2eSend,
 } from './payloads.js';
+import { LIMITS_E2M_VARS, LIMITS_M2E_SENDS } from './external-limits.js';
 import { ContractError, describeValidationErrors } from './validation-error.js';
 
 export { ContractError } from './validation-error.js';
@@ -49,21 +50,43 @@ export interface Contract {
   sendNames(): readonly string[];
   /** Parser diagnostics of warning severity and ajv warnings; the caller decides whether to log them. */
   readonly warnings: string[];
+  /** The external_energy_limits_consumer_API, loaded with it. */
+  readonly externalLimits: LimitsContract;
+}
+
+/** The external_energy_limits_consumer_API: one e2m variable (heartbeat) and two fire-and-forget sends. */
+export interface LimitsContract {
+  readonly version: string;
+  validateE2m(name: string, data: unknown): ValidationResult<unknown>;
+  /** set_external_limits (an ExternalLimits object) or communication_check. */
+  validateSend(name: string, payload: unknown): ValidationResult<unknown>;
+  e2mNames(): readonly string[];
+  sendNames(): readonly string[];
+  readonly warnings: string[];
 }
 
 const CONTRACT_FILE = path.join('asyncapi', 'evse_manager_consumer_API.yaml');
+const LIMITS_CONTRACT_FILE = path.join('asyncapi', 'external_energy_limits_consumer_API.yaml');
 
 /** Walks up from this module (src/everest or dist/src/everest) to the directory holding asyncapi/. */
-export function defaultContractPath(): string {
+function findContract(file: string): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i += 1) {
-    const candidate = path.join(dir, CONTRACT_FILE);
+    const candidate = path.join(dir, file);
     if (existsSync(candidate)) return candidate;
     const parent = path.dirname(dir);
     if (parent === dir) break;
     dir = parent;
   }
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', CONTRACT_FILE);
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', file);
+}
+
+export function defaultContractPath(): string {
+  return findContract(CONTRACT_FILE);
+}
+
+export function defaultLimitsContractPath(): string {
+  return findContract(LIMITS_CONTRACT_FILE);
 }
 
 // @stoplight/types DiagnosticSeverity: Error = 0, Warning = 1, Information = 2, Hint = 3.
@@ -160,7 +183,17 @@ interface CompiledContract {
   sends: Map<string, Check>;
 }
 
-function compile(document: AsyncAPIDocumentInterface, warnings: string[]): CompiledContract {
+/** The names the code expects a document to declare (payloads.ts, external-limits.ts). */
+interface ExpectedNames {
+  e2m: readonly string[];
+  requests: readonly string[];
+  sends: readonly string[];
+}
+
+const EVSE_NAMES: ExpectedNames = { e2m: E2M_VARS, requests: M2E_REQUESTS, sends: M2E_SENDS };
+const LIMITS_NAMES: ExpectedNames = { e2m: LIMITS_E2M_VARS, requests: [], sends: LIMITS_M2E_SENDS };
+
+function compile(document: AsyncAPIDocumentInterface, warnings: string[], expected: ExpectedNames, codeFile: string): CompiledContract {
   const ajv = new Ajv({
     // AsyncAPI schemas carry keywords ajv does not know (x-parser-schema-id added by the parser, our own
     // x- notes, discriminator, externalDocs, ...). Non-strict mode ignores them instead of throwing.
@@ -240,12 +273,12 @@ function compile(document: AsyncAPIDocumentInterface, warnings: string[]): Compi
   }
 
   const drift = (kind: string, expected: readonly string[], actual: ReadonlyMap<string, unknown>): void => {
-    for (const name of expected) if (!actual.has(name)) problems.push(`${kind} ${name} is in payloads.ts but not in the contract`);
-    for (const name of actual.keys()) if (!expected.includes(name)) problems.push(`${kind} ${name} is in the contract but not in payloads.ts`);
+    for (const name of expected) if (!actual.has(name)) problems.push(`${kind} ${name} is in ${codeFile} but not in the contract`);
+    for (const name of actual.keys()) if (!expected.includes(name)) problems.push(`${kind} ${name} is in the contract but not in ${codeFile}`);
   };
-  drift('e2m variable', E2M_VARS, e2m);
-  drift('m2e request', M2E_REQUESTS, requests);
-  drift('m2e send', M2E_SENDS, sends);
+  drift('e2m variable', expected.e2m, e2m);
+  drift('m2e request', expected.requests, requests);
+  drift('m2e send', expected.sends, sends);
   if (problems.length > 0) throw new ContractError('EVerest contract does not match what the code expects', problems);
 
   try {
@@ -276,12 +309,7 @@ function compile(document: AsyncAPIDocumentInterface, warnings: string[]): Compi
 
 let sharedParser: Parser | undefined;
 
-/**
- * Loads and compiles the contract. Throws ContractError when the document has parser diagnostics of error
- * severity, when a schema does not compile, or when payloads.ts and the document list different names.
- * Loading takes several hundred milliseconds (the AsyncAPI parser dominates): load once per process.
- */
-export async function loadContract(contractPath: string = defaultContractPath()): Promise<Contract> {
+async function parseAndCompile(contractPath: string, expected: ExpectedNames, codeFile: string): Promise<CompiledContract & { warnings: string[] }> {
   const source = path.resolve(contractPath);
   let text: string;
   try {
@@ -296,16 +324,45 @@ export async function loadContract(contractPath: string = defaultContractPath())
     throw new ContractError(`EVerest contract ${source} is not valid AsyncAPI`, errors.map(formatDiagnostic));
   }
   const warnings = diagnostics.filter((d) => d.severity === SEVERITY_WARNING).map(formatDiagnostic);
-  const compiled = compile(document, warnings);
+  return { ...compile(document, warnings, expected, codeFile), warnings };
+}
+
+function validatorsOf(compiled: CompiledContract) {
+  return {
+    validateE2m(name: string, data: unknown): ValidationResult<unknown> {
+      const check = compiled.e2m.get(name);
+      return check ? check(data) : { ok: false, reason: 'unknown variable' };
+    },
+    validateSend(name: string, payload: unknown): ValidationResult<unknown> {
+      const check = compiled.sends.get(name);
+      return check ? check(payload) : { ok: false, reason: 'unknown command' };
+    },
+  };
+}
+
+/**
+ * Loads and compiles both contracts. Throws ContractError when a document has parser diagnostics of error
+ * severity, when a schema does not compile, or when the code and the document list different names.
+ * Loading takes several hundred milliseconds (the AsyncAPI parser dominates): load once per process.
+ */
+export async function loadContract(
+  contractPath: string = defaultContractPath(),
+  limitsContractPath: string = defaultLimitsContractPath(),
+): Promise<Contract> {
+  // One after the other: the parser is shared and the second document is small.
+  const compiled = await parseAndCompile(contractPath, EVSE_NAMES, 'payloads.ts');
+  const limits = await parseAndCompile(limitsContractPath, LIMITS_NAMES, 'external-limits.ts');
   const e2mNames = Object.freeze([...compiled.e2m.keys()]);
   const requestNames = Object.freeze([...compiled.requests.keys()]);
   const sendNames = Object.freeze([...compiled.sends.keys()]);
+  const { validateE2m: checkE2m, validateSend } = validatorsOf(compiled);
+  const limitsE2mNames = Object.freeze([...limits.e2m.keys()]);
+  const limitsSendNames = Object.freeze([...limits.sends.keys()]);
 
   function validateE2m<K extends E2mVar>(name: K, data: unknown): ValidationResult<E2mPayloads[K]>;
   function validateE2m(name: string, data: unknown): ValidationResult<unknown>;
   function validateE2m(name: string, data: unknown): ValidationResult<unknown> {
-    const check = compiled.e2m.get(name);
-    return check ? check(data) : { ok: false, reason: 'unknown variable' };
+    return checkE2m(name, data);
   }
 
   return {
@@ -320,13 +377,17 @@ export async function loadContract(contractPath: string = defaultContractPath())
       const entry = compiled.requests.get(name);
       return entry ? entry.request(envelope) : { ok: false, reason: 'unknown request' };
     },
-    validateSend(name: string, payload: unknown): ValidationResult<unknown> {
-      const check = compiled.sends.get(name);
-      return check ? check(payload) : { ok: false, reason: 'unknown command' };
-    },
+    validateSend,
     e2mNames: () => e2mNames,
     requestNames: () => requestNames,
     sendNames: () => sendNames,
-    warnings,
+    warnings: compiled.warnings,
+    externalLimits: {
+      version: limits.version,
+      ...validatorsOf(limits),
+      e2mNames: () => limitsE2mNames,
+      sendNames: () => limitsSendNames,
+      warnings: limits.warnings,
+    },
   };
 }

@@ -1,10 +1,19 @@
+import type { LimitsM2eSend } from './external-limits.js';
 import type { E2mVar, M2eRequest, M2eSend } from './payloads.js';
+
+/** The API segment of EVerest's evse_manager_consumer_API topics. */
+export const EVSE_MANAGER_API = 'evse_manager_consumer';
+/** The API segment of EVerest's external_energy_limits_consumer_API topics. */
+export const EXTERNAL_LIMITS_API = 'external_energy_limits_consumer';
+export type EverestApi = typeof EVSE_MANAGER_API | typeof EXTERNAL_LIMITS_API;
 
 export interface TopicOptions {
   /** EVerest's mqtt_external_prefix, glued on with no separator (default ''). */
   prefix: string;
   /** Version segment: '1' since 2025-10-28, '1.0' before. */
   apiVersion: string;
+  /** Default evse_manager_consumer. */
+  api?: EverestApi;
 }
 
 export interface ParsedTopic {
@@ -16,12 +25,19 @@ export interface ParsedTopic {
   rest: readonly string[];
 }
 
-/** Builds and parses `{prefix}everest_api/{version}/evse_manager_consumer/{module_id}/{e2m|m2e}/{name}`. */
+/** Builds and parses `{prefix}everest_api/{version}/{api}/{module_id}/{e2m|m2e}/{name}`. */
 export class EverestTopics {
   readonly base: string;
+  readonly api: EverestApi;
 
-  constructor(options: TopicOptions) {
-    this.base = `${options.prefix}everest_api/${options.apiVersion}/evse_manager_consumer`;
+  constructor(private readonly options: TopicOptions) {
+    this.api = options.api ?? EVSE_MANAGER_API;
+    this.base = `${options.prefix}everest_api/${options.apiVersion}/${this.api}`;
+  }
+
+  /** The topics of another API of the same EVerest (same prefix and version). */
+  forApi(api: EverestApi): EverestTopics {
+    return api === this.api ? this : new EverestTopics({ ...this.options, api });
   }
 
   module(moduleId: string): string {
@@ -32,7 +48,7 @@ export class EverestTopics {
     return `${this.base}/${moduleId}/e2m/${name}`;
   }
 
-  m2e(moduleId: string, name: M2eRequest | M2eSend): string {
+  m2e(moduleId: string, name: M2eRequest | M2eSend | LimitsM2eSend): string {
     return `${this.base}/${moduleId}/m2e/${name}`;
   }
 

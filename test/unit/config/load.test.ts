@@ -35,7 +35,8 @@ describe('defaults', () => {
       },
       evses: [],
       site: { max_power_w: 22000, nominal_voltage_v: 230 },
-      scheduler: { min_on_time_s: 120, min_off_time_s: 30, overrun_tolerance_w: 500, reservation_timeout_s: 30 },
+      scheduler: { sharing: 'priority_levels', min_on_time_s: 120, min_off_time_s: 30, overrun_tolerance_w: 500, reservation_timeout_s: 30 },
+      limits: { min_current_a: 6, failsafe_s: 60, refresh_s: 20 },
       enforcer: {
         enable_source: 'LocalAPI',
         enable_priority: 100,
@@ -214,6 +215,43 @@ describe('validation errors name the key', () => {
       expect(issue?.message).toContain('everest.communication_check_timeout_s');
     }
     expect(loadConfig({ env: noEnv, overrides: { everest: { communication_check_interval_ms: 4999 } } }).everest.communication_check_timeout_s).toBe(5);
+  });
+
+  it('limits_module_id: optional, unique, and never an EVSE module_id', () => {
+    const ok = loadConfig({ env: noEnv, overrides: { evses: [{ module_id: 'a', limits_module_id: 'a_limits' }, { module_id: 'b' }] } });
+    expect(ok.evses.map((e) => e.limits_module_id)).toEqual(['a_limits', undefined]);
+    const err = load(
+      'limits-ids.yaml',
+      'evses:\n  - {module_id: a, limits_module_id: lim}\n  - {module_id: b, limits_module_id: lim}\n  - {module_id: c, limits_module_id: a}\n',
+    );
+    expect(err.issues.map((i) => [i.path, i.line])).toEqual([
+      ['evses[1].limits_module_id', 3],
+      ['evses[2].limits_module_id', 4],
+    ]);
+    expect(err.issues[0]?.message).toBe(
+      'duplicate limits_module_id "lim" (also evses[0].limits_module_id): each EVSE needs its own EnergyNode and limits module',
+    );
+    expect(err.issues[1]?.message).toBe('limits_module_id "a" is the module_id of evses[0]: the external_energy_limits_consumer_API module has its own id');
+    const [bad] = issuesOf(() => loadConfig({ env: noEnv, overrides: { evses: [{ module_id: 'a', limits_module_id: 'x/y' }] } }));
+    expect(bad?.path).toBe('evses[0].limits_module_id');
+  });
+
+  it('limits: refresh at most half the fail-safe time, a sharing policy from the list, a minimum of at least 6 A', () => {
+    const [refresh] = issuesOf(() => loadConfig({ env: noEnv, overrides: { limits: { failsafe_s: 30, refresh_s: 16 } } }));
+    expect(refresh).toMatchObject({ path: 'limits.refresh_s', source: 'overrides' });
+    expect(refresh?.message).toContain('limits.failsafe_s (30)');
+    expect(loadConfig({ env: noEnv, overrides: { limits: { failsafe_s: 4, refresh_s: 2 } } }).limits).toEqual({
+      min_current_a: 6,
+      failsafe_s: 4,
+      refresh_s: 2,
+    });
+    const [sharing] = issuesOf(() => loadConfig({ env: { EVSE_PRIORITY_SCHEDULER_SHARING: 'equal' } }));
+    expect(sharing).toMatchObject({ path: 'scheduler.sharing', source: 'EVSE_PRIORITY_SCHEDULER_SHARING' });
+    expect(sharing?.message).toContain('priority_levels, minimum_first');
+    const [min] = issuesOf(() => loadConfig({ env: noEnv, overrides: { limits: { min_current_a: 5 } } }));
+    expect(min?.path).toBe('limits.min_current_a');
+    const fromEnv = loadConfig({ env: { EVSE_PRIORITY_LIMITS_FAILSAFE_CURRENT_A: '8', EVSE_PRIORITY_SCHEDULER_SHARING: 'minimum_first' } });
+    expect([fromEnv.limits.failsafe_current_a, fromEnv.scheduler.sharing]).toEqual([8, 'minimum_first']);
   });
 
   it('reconnect_min_ms above reconnect_max_ms', () => {
