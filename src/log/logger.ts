@@ -52,13 +52,8 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     redact: { paths: [...REDACT_PATHS], censor },
   };
   if (!pretty) return options.destination === undefined ? pino(base) : pino(base, options.destination);
-  if (options.destination !== undefined) {
-    // In-process pretty printing keeps a caller-supplied stream synchronous and readable in tests.
-    return pino(base, pinoPretty({ destination: options.destination, colorize: false, sync: true }));
-  }
-  // A worker-thread transport keeps formatting cost off the event loop that drives the chargers.
-  return pino({
-    ...base,
-    transport: { target: 'pino-pretty', options: { destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
-  });
+  // In process, not in a worker-thread transport: a transport loads its target by file name, which a
+  // single-file bundle does not have. Pretty lines are for a person at a terminal; chargers log JSON.
+  if (options.destination !== undefined) return pino(base, pinoPretty({ destination: options.destination, colorize: false, sync: true }));
+  return pino(base, pinoPretty({ destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
 }

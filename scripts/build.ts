@@ -1,0 +1,66 @@
+// `npm run build` (tsx scripts/build.ts): the deployable artifact. One ESM bundle, dist/evse-priority.mjs, with every runtime
+// dependency inside, plus the static files it reads at run time next to it in dist/. A charger gets dist/ (or
+// the npm package, which installs no dependencies); `node dist/evse-priority.mjs run --config site.yaml`.
+import { build, type BuildResult } from 'esbuild';
+import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+
+/**
+ * Files the bundle opens at run time, relative to the repository root, copied to the same place under dist/
+ * (code finds them next to the bundle). src/web/ is the dashboard page's static files, whatever they are.
+ */
+const ASSETS = ['asyncapi', 'src/web'];
+
+/**
+ * Optional modules our dependencies `require` inside try/catch and run fine without (native speed-ups of
+ * ws). Left out of the bundle; absent on a charger, as intended.
+ */
+const OPTIONAL = ['bufferutil', 'utf-8-validate'];
+
+export interface BuildOptions {
+  /** Where the bundle and its assets go (default dist/). */
+  outdir?: string;
+  quiet?: boolean;
+}
+
+export async function buildArtifact({ outdir = dist, quiet = false }: BuildOptions = {}): Promise<BuildResult> {
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  const result = await build({
+    entryPoints: [join(root, 'src', 'cli.ts')],
+    outfile: join(outdir, 'evse-priority.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: OPTIONAL,
+    // jsonc-parser's UMD main hides its requires from the bundler; its ESM build does not.
+    mainFields: ['module', 'main'],
+    // CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require of its own.
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    // Whitespace and syntax only: stack traces from a charger keep readable function names.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'external',
+    metafile: true,
+    logLevel: quiet ? 'error' : 'warning',
+  });
+  for (const asset of ASSETS) {
+    const from = join(root, asset);
+    if (!existsSync(from)) continue;
+    cpSync(from, join(outdir, asset), { recursive: true, filter: (file) => !/\.(ts|tsx)$/.test(file) || statSync(file).isDirectory() });
+  }
+  if (!quiet) {
+    const bytes = statSync(join(outdir, 'evse-priority.mjs')).size;
+    process.stdout.write(`built ${relative(root, join(outdir, 'evse-priority.mjs'))} (${(bytes / 1024 / 1024).toFixed(1)} MB)\n`);
+  }
+  return result;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await buildArtifact();
+}
