@@ -251,7 +251,7 @@ async function benchRoundTrip(broker: TestBroker, contract: Contract): Promise<R
       const evse = ours.channels[i % ours.channels.length];
       if (!evse) throw new Error('no EVSE channel');
       const t0 = performance.now();
-      const reply = await firstValueFrom(evse.pauseCharging());
+      const reply = await firstValueFrom(evse.request('pause_charging'));
       const dt = performance.now() - t0;
       if (reply !== true) throw new Error(`pause_charging replied ${String(reply)}`);
       return dt;

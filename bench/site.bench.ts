@@ -3,7 +3,9 @@
 // baseline. Run: npx tsx bench/site.bench.ts [--seed=N]
 import { pathToFileURL } from 'node:url';
 import type { EvseState } from '../src/everest/payloads.js';
-import { DEFAULT_SCHEDULER_CONFIG, sessionKey, type SessionSnapshot, type SiteSnapshot } from '../src/site/model.js';
+import { connectorKey } from '../src/priorities/model.js';
+import type { SessionSnapshot, SiteSnapshot } from '../src/site/model.js';
+import { SIM_SCHEDULER_CONFIG } from '../test/support/builders/snapshot.js';
 import { schedule } from '../src/site/scheduler.js';
 import { mean, measure, p50, p99, printTable, ratio } from './lib/stats.js';
 import { DEFAULT_SITE_SIM, mulberry32, runSiteSim, type SiteSimResult } from '../test/support/site-sim.js';
@@ -22,7 +24,7 @@ export function benchSite(sessions: number, seed: number): SiteSnapshot {
     const phases = rnd() < 0.3 ? 1 : 3;
     const moduleId = `evse_${Math.floor(i / 2)}`;
     const s: SessionSnapshot = {
-      key: sessionKey(moduleId, (i % 2) + 1),
+      key: connectorKey(moduleId, (i % 2) + 1),
       moduleId,
       connectorId: (i % 2) + 1,
       evseState,
@@ -65,7 +67,7 @@ export interface MicroBenchRow {
 /** Times `schedule()` against a baseline of sorting the same sessions by priority. */
 export function runSchedulerMicroBench(sessions = 1000, runs = 2000, seed = 42): MicroBenchRow {
   const site = benchSite(sessions, seed);
-  const config = DEFAULT_SCHEDULER_CONFIG;
+  const config = SIM_SCHEDULER_CONFIG;
   // Interleave the two so drift (GC, CPU frequency) hits both alike.
   const sched: number[] = [];
   const sort: number[] = [];
@@ -161,7 +163,7 @@ function main(): void {
 
   // How much the hysteresis windows buy: same day, different windows.
   const windows = [120, 300, 900].map((win) => {
-    const r = runSiteSim({ ...day, scheduler: { ...DEFAULT_SCHEDULER_CONFIG, minOnTimeS: win, minOffTimeS: win } });
+    const r = runSiteSim({ ...day, scheduler: { ...SIM_SCHEDULER_CONFIG, minOnTimeS: win, minOffTimeS: win } });
     return {
       'min on/off': `${win} s`,
       'toggles p50/p90/max': `${r.togglesMedian}/${fmtNum(r.togglesP90)}/${r.togglesMax}`,

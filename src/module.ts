@@ -1,4 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
+import { camelCased } from './config/camel-case.js';
 import type { Config } from './config/types.js';
 import { EverestClient } from './everest/client.js';
 import { loadContract, type Contract } from './everest/contract.js';
@@ -37,14 +38,7 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
   const contract = deps.contract ?? (await loadContract());
   for (const warning of contract.warnings) logger.debug({ warning }, 'asyncapi contract warning');
   const store = await PriorityStore.open(config.store.dir, { logger: logger.child({ component: 'store' }) });
-  const directory = new ConnectorDirectory(
-    config.evses.map((e) => ({
-      module_id: e.module_id,
-      connectors: e.connectors,
-      ...(e.serial_number !== undefined ? { serial_number: e.serial_number } : {}),
-      ...(e.charge_box_identity !== undefined ? { charge_box_identity: e.charge_box_identity } : {}),
-    })),
-  );
+  const directory = new ConnectorDirectory(config.evses);
   const topics = new EverestTopics({ prefix: config.everest.topic_prefix, apiVersion: config.everest.api_version });
   const transport = new MqttTransport({
     url: config.mqtt.url,
@@ -105,28 +99,11 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
     heartbeat,
     store,
     directory,
-    evses: config.evses.map((e) => ({
-      moduleId: e.module_id,
-      connectors: e.connectors,
-      phases: e.phases,
-      ...(e.max_current_a !== undefined ? { maxCurrentA: e.max_current_a } : {}),
-    })),
+    evses: config.evses.map(camelCased),
     maxPowerW: config.site.max_power_w,
     nominalVoltageV: config.site.nominal_voltage_v,
-    scheduler: {
-      minOnTimeS: config.scheduler.min_on_time_s,
-      minOffTimeS: config.scheduler.min_off_time_s,
-      overrunToleranceW: config.scheduler.overrun_tolerance_w,
-      reservationTimeoutS: config.scheduler.reservation_timeout_s,
-    },
-    enforcer: {
-      enableSource: config.enforcer.enable_source,
-      enablePriority: config.enforcer.enable_priority,
-      confirmTimeoutMs: config.enforcer.confirm_timeout_ms,
-      maxRetries: config.enforcer.max_retries,
-      retryBackoffMs: config.enforcer.retry_backoff_ms,
-      rejectCooldownMs: Math.max(5_000, config.enforcer.retry_backoff_ms * 4),
-    },
+    scheduler: camelCased(config.scheduler),
+    enforcer: { ...camelCased(config.enforcer), rejectCooldownMs: Math.max(5_000, config.enforcer.retry_backoff_ms * 4) },
     logger: logger.child({ component: 'site' }),
     ...(deps.rxScheduler ? { rxScheduler: deps.rxScheduler } : {}),
   });

@@ -2,18 +2,12 @@
  * The configuration's TypeScript shape. `schema.ts` is typed against `ConfigFile` through
  * ajv's `JSONSchemaType`, so a key added here without the schema (or the reverse) fails to compile.
  */
+import { ENABLE_SOURCES, type EnableSource } from '../everest/payloads.js';
 
-export const ENABLE_SOURCES = [
-  'Unspecified',
-  'LocalAPI',
-  'LocalKeyLock',
-  'ServiceTechnician',
-  'RemoteKeyLock',
-  'MobileApp',
-  'FirmwareUpdate',
-  'CSMS',
-] as const;
-export type EnableSourceName = (typeof ENABLE_SOURCES)[number];
+// EVerest's enum: the wire owns the list, the schema offers it.
+export { ENABLE_SOURCES };
+export type EnableSourceName = EnableSource;
+export type { CamelCased } from './camel-case.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

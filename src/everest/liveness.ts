@@ -34,7 +34,6 @@ export class CommunicationCheck {
   private readonly lastSent = new Map<string, number>();
   private subscription: Subscription | undefined;
   private readonly scheduler: SchedulerLike;
-  private failures = 0;
 
   constructor(private readonly options: CommunicationCheckOptions) {
     this.scheduler = options.scheduler ?? asyncScheduler;
@@ -50,10 +49,6 @@ export class CommunicationCheck {
   /** Time of the last `true` sent to an EVSE (scheduler clock), for status and tests. */
   lastSentAt(moduleId: string): number | undefined {
     return this.lastSent.get(moduleId);
-  }
-
-  get failedSends(): number {
-    return this.failures;
   }
 
   async stop(sendFalse: boolean): Promise<void> {
@@ -72,7 +67,6 @@ export class CommunicationCheck {
         () => this.lastSent.set(moduleId, now),
         (err: Error) => {
           // Disconnected between status and publish: the next connect sends at once anyway.
-          this.failures += 1;
           this.options.logger.debug({ moduleId, err: err.message }, 'communication check not sent');
         },
       );

@@ -46,15 +46,17 @@ export type SessionEventKind =
   // What EVerest's API 1.0 JSON codec really writes for SessionResumed (trailing colon included).
   | 'SessionResumed:';
 
-export type EnableSource =
-  | 'Unspecified'
-  | 'LocalAPI'
-  | 'LocalKeyLock'
-  | 'ServiceTechnician'
-  | 'RemoteKeyLock'
-  | 'MobileApp'
-  | 'FirmwareUpdate'
-  | 'CSMS';
+export const ENABLE_SOURCES = [
+  'Unspecified',
+  'LocalAPI',
+  'LocalKeyLock',
+  'ServiceTechnician',
+  'RemoteKeyLock',
+  'MobileApp',
+  'FirmwareUpdate',
+  'CSMS',
+] as const;
+export type EnableSource = (typeof ENABLE_SOURCES)[number];
 
 export type EnableState = 'Unassigned' | 'Disable' | 'Enable';
 

@@ -35,8 +35,8 @@ export type ConnectorRefKind = ConnectorRef['by'];
 /** Request body accepted by the API layers: a connector reference plus the priority to set. */
 export type PrioritySetBody = ConnectorRef & { priority: number; scope?: PriorityScope };
 
-/** Store key of one connector; also what the store's change events carry. */
-export function priorityKey(module_id: string, connector_id: number): string {
+/** The key of one connector everywhere: the store's records and change events, the scheduler's sessions. */
+export function connectorKey(module_id: string, connector_id: number): string {
   return `${module_id}/${connector_id}`;
 }
 

@@ -1,14 +1,8 @@
+import type { EvseConfig } from '../config/types.js';
 import type { ConnectorRef } from './model.js';
 
-/** One configured EvseManager module. */
-export interface EvseDescriptor {
-  module_id: string;
-  /** Hardware serial number as seen via Modbus / OCPP chargePointSerialNumber. */
-  serial_number?: string;
-  /** OCPP chargebox identity (CBID). */
-  charge_box_identity?: string;
-  connectors: number[];
-}
+/** One configured EvseManager module: its identifiers as the configuration gives them. */
+export type EvseDescriptor = Pick<EvseConfig, 'module_id' | 'serial_number' | 'charge_box_identity' | 'connectors'>;
 
 export type ResolveErrorCode =
   | 'unknown_module'
@@ -20,15 +14,6 @@ export type ResolveErrorCode =
 export type ResolveResult =
   | { ok: true; module_id: string; connector_id: number }
   | { ok: false; code: ResolveErrorCode; message: string };
-
-/** One addressable connector, with every identifier currently known for it. */
-export interface ConnectorInfo {
-  module_id: string;
-  connector_id: number;
-  serial_number?: string;
-  charge_box_identity?: string;
-  evse_id?: string;
-}
 
 interface Evse {
   module_id: string;
@@ -107,32 +92,8 @@ export class ConnectorDirectory {
     return true;
   }
 
-  evseIdOf(module_id: string): string | undefined {
-    return this.moduleToEvseId.get(module_id);
-  }
-
   has(module_id: string, connector_id: number): boolean {
     return this.evses.get(module_id)?.connectors.includes(connector_id) ?? false;
-  }
-
-  moduleIds(): string[] {
-    return [...this.evses.keys()];
-  }
-
-  /** Every configured connector in configuration order. */
-  connectors(): ConnectorInfo[] {
-    const out: ConnectorInfo[] = [];
-    for (const evse of this.evses.values()) {
-      const evse_id = this.moduleToEvseId.get(evse.module_id);
-      for (const connector_id of evse.connectors) {
-        const info: ConnectorInfo = { module_id: evse.module_id, connector_id };
-        if (evse.serial_number !== undefined) info.serial_number = evse.serial_number;
-        if (evse.charge_box_identity !== undefined) info.charge_box_identity = evse.charge_box_identity;
-        if (evse_id !== undefined) info.evse_id = evse_id;
-        out.push(info);
-      }
-    }
-    return out;
   }
 
   resolve(ref: ConnectorRef): ResolveResult {

@@ -6,7 +6,7 @@ import {
   PRIORITY_MIN,
   isPriorityScope,
   isValidPriority,
-  priorityKey,
+  connectorKey,
   type PriorityRecord,
   type PriorityScope,
 } from './model.js';
@@ -158,7 +158,7 @@ export class PriorityStore {
   }
 
   get(module_id: string, connector_id: number): PriorityRecord | undefined {
-    const record = this.state.records.get(priorityKey(module_id, connector_id));
+    const record = this.state.records.get(connectorKey(module_id, connector_id));
     return record && { ...record };
   }
 
@@ -174,7 +174,7 @@ export class PriorityStore {
     // Validated before queueing so a bad request never waits behind, or batches with, other writes.
     validateInput(input);
     validateConditions(conditions);
-    const key = priorityKey(input.module_id, input.connector_id);
+    const key = connectorKey(input.module_id, input.connector_id);
     return this.enqueue((draft) => {
       const previous = draft.records.get(key);
       checkPrecondition(key, previous, conditions);
@@ -201,7 +201,7 @@ export class PriorityStore {
   /** Resolves to whether a record existed (and was removed). */
   async delete(module_id: string, connector_id: number, conditions: WriteConditions = {}): Promise<boolean> {
     validateConditions(conditions);
-    const key = priorityKey(module_id, connector_id);
+    const key = connectorKey(module_id, connector_id);
     return this.enqueue((draft) => {
       const existing = draft.records.get(key);
       checkPrecondition(key, existing, conditions);
@@ -223,7 +223,7 @@ export class PriorityStore {
 
   /** Drops the connector's record if it is session-scoped (called at SessionFinished); persistent records stay. */
   clearSessionScoped(module_id: string, connector_id: number): Promise<PriorityRecord | undefined> {
-    const key = priorityKey(module_id, connector_id);
+    const key = connectorKey(module_id, connector_id);
     return this.enqueue((draft) => {
       const existing = draft.records.get(key);
       if (!existing || existing.scope !== 'session') return { result: undefined };
@@ -379,7 +379,7 @@ async function loadState(file: string): Promise<State> {
   const records = new Map<string, PriorityRecord>();
   json.records.forEach((raw: unknown, i: number) => {
     const record = parseRecord(raw, (msg) => problem(`records[${i}]: ${msg}`));
-    const key = priorityKey(record.module_id, record.connector_id);
+    const key = connectorKey(record.module_id, record.connector_id);
     if (records.has(key)) problem(`records[${i}]: duplicate record for ${key}`);
     records.set(key, record);
   });

@@ -14,7 +14,7 @@ export type CommCheckInput = { accepted: true; changed: boolean } | { accepted: 
  * The API module's communication check: a CommunicationFault held from start until the first
  * `true`, raised again when no `true` arrives within the window, and dropped for good by `false`.
  */
-export class CommunicationCheck {
+export class CommunicationFaultWatch {
   private isActive = true;
   private isFault = false;
   private why: string | undefined;

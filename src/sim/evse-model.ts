@@ -13,7 +13,7 @@ import type {
   StopTransactionRequest,
 } from '../everest/payloads.js';
 import { Charger, type ChargerSignal, type ChargerState } from './charger.js';
-import { CommunicationCheck } from './comm-check.js';
+import { CommunicationFaultWatch } from './comm-check.js';
 import {
   enforcedLimitsPayload,
   evsePayload,
@@ -99,7 +99,7 @@ export class EvseModel {
   readonly evseId: string;
   readonly hw: EvseHardware;
   readonly managerUuid: string;
-  readonly comm: CommunicationCheck;
+  readonly comm: CommunicationFaultWatch;
   private charger!: Charger;
   private info!: SessionInfoTracker;
   private outbox: ModelOutput[] = [];
@@ -125,7 +125,7 @@ export class EvseModel {
       connectors: config.connectors ?? 1,
     };
     this.managerUuid = `evse_manager_${config.evseIndex}`;
-    this.comm = new CommunicationCheck(config.communicationCheckTimeoutS ?? 5);
+    this.comm = new CommunicationFaultWatch(config.communicationCheckTimeoutS ?? 5);
     this.meterWh = config.initialMeterWh ?? config.evseIndex * 1_000_000;
     this.limitA = config.initialLimitA ?? this.hw.maxCurrentA;
     this.limitPhases = this.hw.phases;

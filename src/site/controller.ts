@@ -14,23 +14,20 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
+import type { CamelCased, EvseConfig } from '../config/types.js';
 import type { EverestClient } from '../everest/client.js';
 import type { HeartbeatMonitor } from '../everest/liveness.js';
 import type { ConnectorDirectory } from '../priorities/resolve.js';
 import type { PriorityStore } from '../priorities/store.js';
-import type { ActionOrigin, ActionRecord, ActionRequest } from './actions.js';
+import { isFinal, type ActionOrigin, type ActionRecord, type ActionRequest } from './actions.js';
 import { Enforcer, type EnforcerConfig } from './enforcer.js';
 import { initialEvseView, reduceEvseView, type EvseInput, type EvseView } from './evse-view.js';
 import type { Decision, SchedulerConfig } from './model.js';
 import { schedule } from './scheduler.js';
 import { buildSnapshot, type Grant, type OurIntent } from './snapshot.js';
 
-export interface SiteEvseConfig {
-  moduleId: string;
-  connectors: number[];
-  phases: number;
-  maxCurrentA?: number;
-}
+/** One entry of the configuration's `evses` list, as the site uses it. */
+export type SiteEvseConfig = Pick<CamelCased<EvseConfig>, 'moduleId' | 'connectors' | 'phases' | 'maxCurrentA'>;
 
 export interface SiteControllerOptions {
   client: EverestClient;
@@ -133,7 +130,7 @@ export class SiteController {
           .pipe(
             switchMap((status) =>
               status === 'online' || status === 'restarted'
-                ? this.enforcer.exclusive(id, () => channel.getEvse()).pipe(
+                ? this.enforcer.exclusive(id, () => channel.request('get_evse')).pipe(
                     catchError((err: Error) => {
                       this.log.info({ moduleId: id, err: err.message }, 'get_evse failed; keeping the configured connectors');
                       return EMPTY;
@@ -281,7 +278,7 @@ export class SiteController {
     }
     this.emit({ type: 'action', action, at: this.iso() });
     // A finished command frees the lane and may have changed what the EVSE draws.
-    if (action.status !== 'requested' && action.status !== 'in_flight') this.requestRecompute();
+    if (isFinal(action.status)) this.requestRecompute();
   }
 
   private recompute(): void {

@@ -13,31 +13,22 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
+import type { CamelCased, EnforcerConfig as EnforcerSection } from '../config/types.js';
+import type { EverestClient } from '../everest/client.js';
 import { RequestPublishError, RequestTimeoutError } from '../everest/errors.js';
-import type { EnableSource, EnableState, M2eRequest, M2eRequests } from '../everest/payloads.js';
-import type { ActionOrigin, ActionRecord, ActionRequest, ActionStatus, ActionType } from './actions.js';
+import type { EnableState } from '../everest/payloads.js';
+import { isFinal, type ActionOrigin, type ActionRecord, type ActionRequest, type ActionStatus, type ActionType } from './actions.js';
 import type { EvseView } from './evse-view.js';
+import type { DecisionKind } from './model.js';
 
-/** The slice of the EVerest client the enforcer needs (EverestClient satisfies it). */
-export interface CommandPort {
-  request<K extends M2eRequest>(
-    moduleId: string,
-    command: K,
-    ...args: M2eRequests[K]['payload'] extends void ? [] : [payload: M2eRequests[K]['payload']]
-  ): Observable<M2eRequests[K]['reply']>;
-}
+/** The slice of the EVerest client the enforcer needs. */
+export type CommandPort = Pick<EverestClient, 'request'>;
 
-export type DesiredState = 'charge' | 'pause' | 'hold_disabled' | 'leave';
-
-export interface EnforcerConfig {
-  enableSource: EnableSource;
-  enablePriority: number;
-  confirmTimeoutMs: number;
-  maxRetries: number;
-  retryBackoffMs: number;
+/** The `enforcer` section of the configuration, plus what the composition root derives from it. */
+export type EnforcerConfig = CamelCased<EnforcerSection> & {
   /** After a rejection the same command is not derived again for this long (no hammering). */
   rejectCooldownMs: number;
-}
+};
 
 export interface EnforcerOptions {
   port: CommandPort;
@@ -54,7 +45,7 @@ type Claim = 'unknown' | 'none' | 'disable' | 'enable';
 
 interface Lane {
   moduleId: string;
-  desired?: DesiredState;
+  desired?: DecisionKind;
   queue: ActionRecord[];
   inFlight?: ActionRecord;
   /** Read-only requests (get_evse) waiting for the lane; they take turns with commands. */
@@ -96,7 +87,7 @@ export class Enforcer {
   }
 
   /** Records what the scheduler wants for an EVSE; commands follow when the lane is free. */
-  setDesired(moduleId: string, desired: DesiredState): void {
+  setDesired(moduleId: string, desired: DecisionKind): void {
     const lane = this.lane(moduleId);
     if (lane.desired === desired) return;
     lane.desired = desired;
@@ -419,7 +410,7 @@ export class Enforcer {
     if (this.actions.size <= max) return;
     for (const [id, rec] of this.actions) {
       if (this.actions.size <= max) break;
-      if (rec.status !== 'requested' && rec.status !== 'in_flight') this.actions.delete(id);
+      if (isFinal(rec.status)) this.actions.delete(id);
     }
   }
 }

@@ -1,11 +1,8 @@
 // The snapshot the priority scheduler consumes and the decisions it returns. Plain data only: the
 // state reducer builds snapshots from EVerest streams, the enforcer turns decisions into commands,
 // and the scheduler in between stays pure so it can be tested and benchmarked without a broker.
+import type { CamelCased, SchedulerConfig as SchedulerSection } from '../config/types.js';
 import type { EvseState } from '../everest/payloads.js';
-
-export const PRIORITY_MIN = -9;
-export const PRIORITY_MAX = 9;
-export const PRIORITY_DEFAULT = 0;
 
 /** Used when neither EVerest limits nor hardware capabilities told us the current. */
 export const FALLBACK_CURRENT_A = 32;
@@ -24,18 +21,12 @@ export const FALLBACK_CURRENT_A = 32;
  *   scheduler ignores them once the meter shows the power or `reservationTimeoutS` has passed.
  */
 export interface SessionSnapshot {
-  /** `${moduleId}/${connectorId}` */
+  /** connectorKey(moduleId, connectorId) */
   key: string;
   moduleId: string;
   connectorId: number;
   evseState: EvseState;
   pausedByUs: boolean;
-  /**
-   * Whether EVerest has a transaction open. Only consulted in Preparing: without a transaction
-   * pause_charging is refused by EVerest, so holding such a session needs enable_disable.
-   * `undefined` means unknown and is treated as open.
-   */
-  transactionActive?: boolean;
   /** Plug-in time; breaks ties between equal priorities (first come, first served). */
   arrivalMs: number;
   /** -9..9, higher wins, 0 = default. Out-of-range or non-integer values are clamped and truncated. */
@@ -79,37 +70,14 @@ export interface CurrentControl {
   limitSinceMs?: number;
 }
 
-export type SharingMode = 'priority_levels' | 'minimum_first';
-
 export interface SiteSnapshot {
   maxPowerW: number;
   nominalVoltageV: number;
   sessions: readonly SessionSnapshot[];
 }
 
-export interface SchedulerConfig {
-  /** A session switched on less than this long ago is not paused for a priority reason. */
-  minOnTimeS: number;
-  /** A session we paused less than this long ago is not resumed. */
-  minOffTimeS: number;
-  /** Headroom above the budget tolerated before min on-time is overridden; also the keep-on deadband. */
-  overrunToleranceW: number;
-  /** How long power granted to a (re)starting session stays reserved if its meter does not show it. */
-  reservationTimeoutS: number;
-  /**
-   * How current-controlled sessions share: strict priority levels (default), or everyone's minimum
-   * in priority order first and the rest by level.
-   */
-  sharing?: SharingMode;
-}
-
-export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
-  minOnTimeS: 300,
-  minOffTimeS: 300,
-  overrunToleranceW: 500,
-  reservationTimeoutS: 60,
-  sharing: 'priority_levels',
-});
+/** The `scheduler` section of the configuration (see its schema for what each knob means). */
+export type SchedulerConfig = CamelCased<SchedulerSection>;
 
 /**
  * - charge: may draw power (resume / enable / let a preparing session start).
@@ -176,8 +144,4 @@ export interface ScheduleResult {
    * budget + tolerance: every planned decrease must go out at once, however small.
    */
   urgentDecrease?: boolean;
-}
-
-export function sessionKey(moduleId: string, connectorId: number): string {
-  return `${moduleId}/${connectorId}`;
 }

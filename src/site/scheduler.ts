@@ -1,10 +1,8 @@
 // The priority scheduler: snapshot + config + now -> one decision per connector. Pure (no I/O, no
 // clock) so that the same inputs always give the same decisions, whatever the input order.
+import { PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN } from '../priorities/model.js';
 import {
   FALLBACK_CURRENT_A,
-  PRIORITY_DEFAULT,
-  PRIORITY_MAX,
-  PRIORITY_MIN,
   type Decision,
   type DecisionKind,
   type ReasonCode,

@@ -1,5 +1,6 @@
 import type { EvseView } from './evse-view.js';
-import { sessionKey, type SessionSnapshot, type SiteSnapshot } from './model.js';
+import { connectorKey } from '../priorities/model.js';
+import type { SessionSnapshot, SiteSnapshot } from './model.js';
 
 export interface Grant {
   atMs: number;
@@ -37,12 +38,11 @@ export function buildSnapshot(inputs: SnapshotInputs): SiteSnapshot {
     const limitCurrentA = view.limits && view.limits.maxCurrentA > 0 ? view.limits.maxCurrentA : undefined;
     const hwMaxCurrentA = view.hw?.maxCurrentA ?? configured?.maxCurrentA;
     sessions.push({
-      key: sessionKey(view.moduleId, view.connectorId),
+      key: connectorKey(view.moduleId, view.connectorId),
       moduleId: view.moduleId,
       connectorId: view.connectorId,
       evseState: view.state,
       pausedByUs: intent?.pausedByUs ?? false,
-      transactionActive: view.session.transaction,
       arrivalMs: view.session.startedAtMs,
       priority: inputs.priorityOf(view.moduleId, view.connectorId),
       ...(view.state === 'Charging' ? { measuredPowerW: view.powerW } : {}),

@@ -55,21 +55,21 @@ describe('EverestClient against a real broker', () => {
     extras.push(await responder(broker.url, (_m, command) => (command === 'get_evse' ? { id: 1, connectors: [{ id: 1, type: 'cType2' }] } : true)));
     const evse = stack.client.evse('evse_a');
 
-    expect(await firstValueFrom(evse.getEvse())).toEqual({ id: 1, connectors: [{ id: 1, type: 'cType2' }] });
-    expect(await firstValueFrom(evse.enableDisable({ connector_id: 1, source: { enable_source: 'LocalAPI', enable_state: 'Disable', enable_priority: 100 } }))).toBe(true);
-    expect(await firstValueFrom(evse.reserve(7))).toBe(true);
-    expect(await firstValueFrom(evse.pauseCharging())).toBe(true);
-    expect(await firstValueFrom(evse.resumeCharging())).toBe(true);
-    expect(await firstValueFrom(evse.stopTransaction({ reason: 'Local' }))).toBe(true);
-    expect(await firstValueFrom(evse.forceUnlock(1))).toBe(true);
-    expect(await firstValueFrom(evse.externalReadyToStartCharging())).toBe(true);
-    await evse.authorizeResponse({ token: { id_token: { value: 'abc', type: 'Central' }, authorization_type: 'OCPP' }, result: { authorization_status: 'Accepted', tariff_messages: [] } });
-    await evse.withdrawAuthorization();
-    await evse.cancelReservation();
-    await evse.randomDelayEnable();
-    await evse.randomDelayDisable();
-    await evse.randomDelayCancel();
-    await evse.randomDelaySetDurationS(42);
+    expect(await firstValueFrom(evse.request('get_evse'))).toEqual({ id: 1, connectors: [{ id: 1, type: 'cType2' }] });
+    expect(await firstValueFrom(evse.request('enable_disable', { connector_id: 1, source: { enable_source: 'LocalAPI', enable_state: 'Disable', enable_priority: 100 } }))).toBe(true);
+    expect(await firstValueFrom(evse.request('reserve', 7))).toBe(true);
+    expect(await firstValueFrom(evse.request('pause_charging'))).toBe(true);
+    expect(await firstValueFrom(evse.request('resume_charging'))).toBe(true);
+    expect(await firstValueFrom(evse.request('stop_transaction', { reason: 'Local' }))).toBe(true);
+    expect(await firstValueFrom(evse.request('force_unlock', 1))).toBe(true);
+    expect(await firstValueFrom(evse.request('external_ready_to_start_charging'))).toBe(true);
+    await evse.send('authorize_response', { token: { id_token: { value: 'abc', type: 'Central' }, authorization_type: 'OCPP' }, result: { authorization_status: 'Accepted', tariff_messages: [] } });
+    await evse.send('withdraw_authorization', null);
+    await evse.send('cancel_reservation', null);
+    await evse.send('random_delay_enable', null);
+    await evse.send('random_delay_disable', null);
+    await evse.send('random_delay_cancel', null);
+    await evse.send('random_delay_set_duration_s', 42);
 
     const byCommand = await waitFor(() => {
       const seen = new Map(wire.messages.map((m) => [m.topic.split('/').pop() ?? '', m.payload]));
@@ -119,10 +119,10 @@ describe('EverestClient against a real broker', () => {
         const evse = stack.client.evse(EVSES[i % EVSES.length] ?? 'evse_a');
         const reply$ =
           i % 3 === 0
-            ? evse.reserve(i)
+            ? evse.request('reserve', i)
             : i % 3 === 1
-              ? evse.forceUnlock(i)
-              : evse.enableDisable({ connector_id: i, source: { enable_source: 'LocalAPI', enable_state: 'Enable', enable_priority: 100 } });
+              ? evse.request('force_unlock', i)
+              : evse.request('enable_disable', { connector_id: i, source: { enable_source: 'LocalAPI', enable_state: 'Enable', enable_priority: 100 } });
         return firstValueFrom(reply$).then((reply) => ({ i, reply }));
       });
       const results = await Promise.all(calls);
@@ -143,7 +143,7 @@ describe('EverestClient against a real broker', () => {
       return undefined;
     });
     extras.push(peer);
-    const error = await firstValueFrom(stack.client.evse('evse_b').pauseCharging()).catch((e: unknown) => e);
+    const error = await firstValueFrom(stack.client.evse('evse_b').request('pause_charging')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RequestTimeoutError);
     expect((error as RequestTimeoutError).command).toBe('pause_charging');
     expect((error as RequestTimeoutError).moduleId).toBe('evse_b');
@@ -164,7 +164,7 @@ describe('EverestClient against a real broker', () => {
         return undefined;
       }),
     );
-    const sub = stack.client.evse('evse_c').resumeCharging().subscribe();
+    const sub = stack.client.evse('evse_c').request('resume_charging').subscribe();
     await waitFor(() => held.length === 1);
     expect(stack.client.pendingCount).toBe(1);
     sub.unsubscribe();
@@ -176,7 +176,7 @@ describe('EverestClient against a real broker', () => {
     const watcher = await rawClient(broker.url);
     extras.push(watcher);
     const wire = await collect(watcher, `${BASE}/evse_a/m2e/pause_charging`);
-    const cold = stack.client.evse('evse_a').pauseCharging();
+    const cold = stack.client.evse('evse_a').request('pause_charging');
     await sleep(200);
     expect(wire.messages).toHaveLength(0);
     const sub = cold.subscribe({ error: () => undefined });
@@ -187,7 +187,7 @@ describe('EverestClient against a real broker', () => {
   it('rejects an invalid reply with a typed error', async () => {
     stack = await clientStack(broker.url, EVSES);
     extras.push(await responder(broker.url, () => 'yes'));
-    const error = await firstValueFrom(stack.client.evse('evse_a').pauseCharging()).catch((e: unknown) => e);
+    const error = await firstValueFrom(stack.client.evse('evse_a').request('pause_charging')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidReplyError);
     expect(stack.metrics.invalidTotal).toBe(1);
   });

@@ -29,7 +29,7 @@ describe('connection: status, last-will, reconnect and resubscribe', () => {
         void peer.publishAsync(replyTo, 'true');
       });
       await waitFor(() => stack.transport.connected);
-      expect(await firstValueFrom(stack.client.evse('evse_a').pauseCharging())).toBe(true);
+      expect(await firstValueFrom(stack.client.evse('evse_a').request('pause_charging'))).toBe(true);
       // Mosquitto logs the protocol level of each client: p5 is MQTT 5.
       if (broker.strategy === 'local-mosquitto') expect(await broker.readLog()).toMatch(/as test-[0-9a-f]+ \(p5,/);
     } finally {

@@ -5,14 +5,14 @@
 import { performance } from 'node:perf_hooks';
 import type { EvseState } from '../../src/everest/payloads.js';
 import {
-  DEFAULT_SCHEDULER_CONFIG,
-  sessionKey,
   type Decision,
   type DecisionKind,
   type SchedulerConfig,
   type SessionSnapshot,
   type SiteSnapshot,
 } from '../../src/site/model.js';
+import { connectorKey } from '../../src/priorities/model.js';
+import { SIM_SCHEDULER_CONFIG } from './builders/snapshot.js';
 import { clampPriority, expectedDrawW, nominalPowerW, schedule } from '../../src/site/scheduler.js';
 import { max, mean, median, p90 } from './stats.js';
 
@@ -92,7 +92,7 @@ export const DEFAULT_SITE_SIM: Readonly<SiteSimConfig> = Object.freeze({
   reactionWindowS: 5,
   policy: 'priority',
   policyTickS: 1,
-  scheduler: DEFAULT_SCHEDULER_CONFIG,
+  scheduler: SIM_SCHEDULER_CONFIG,
 });
 
 interface PlannedSession {
@@ -260,7 +260,7 @@ export function runSiteSim(overrides: Partial<SiteSimConfig> = {}): SiteSimResul
   const tol = sched.overrunToleranceW;
 
   const modules = Array.from({ length: cfg.connectors }, (_, c) => moduleOf(c));
-  const keys = modules.map((m) => sessionKey(m, 1));
+  const keys = modules.map((m) => connectorKey(m, 1));
   const cars: Array<Car | undefined> = new Array(cfg.connectors).fill(undefined);
   const nextIdx = new Array<number>(cfg.connectors).fill(0);
   const finished: Car[] = [];
@@ -380,7 +380,6 @@ export function runSiteSim(overrides: Partial<SiteSimConfig> = {}): SiteSimResul
         connectorId: 1,
         evseState: car.state,
         pausedByUs: car.pausedByUs,
-        transactionActive: true,
         arrivalMs: ms(car.plan.arrivalS),
         priority: car.priority,
         measuredPowerW: measured,

@@ -1,12 +1,19 @@
 // Builders for scheduler snapshots. Defaults describe the common case (an 11 kW three-phase 16 A car,
 // charging for an hour, online) so a test only spells out what it is about.
-import {
-  DEFAULT_SCHEDULER_CONFIG,
-  sessionKey,
-  type SchedulerConfig,
-  type SessionSnapshot,
-  type SiteSnapshot,
-} from '../../../src/site/model.js';
+import { connectorKey } from '../../../src/priorities/model.js';
+import type { SchedulerConfig, SessionSnapshot, SiteSnapshot } from '../../../src/site/model.js';
+
+/**
+ * The scheduler settings the scheduler tests, the site simulator and bench:site were written against
+ * (longer windows than the shipped defaults in the config schema); a test changes only what it is about.
+ */
+export const SIM_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
+  minOnTimeS: 300,
+  minOffTimeS: 300,
+  overrunToleranceW: 500,
+  reservationTimeoutS: 60,
+  sharing: 'priority_levels',
+});
 
 /** A fixed "now" far from 0, so "an hour ago" is still a positive timestamp. */
 export const NOW = 1_750_000_000_000;
@@ -33,7 +40,7 @@ export function aSession(overrides: Partial<SessionSnapshot> = {}): SessionSnaps
     online: true,
     commandInFlight: false,
     ...overrides,
-    key: overrides.key ?? sessionKey(moduleId, connectorId),
+    key: overrides.key ?? connectorKey(moduleId, connectorId),
   };
 }
 
@@ -53,7 +60,7 @@ export function aSite(overrides: Partial<SiteSnapshot> = {}): SiteSnapshot {
 }
 
 export function aConfig(overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
-  return { ...DEFAULT_SCHEDULER_CONFIG, ...overrides };
+  return { ...SIM_SCHEDULER_CONFIG, ...overrides };
 }
 
 /** `evse_${n}` connector 1, the usual one-connector-per-EVSE layout. */

@@ -4,7 +4,7 @@ import {
   connectorRefOf,
   connectorRefSchema,
   isValidPriority,
-  priorityKey,
+  connectorKey,
   prioritySetSchema,
   type ConnectorRef,
 } from '../../../src/priorities/model.js';
@@ -83,7 +83,7 @@ describe('helpers', () => {
     for (const p of [-10, 10, 0.5, Number.NaN, Infinity, '1', null]) expect(isValidPriority(p)).toBe(false);
   });
 
-  it('priorityKey joins module and connector', () => {
-    expect(priorityKey('evse_1', 2)).toBe('evse_1/2');
+  it('connectorKey joins module and connector', () => {
+    expect(connectorKey('evse_1', 2)).toBe('evse_1/2');
   });
 });

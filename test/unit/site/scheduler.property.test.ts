@@ -41,7 +41,6 @@ function sessionArb(recent: boolean): fc.Arbitrary<Omit<SessionSnapshot, 'key' |
     {
       evseState: stateArb,
       pausedByUs: fc.boolean(),
-      transactionActive: fc.option(fc.boolean(), { nil: undefined }),
       // Few distinct arrivals so ties exercise the module/connector tie-breaks.
       arrivalMs: fc.integer({ min: 0, max: 5 }).map((k) => NOW - 3_600_000 + k * 60_000),
       priority: fc.integer({ min: -11, max: 11 }),

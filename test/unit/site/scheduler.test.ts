@@ -106,21 +106,18 @@ describe('session states', () => {
     expect(d.expectedW).toBe(expectedW);
   });
 
-  it.each<[EvseState, boolean | undefined, string]>([
-    ['Charging', undefined, 'pause'],
-    ['ChargingPausedEVSE', undefined, 'pause'],
-    ['WaitingForEnergy', undefined, 'pause'],
-    ['Preparing', true, 'pause'],
-    ['Preparing', undefined, 'pause'],
-    // EVerest ends a session that is disabled and enabled again, so a session is never held with Disable;
-    // only a hold we already own stays one.
-    ['Preparing', false, 'pause'],
-    ['Disabled', undefined, 'hold_disabled'],
-  ])('a waiting %s session (transaction %s) is held with %s', (evseState, transactionActive, expected) => {
+  it.each<[EvseState, string]>([
+    ['Charging', 'pause'],
+    ['ChargingPausedEVSE', 'pause'],
+    ['WaitingForEnergy', 'pause'],
+    // EVerest ends a session that is disabled and enabled again, so a session is never held with Disable
+    // (with or without a transaction); only a hold we already own stays one.
+    ['Preparing', 'pause'],
+    ['Disabled', 'hold_disabled'],
+  ])('a waiting %s session is held with %s', (evseState, expected) => {
     const higher = evse(1, { priority: 9 });
     const waiting = evse(2, {
       evseState,
-      transactionActive,
       pausedByUs: evseState === 'ChargingPausedEVSE' || evseState === 'Disabled',
       lastOffMs: NOW - HOUR_MS,
     });

@@ -1,4 +1,4 @@
-import { connectorRefOf, priorityKey, type PriorityRecord, type PrioritySetBody } from '../../../priorities/model.js';
+import { connectorRefOf, connectorKey, type PriorityRecord, type PrioritySetBody } from '../../../priorities/model.js';
 import type { ModuleService } from '../../service.js';
 import { success, unknownLocation } from '../envelope.js';
 import { etagOf, parseIfMatch, requireMatch } from '../if-match.js';
@@ -85,7 +85,7 @@ export function priorityRoutes({ table, service }: RouteContext): void {
       const target = service.resolve(ref);
       if (!target.ok) throw unknownLocation(target.message);
       const ifMatch = parseIfMatch(request.headers['if-match']);
-      const key = priorityKey(target.module_id, target.connector_id);
+      const key = connectorKey(target.module_id, target.connector_id);
       const ifMatchVersion = ifMatch ? requireMatch(ifMatch, service.priority(target.module_id, target.connector_id), key) : undefined;
       const result = await service.setPriority(ref, body.priority, body.scope ?? 'session', request.principal, ifMatchVersion);
       if (!result.ok) throw unknownLocation(result.message);
@@ -172,7 +172,7 @@ export function priorityRoutes({ table, service }: RouteContext): void {
     handler: async (request) => {
       const { module_id, connector_id } = resolveConnector(service, request.params);
       const ifMatch = parseIfMatch(request.headers['if-match']);
-      const key = priorityKey(module_id, connector_id);
+      const key = connectorKey(module_id, connector_id);
       const ifMatchVersion = ifMatch ? requireMatch(ifMatch, service.priority(module_id, connector_id), key) : undefined;
       const deleted = await service.deletePriority(module_id, connector_id, ifMatchVersion);
       return success(unassignedDto(module_id, connector_id), deleted ? 'priority deleted' : 'no priority was assigned');
