@@ -64,7 +64,7 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
   const lastSeen = new Map<string, number>();
   const heartbeatAge = new Gauge({
     name: `${PREFIX}everest_heartbeat_age_seconds`,
-    help: 'Seconds since the last e2m/heartbeat of each EVSE, computed when scraped.',
+    help: 'Seconds since the last e2m/heartbeat of each EVSE module and limits module, computed when scraped.',
     labelNames: ['module_id'] as const,
     registers: [registry],
     collect: () => {

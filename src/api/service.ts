@@ -3,6 +3,7 @@ import type { ResolveErrorCode } from '../priorities/resolve.js';
 import type { RunningModule } from '../module.js';
 import type { ActionOrigin, ActionRecord, ActionRequest } from '../site/actions.js';
 import type { EvseView } from '../site/evse-view.js';
+import type { Liveness } from '../everest/liveness.js';
 
 /** OCPI-style EVSE status, mapped from the EVerest state (what CPMS back-ends already understand). */
 export type OcpiStatus = 'AVAILABLE' | 'BLOCKED' | 'CHARGING' | 'INOPERATIVE' | 'OUTOFORDER' | 'PLANNED' | 'REMOVED' | 'RESERVED' | 'UNKNOWN';
@@ -19,11 +20,29 @@ export interface EvseStatusDto {
   session: { uuid: string; started_at: string; transaction: boolean } | null;
   power_w: number;
   energy_wh: number;
-  heartbeat: { status: string; last_seen_at: string | null; lost: number; restarts: number };
+  heartbeat: HeartbeatDto;
+  /** The external_energy_limits_consumer_API module of this EVSE (current control); null without one. */
+  limits: { module_id: string; heartbeat: HeartbeatDto } | null;
   priority: number;
   decision: { decision: string; reason: string; reason_code: string; expected_w: number } | null;
   last_action: ActionRecord | null;
   manual_hold: 'pause' | 'disable' | null;
+}
+
+export interface HeartbeatDto {
+  status: string;
+  last_seen_at: string | null;
+  lost: number;
+  restarts: number;
+}
+
+function heartbeatDto(liveness: Liveness | undefined): HeartbeatDto {
+  return {
+    status: liveness?.status ?? 'unknown',
+    last_seen_at: liveness?.lastSeenMs !== undefined ? new Date(liveness.lastSeenMs).toISOString() : null,
+    lost: liveness?.lost ?? 0,
+    restarts: liveness?.restarts ?? 0,
+  };
 }
 
 export function ocpiStatus(view: EvseView): OcpiStatus {
@@ -93,12 +112,11 @@ export class ModuleService {
         : null,
       power_w: Math.round(view.powerW),
       energy_wh: Math.round(view.energyWh),
-      heartbeat: {
-        status: view.liveness.status,
-        last_seen_at: view.liveness.lastSeenMs !== undefined ? new Date(view.liveness.lastSeenMs).toISOString() : null,
-        lost: view.liveness.lost,
-        restarts: view.liveness.restarts,
-      },
+      heartbeat: heartbeatDto(view.liveness),
+      limits:
+        configured.limits_module_id === undefined
+          ? null
+          : { module_id: configured.limits_module_id, heartbeat: heartbeatDto(this.module.heartbeat.current(configured.limits_module_id)) },
       priority: record?.priority ?? 0,
       decision: decision
         ? { decision: decision.decision, reason: decision.reason, reason_code: decision.reasonCode, expected_w: Math.round(decision.expectedW) }
@@ -173,9 +191,11 @@ export class ModuleService {
 
   health() {
     const online = this.module.transport.connected;
+    const status = (id: string) => this.module.heartbeat.current(id)?.status ?? 'unknown';
     const evses = this.module.config.evses.map((e) => ({
       module_id: e.module_id,
-      heartbeat: this.module.heartbeat.current(e.module_id)?.status ?? 'unknown',
+      heartbeat: status(e.module_id),
+      ...(e.limits_module_id === undefined ? {} : { limits_module_id: e.limits_module_id, limits_heartbeat: status(e.limits_module_id) }),
     }));
     const evsesOnline = evses.filter((e) => e.heartbeat === 'online' || e.heartbeat === 'restarted').length;
     return {

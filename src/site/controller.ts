@@ -144,10 +144,13 @@ export class SiteController {
     }
     this.subscriptions.push(
       heartbeat.events$.subscribe((event) => {
-        if (event.type === 'restart') this.enforcer.onEverestRestart(event.moduleId);
+        // The monitor also watches the limits modules (external_energy_limits_consumer_API): their
+        // liveness is reported like an EVSE's, but they have no enforcer lane of their own.
+        const isEvse = this.views.has(event.moduleId);
+        if (event.type === 'restart' && isEvse) this.enforcer.onEverestRestart(event.moduleId);
         if (event.type === 'online' || event.type === 'stale') {
           this.emit({ type: 'liveness', module_id: event.moduleId, status: event.type, at: this.iso() });
-          this.enforcer.poke(event.moduleId);
+          if (isEvse) this.enforcer.poke(event.moduleId);
         }
       }),
       this.enforcer.actions$.subscribe((action) => this.onAction(action)),

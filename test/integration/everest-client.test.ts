@@ -1,7 +1,8 @@
 import type { MqttClient } from 'mqtt';
 import { firstValueFrom, lastValueFrom, toArray, take } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidReplyError, RequestTimeoutError } from '../../src/everest/errors.js';
+import { InvalidReplyError, RequestTimeoutError, UnknownEvseError } from '../../src/everest/errors.js';
+import { externalLimitsMessage } from '../../src/everest/external-limits.js';
 import { CommunicationCheck, HeartbeatMonitor, type LivenessEvent } from '../../src/everest/liveness.js';
 import { E2M_VARS, M2E_REQUESTS, M2E_SENDS } from '../../src/everest/payloads.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
@@ -9,6 +10,7 @@ import { clientStack, quietLogger, rawClient, type ClientStack } from '../suppor
 import { collect, sleep, waitFor } from '../support/wait.js';
 
 const BASE = 'everest_api/1/evse_manager_consumer';
+const LIMITS_BASE = 'everest_api/1/external_energy_limits_consumer';
 const EVSES = ['evse_a', 'evse_b', 'evse_c'];
 
 /** Answers every request on m2e like EVerest does: a bare JSON value on the replyTo topic. */
@@ -261,5 +263,85 @@ describe('EverestClient against a real broker', () => {
     const statuses = await lastValueFrom(monitor.status$('evse_a').pipe(take(1), toArray()));
     expect(statuses).toEqual(['stale']);
     monitor.dispose();
+  });
+
+  // ---------------------------------------------------------------- external_energy_limits_consumer_API
+
+  it('publishes set_external_limits as bare ExternalLimits JSON on the limits module topic, valid against the contract', async () => {
+    stack = await clientStack(broker.url, ['evse_a']);
+    await stack.client.addLimitsModules(['evse_a_limits']);
+    const watcher = await rawClient(broker.url);
+    extras.push(watcher);
+    const wire = await collect(watcher, `${LIMITS_BASE}/#`);
+    const message = externalLimitsMessage({ currentA: 13, now: Date.parse('2026-03-02T10:00:00Z'), failsafeS: 60, failsafeCurrentA: 6.5 });
+
+    stack.client.setExternalLimits('evse_a_limits', message);
+    await waitFor(() => wire.messages.length === 1);
+    const [sent] = wire.messages;
+    expect(sent?.topic).toBe(`${LIMITS_BASE}/evse_a_limits/m2e/set_external_limits`);
+    const payload: unknown = JSON.parse(sent?.payload ?? '');
+    expect(payload).toEqual(message);
+    expect(stack.contract.externalLimits.validateSend('set_external_limits', payload)).toMatchObject({ ok: true });
+    expect(stack.metrics.out.get('set_external_limits')).toBe(1);
+
+    // The two APIs do not mix: no limits to an EVSE module, no EVSE commands to a limits module.
+    expect(() => stack.client.setExternalLimits('evse_a', message)).toThrow(UnknownEvseError);
+    expect(() => stack.client.setExternalLimits('nobody', message)).toThrow(UnknownEvseError);
+    expect(() => stack.client.evse('evse_a_limits')).toThrow(UnknownEvseError);
+    await expect(stack.client.send('evse_a_limits', 'random_delay_enable', null)).rejects.toThrow(UnknownEvseError);
+    expect(stack.client.moduleIds).toEqual(['evse_a']);
+    expect(stack.client.limitsModuleIds).toEqual(['evse_a_limits']);
+  });
+
+  it('keeps the limits module alive and watches its heartbeat exactly as an EVSE module', async () => {
+    stack = await clientStack(broker.url, ['evse_a']);
+    await stack.client.addLimitsModules(['lim_a']);
+    const ids = ['evse_a', 'lim_a'];
+    const monitor = new HeartbeatMonitor({ client: stack.client, moduleIds: ids, timeoutMs: 400, logger: quietLogger() });
+    const check = new CommunicationCheck({ client: stack.client, status$: stack.transport.status$, moduleIds: ids, intervalMs: 100, logger: quietLogger() });
+    const peer = await rawClient(broker.url);
+    extras.push(peer);
+    const limitsChecks = await collect(peer, `${LIMITS_BASE}/lim_a/m2e/communication_check`);
+    const evseChecks = await collect(peer, `${BASE}/evse_a/m2e/communication_check`);
+    check.start();
+
+    await waitFor(() => limitsChecks.messages.length >= 3 && evseChecks.messages.length >= 3, { message: 'communication checks on both APIs' });
+    expect(new Set(limitsChecks.messages.map((m) => m.payload))).toEqual(new Set(['true']));
+
+    // A heartbeat of the limits module counts for the limits module only, on its own API's topic.
+    await peer.publishAsync(`${BASE}/lim_a/e2m/heartbeat`, '5');
+    await peer.publishAsync(`${LIMITS_BASE}/evse_a/e2m/heartbeat`, '5');
+    await peer.publishAsync(`${LIMITS_BASE}/lim_a/e2m/heartbeat`, '0');
+    await peer.publishAsync(`${LIMITS_BASE}/lim_a/e2m/heartbeat`, '1');
+    await waitFor(() => monitor.current('lim_a')?.counter === 1);
+    expect(monitor.current('lim_a')).toMatchObject({ status: 'online', lost: 0, restarts: 0 });
+    expect(monitor.current('evse_a')?.status).toBe('unknown');
+
+    // Garbage is logged, counted and dropped; a restart is seen as on an EVSE.
+    await peer.publishAsync(`${LIMITS_BASE}/lim_a/e2m/heartbeat`, '{not json');
+    await peer.publishAsync(`${LIMITS_BASE}/lim_a/e2m/heartbeat`, '"x"');
+    await peer.publishAsync(`${LIMITS_BASE}/lim_a/e2m/heartbeat`, '0');
+    await waitFor(() => monitor.current('lim_a')?.status === 'restarted');
+    expect(stack.metrics.invalidByName.get('heartbeat')).toBe(2);
+
+    // Silence: stale.
+    await waitFor(() => monitor.current('lim_a')?.status === 'stale', { timeoutMs: 2000 });
+    await check.stop(false);
+    const after = limitsChecks.messages.length;
+    await sleep(250);
+    expect(limitsChecks.messages.length).toBe(after);
+    monitor.dispose();
+  });
+
+  it('uses the configured prefix and API version for the limits topics too', async () => {
+    stack = await clientStack(broker.url, ['evse_a'], { prefix: 'site7/', apiVersion: '1.0' });
+    await stack.client.addLimitsModules(['lim_a']);
+    const watcher = await rawClient(broker.url);
+    extras.push(watcher);
+    const wire = await collect(watcher, 'site7/everest_api/1.0/external_energy_limits_consumer/lim_a/m2e/#');
+    stack.client.setExternalLimits('lim_a', externalLimitsMessage({ currentA: 6, now: Date.now(), failsafeS: 60, failsafeCurrentA: 6 }));
+    await stack.client.send('lim_a', 'communication_check', true);
+    await waitFor(() => wire.messages.length === 2);
+    expect(wire.messages.map((m) => m.topic.split('/').pop()).sort()).toEqual(['communication_check', 'set_external_limits']);
   });
 });

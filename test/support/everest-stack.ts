@@ -30,11 +30,11 @@ export interface ClientStack {
 export async function clientStack(
   url: string,
   moduleIds: string[],
-  opts: { requestTimeoutMs?: number; reconnectMaxMs?: number; statusTopic?: string; protocolVersion?: 4 | 5 } = {},
+  opts: { requestTimeoutMs?: number; reconnectMaxMs?: number; statusTopic?: string; protocolVersion?: 4 | 5; prefix?: string; apiVersion?: string } = {},
 ): Promise<ClientStack> {
   const contract = await sharedContract();
   const logger = quietLogger();
-  const topics = new EverestTopics({ prefix: '', apiVersion: '1' });
+  const topics = new EverestTopics({ prefix: opts.prefix ?? '', apiVersion: opts.apiVersion ?? '1' });
   const metrics = new CountingEverestMetrics();
   const transport = new MqttTransport({
     url,

@@ -28,7 +28,10 @@ const eventData: Record<EventType, JsonSchema> = {
   liveness: {
     type: 'object',
     required: ['module_id', 'status'],
-    properties: { module_id: { type: 'string' }, status: { type: 'string', enum: ['online', 'stale'] } },
+    properties: {
+      module_id: { type: 'string', description: "The EVSE's module_id, or the limits_module_id of its external_energy_limits_consumer_API module." },
+      status: { type: 'string', enum: ['online', 'stale'] },
+    },
   },
 };
 

@@ -14,6 +14,17 @@ const OCPI_STATUSES = [
   'UNKNOWN',
 ] as const satisfies readonly OcpiStatus[];
 
+const heartbeatSchema = {
+  type: 'object',
+  required: ['status', 'last_seen_at', 'lost', 'restarts'],
+  properties: {
+    status: { type: 'string', enum: ['unknown', 'online', 'stale', 'restarted'] },
+    last_seen_at: { type: ['string', 'null'] },
+    lost: { type: 'integer' },
+    restarts: { type: 'integer' },
+  },
+} as const;
+
 export const evseStatusSchema = {
   type: 'object',
   description: 'What the module knows of one EvseManager: identifiers, connectors, session, power, liveness, priority and decision.',
@@ -30,6 +41,7 @@ export const evseStatusSchema = {
     'power_w',
     'energy_wh',
     'heartbeat',
+    'limits',
     'priority',
     'decision',
     'last_action',
@@ -67,15 +79,12 @@ export const evseStatusSchema = {
     },
     power_w: { type: 'integer' },
     energy_wh: { type: 'integer' },
-    heartbeat: {
-      type: 'object',
-      required: ['status', 'last_seen_at', 'lost', 'restarts'],
-      properties: {
-        status: { type: 'string', enum: ['unknown', 'online', 'stale', 'restarted'] },
-        last_seen_at: { type: ['string', 'null'] },
-        lost: { type: 'integer' },
-        restarts: { type: 'integer' },
-      },
+    heartbeat: heartbeatSchema,
+    limits: {
+      type: ['object', 'null'],
+      description: 'The external_energy_limits_consumer_API module that carries this EVSE\'s current limit, with its liveness; null for on/off control.',
+      required: ['module_id', 'heartbeat'],
+      properties: { module_id: { type: 'string' }, heartbeat: heartbeatSchema },
     },
     priority: { type: 'integer' },
     decision: {

@@ -14,7 +14,12 @@ export const healthSchema = {
       items: {
         type: 'object',
         required: ['module_id', 'heartbeat'],
-        properties: { module_id: { type: 'string' }, heartbeat: { type: 'string' } },
+        properties: {
+          module_id: { type: 'string' },
+          heartbeat: { type: 'string' },
+          limits_module_id: { type: 'string', description: 'The EVSE\'s external_energy_limits_consumer_API module, when it has one.' },
+          limits_heartbeat: { type: 'string', description: 'Heartbeat status of that limits module.' },
+        },
       },
     },
   },
