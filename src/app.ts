@@ -33,6 +33,8 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
   const module = await startModule(config, logger, { metrics, ...deps });
   const service = new ModuleService(module);
   const actionTracking = metrics.trackActions(module.site.events$);
+  actionTracking.add(metrics.trackLimits(module.site.enforcer.limits$));
+  metrics.allocations(() => module.site.allocations());
   const mqttApi = new MqttApi({
     transport: module.transport,
     service,

@@ -2,6 +2,7 @@ import type { SchedulerLike } from 'rxjs';
 import { camelCased } from './config/camel-case.js';
 import type { Config } from './config/types.js';
 import { EverestClient } from './everest/client.js';
+import { failsafeCurrentA } from './everest/external-limits.js';
 import { loadContract, type Contract } from './everest/contract.js';
 import { CommunicationCheck, HeartbeatMonitor } from './everest/liveness.js';
 import type { EverestMetrics } from './everest/metrics.js';
@@ -103,6 +104,15 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
     maxPowerW: config.site.max_power_w,
     nominalVoltageV: config.site.nominal_voltage_v,
     scheduler: camelCased(config.scheduler),
+    limits: {
+      ...camelCased(config.limits),
+      failsafeCurrentA: failsafeCurrentA({
+        configuredA: config.limits.failsafe_current_a,
+        maxPowerW: config.site.max_power_w,
+        nominalVoltageV: config.site.nominal_voltage_v,
+        limitedEvses: limitsModuleIds.length,
+      }),
+    },
     enforcer: { ...camelCased(config.enforcer), rejectCooldownMs: Math.max(5_000, config.enforcer.retry_backoff_ms * 4) },
     logger: logger.child({ component: 'site' }),
     ...(deps.rxScheduler ? { rxScheduler: deps.rxScheduler } : {}),

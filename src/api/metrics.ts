@@ -3,6 +3,7 @@ import { filter, type Observable, type Subscription } from 'rxjs';
 import type { EverestMetrics } from '../everest/metrics.js';
 import { isFinal } from '../site/actions.js';
 import type { SiteEvent } from '../site/controller.js';
+import type { LimitSent } from '../site/enforcer.js';
 
 /** Prometheus metrics of one module: what EverestMetrics reports plus actions and HTTP traffic. */
 export interface PromMetrics extends EverestMetrics {
@@ -15,6 +16,10 @@ export interface PromMetrics extends EverestMetrics {
   sseClients(delta: 1 | -1): void;
   /** Counts every action that reaches a final status, by type, origin and outcome. */
   trackActions(events$: Observable<SiteEvent>): Subscription;
+  /** Counts every limit message sent, by EVSE. */
+  trackLimits(limits$: Observable<LimitSent>): Subscription;
+  /** Where the allocated current per EVSE is read when scraped (EVSEs under current control only). */
+  allocations(read: () => Iterable<readonly [moduleId: string, currentA: number]>): void;
 }
 
 export interface PromMetricsOptions {
@@ -93,6 +98,24 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     registers: [registry],
   });
 
+  let readAllocations: () => Iterable<readonly [string, number]> = () => [];
+  const allocated = new Gauge({
+    name: `${PREFIX}allocated_current_amperes`,
+    help: 'Current the plan allocates to each EVSE under current control, A per phase (0 = held).',
+    labelNames: ['module_id'] as const,
+    registers: [registry],
+    collect: () => {
+      allocated.reset();
+      for (const [moduleId, currentA] of readAllocations()) allocated.set({ module_id: moduleId }, currentA);
+    },
+  });
+  const limitMessages = new Counter({
+    name: `${PREFIX}limit_messages_total`,
+    help: 'set_external_limits messages sent, by EVSE (plan changes, refreshes, resends after a restart, the fail-safe at shutdown).',
+    labelNames: ['module_id'] as const,
+    registers: [registry],
+  });
+
   const sseClients = new Gauge({
     name: `${PREFIX}http_sse_clients`,
     help: 'Open Server-Sent Events streams.',
@@ -120,5 +143,9 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
       events$
         .pipe(filter((e): e is Extract<SiteEvent, { type: 'action' }> => e.type === 'action' && isFinal(e.action.status)))
         .subscribe(({ action }) => actions.inc({ type: action.type, origin: action.origin, outcome: action.status })),
+    trackLimits: (limits$) => limits$.subscribe((sent) => limitMessages.inc({ module_id: sent.moduleId })),
+    allocations: (read) => {
+      readAllocations = read;
+    },
   };
 }

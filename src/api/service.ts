@@ -24,7 +24,7 @@ export interface EvseStatusDto {
   /** The external_energy_limits_consumer_API module of this EVSE (current control); null without one. */
   limits: { module_id: string; heartbeat: HeartbeatDto } | null;
   priority: number;
-  decision: { decision: string; reason: string; reason_code: string; expected_w: number } | null;
+  decision: { decision: string; reason: string; reason_code: string; expected_w: number; current_a: number | null } | null;
   last_action: ActionRecord | null;
   manual_hold: 'pause' | 'disable' | null;
 }
@@ -119,7 +119,13 @@ export class ModuleService {
           : { module_id: configured.limits_module_id, heartbeat: heartbeatDto(this.module.heartbeat.current(configured.limits_module_id)) },
       priority: record?.priority ?? 0,
       decision: decision
-        ? { decision: decision.decision, reason: decision.reason, reason_code: decision.reasonCode, expected_w: Math.round(decision.expectedW) }
+        ? {
+            decision: decision.decision,
+            reason: decision.reason,
+            reason_code: decision.reasonCode,
+            expected_w: Math.round(decision.expectedW),
+            current_a: decision.currentA ?? null,
+          }
         : null,
       last_action: lastAction ? { ...lastAction } : null,
       manual_hold: site.enforcer.manualHold(moduleId) ?? null,

@@ -4,8 +4,7 @@ import {
   EMPTY,
   Subject,
   asyncScheduler,
-  catchError,
-  map,
+  filter,
   merge,
   switchMap,
   throttleTime,
@@ -14,23 +13,27 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import type { CamelCased, EvseConfig } from '../config/types.js';
+import type { CamelCased, EvseConfig, LimitsConfig } from '../config/types.js';
 import type { EverestClient } from '../everest/client.js';
 import type { HeartbeatMonitor } from '../everest/liveness.js';
 import type { ConnectorDirectory } from '../priorities/resolve.js';
 import type { PriorityStore } from '../priorities/store.js';
 import { isFinal, type ActionOrigin, type ActionRecord, type ActionRequest } from './actions.js';
-import { Enforcer, type EnforcerConfig } from './enforcer.js';
-import { initialEvseView, reduceEvseView, type EvseInput, type EvseView } from './evse-view.js';
+import { allocate } from './allocator.js';
+import { Enforcer, type EnforcerConfig, type LimitsPort } from './enforcer.js';
+import type { EvseView } from './evse-view.js';
+import { SiteIngest } from './ingest.js';
 import type { Decision, SchedulerConfig } from './model.js';
-import { schedule } from './scheduler.js';
-import { buildSnapshot, type Grant, type OurIntent } from './snapshot.js';
+import { buildSnapshot } from './snapshot.js';
 
 /** One entry of the configuration's `evses` list, as the site uses it. */
-export type SiteEvseConfig = Pick<CamelCased<EvseConfig>, 'moduleId' | 'connectors' | 'phases' | 'maxCurrentA'>;
+export type SiteEvseConfig = Pick<CamelCased<EvseConfig>, 'moduleId' | 'connectors' | 'phases' | 'maxCurrentA' | 'limitsModuleId'>;
+
+/** The `limits` section as the site uses it: the fail-safe current resolved by the composition root. */
+export type SiteLimitsConfig = Pick<CamelCased<LimitsConfig>, 'minCurrentA' | 'failsafeS' | 'refreshS'> & { failsafeCurrentA: number };
 
 export interface SiteControllerOptions {
-  client: EverestClient;
+  client: EverestClient & LimitsPort;
   heartbeat: HeartbeatMonitor;
   store: PriorityStore;
   directory: ConnectorDirectory;
@@ -39,6 +42,7 @@ export interface SiteControllerOptions {
   nominalVoltageV: number;
   scheduler: SchedulerConfig;
   enforcer: EnforcerConfig;
+  limits: SiteLimitsConfig;
   logger: Logger;
   /** Coalescing window for bursts of changes; the first change of a burst is decided at once. */
   recomputeThrottleMs?: number;
@@ -47,7 +51,17 @@ export interface SiteControllerOptions {
 
 export type SiteEvent =
   | { type: 'session_state'; module_id: string; connector_id: number; state: string; previous: string; at: string }
-  | { type: 'decision'; module_id: string; connector_id: number; decision: Decision['decision']; reason: string; reason_code: string; at: string }
+  | {
+      type: 'decision';
+      module_id: string;
+      connector_id: number;
+      decision: Decision['decision'];
+      reason: string;
+      reason_code: string;
+      /** Allocated A per phase; null where the EVSE has no limits module (or the plan leaves it alone). */
+      current_a: number | null;
+      at: string;
+    }
   | { type: 'action'; action: ActionRecord; at: string }
   | { type: 'budget'; max_power_w: number; set_by: string; at: string }
   | { type: 'liveness'; module_id: string; status: string; at: string };
@@ -64,28 +78,31 @@ export interface SiteSummary {
  * schedule on every relevant change (and on a timer only when an on/off window expires), and hands
  * decisions to the enforcer.
  */
+/**
+ * The site room's three parts, wired: ingest (EVerest streams -> EVSE views), planning (the pure
+ * allocator over a snapshot of views, priorities and what the enforcer did) and enforcement (one lane
+ * per EVSE carrying limits and pause/resume). Recomputes on every relevant change, and on a timer
+ * only when an on/off window or a reservation expires.
+ */
 export class SiteController {
-  private readonly views = new Map<string, EvseView>();
-  private readonly viewSubject = new Subject<EvseView>();
+  private readonly ingest: SiteIngest;
   private readonly eventSubject = new Subject<SiteEvent>();
-  /** Meter-type changes (power, energy, limits): many per second across a site, coalesced. */
-  private readonly routineSubject = new Subject<string>();
   private recomputing = false;
   private recomputeAgain = false;
   private readonly budget: BehaviorSubject<number>;
   /** Latest decision per EVSE (an EvseManager runs one session at a time). */
   private readonly decisions = new Map<string, Decision>();
-  private readonly grants = new Map<string, Grant>();
-  private readonly intents = new Map<string, OurIntent>();
   private readonly subscriptions: Subscription[] = [];
   private readonly reviewAt = new BehaviorSubject<number | undefined>(undefined);
   private readonly rx: SchedulerLike;
   private readonly log: Logger;
   private plannedW = 0;
+  /** limits_module_id -> module_id of the EVSE it limits. */
+  private readonly evseOfLimitsModule: ReadonlyMap<string, string>;
   readonly enforcer: Enforcer;
 
   /** Every EVSE view after each change. */
-  readonly views$: Observable<EvseView> = this.viewSubject.asObservable();
+  readonly views$: Observable<EvseView>;
   /** Session state changes, decisions, actions and budget changes, for SSE, webhooks and MQTT. */
   readonly events$: Observable<SiteEvent> = this.eventSubject.asObservable();
   /** Fires after every recomputation (for the MQTT state topics and tests). */
@@ -95,58 +112,67 @@ export class SiteController {
     this.rx = options.rxScheduler ?? asyncScheduler;
     this.log = options.logger;
     this.budget = new BehaviorSubject(options.maxPowerW);
-    for (const evse of options.evses) this.views.set(evse.moduleId, initialEvseView(evse.moduleId, evse.connectors));
+    this.ingest = new SiteIngest({
+      client: options.client,
+      heartbeat: options.heartbeat,
+      directory: options.directory,
+      evses: options.evses,
+      exclusive: (id, request) => this.enforcer.exclusive(id, request),
+      now: () => this.rx.now(),
+      logger: options.logger,
+    });
+    this.views$ = this.ingest.views$;
+    const limitsModules = new Map(options.evses.flatMap((e) => (e.limitsModuleId !== undefined ? [[e.moduleId, e.limitsModuleId] as const] : [])));
+    this.evseOfLimitsModule = new Map([...limitsModules].map(([evse, limits]) => [limits, evse]));
     this.enforcer = new Enforcer({
       port: options.client,
       config: options.enforcer,
       views$: this.views$,
-      view: (id) => this.views.get(id),
+      view: (id) => this.ingest.view(id),
       isCommandable: (id) => options.heartbeat.isCommandable(id),
       logger: options.logger.child({ component: 'enforcer' }),
       scheduler: this.rx,
+      ...(limitsModules.size > 0
+        ? {
+            limits: {
+              port: options.client,
+              modules: limitsModules,
+              failsafeS: options.limits.failsafeS,
+              refreshS: options.limits.refreshS,
+              failsafeCurrentA: options.limits.failsafeCurrentA,
+            },
+          }
+        : {}),
     });
   }
 
   start(): void {
-    const { client, heartbeat, store } = this.options;
-    for (const evse of this.options.evses) {
-      const id = evse.moduleId;
-      const channel = client.evse(id);
-      const inputs: Observable<EvseInput> = merge(
-        channel.on('session_event').pipe(map((value) => ({ kind: 'session_event', value }) as const)),
-        channel.on('session_info').pipe(map((value) => ({ kind: 'session_info', value }) as const)),
-        channel.on('powermeter').pipe(map((value) => ({ kind: 'powermeter', value }) as const)),
-        channel.on('limits').pipe(map((value) => ({ kind: 'limits', value }) as const)),
-        channel.on('enforced_limits').pipe(map((value) => ({ kind: 'enforced_limits', value }) as const)),
-        channel.on('hw_capabilities').pipe(map((value) => ({ kind: 'hw_capabilities', value }) as const)),
-        channel.on('evse_id').pipe(map((value) => ({ kind: 'evse_id', value }) as const)),
-        heartbeat.state$(id).pipe(map((value) => ({ kind: 'liveness', value }) as const)),
-      );
-      this.subscriptions.push(inputs.subscribe((input) => this.apply(id, input)));
-      // Learn the connectors once the EVSE is reachable; a missing reply only costs the config's guess.
-      this.subscriptions.push(
-        heartbeat
-          .status$(id)
-          .pipe(
-            switchMap((status) =>
-              status === 'online' || status === 'restarted'
-                ? this.enforcer.exclusive(id, () => channel.request('get_evse')).pipe(
-                    catchError((err: Error) => {
-                      this.log.info({ moduleId: id, err: err.message }, 'get_evse failed; keeping the configured connectors');
-                      return EMPTY;
-                    }),
-                  )
-                : EMPTY,
-            ),
-          )
-          .subscribe((evse) => this.apply(id, { kind: 'connectors', value: evse.connectors })),
-      );
-    }
+    const { heartbeat, store } = this.options;
+    this.subscriptions.push(
+      this.ingest.stateChanges$.subscribe((c) =>
+        this.emit({ type: 'session_state', module_id: c.moduleId, connector_id: c.connectorId, state: c.state, previous: c.previous, at: this.iso() }),
+      ),
+      this.ingest.sessionFinished$.subscribe(({ moduleId, connectorId }) => this.onSessionFinished(moduleId, connectorId)),
+      // Events a person or a car caused (priority, budget, session events, finished commands, liveness)
+      // are decided at once; meter-type updates are coalesced so 1000 EVSEs' samples cost a few
+      // recomputes per second, the first of a burst still without delay.
+      this.ingest.changes$.pipe(filter((c) => c === 'decide')).subscribe(() => this.requestRecompute()),
+      this.ingest.changes$
+        .pipe(
+          filter((c) => c === 'routine'),
+          throttleTime(this.options.recomputeThrottleMs ?? 10, this.rx, { leading: true, trailing: true }),
+        )
+        .subscribe(() => this.requestRecompute()),
+    );
+    this.subscriptions.push(...this.ingest.start());
     this.subscriptions.push(
       heartbeat.events$.subscribe((event) => {
         // The monitor also watches the limits modules (external_energy_limits_consumer_API): their
-        // liveness is reported like an EVSE's, but they have no enforcer lane of their own.
-        const isEvse = this.views.has(event.moduleId);
+        // liveness is reported like an EVSE's, but they have no enforcer lane of their own; after a
+        // restart their schedule is gone, so the limit in force goes out again.
+        const limitedEvse = this.evseOfLimitsModule.get(event.moduleId);
+        const isEvse = this.ingest.view(event.moduleId) !== undefined;
+        if (event.type === 'restart' && limitedEvse !== undefined) this.enforcer.onLimitsModuleRestart(limitedEvse);
         if (event.type === 'restart' && isEvse) this.enforcer.onEverestRestart(event.moduleId);
         if (event.type === 'online' || event.type === 'stale') {
           this.emit({ type: 'liveness', module_id: event.moduleId, status: event.type, at: this.iso() });
@@ -154,13 +180,7 @@ export class SiteController {
         }
       }),
       this.enforcer.actions$.subscribe((action) => this.onAction(action)),
-      // Events a person or a car caused (priority, budget, session events, finished commands, liveness)
-      // are decided at once; meter-type updates are coalesced so 1000 EVSEs' samples cost a few
-      // recomputes per second, the first of a burst still without delay.
       merge(store.changes$, this.budget).subscribe(() => this.requestRecompute()),
-      this.routineSubject
-        .pipe(throttleTime(this.options.recomputeThrottleMs ?? 10, this.rx, { leading: true, trailing: true }))
-        .subscribe(() => this.requestRecompute()),
       // A timer only for the next expiring on/off window or reservation, never a polling loop.
       this.reviewAt
         .pipe(switchMap((at) => (at === undefined ? EMPTY : timer(Math.max(0, at - this.rx.now()), this.rx))))
@@ -169,10 +189,13 @@ export class SiteController {
   }
 
   stop(): void {
+    // Before the subscriptions go: every EVSE under current control falls back to the safe current now,
+    // not at its fail-safe time.
+    this.enforcer.sendFailsafe();
     for (const s of this.subscriptions) s.unsubscribe();
     this.subscriptions.length = 0;
     this.enforcer.dispose();
-    this.viewSubject.complete();
+    this.ingest.stop();
     this.eventSubject.complete();
     this.recomputed$.complete();
   }
@@ -189,20 +212,25 @@ export class SiteController {
   }
 
   view(moduleId: string): EvseView | undefined {
-    return this.views.get(moduleId);
+    return this.ingest.view(moduleId);
   }
 
   allViews(): EvseView[] {
-    return [...this.views.values()];
+    return [...this.ingest.all()];
   }
 
   decisionFor(moduleId: string): Decision | undefined {
     return this.decisions.get(moduleId);
   }
 
+  /** The current the plan allocates to each EVSE under current control, A per phase. */
+  *allocations(): Iterable<readonly [string, number]> {
+    for (const [moduleId, decision] of this.decisions) if (decision.currentA !== undefined) yield [moduleId, decision.currentA];
+  }
+
   summary(): SiteSummary {
     let measured = 0;
-    for (const v of this.views.values()) measured += v.powerW;
+    for (const v of this.ingest.all()) measured += v.powerW;
     const next = this.reviewAt.value;
     return {
       max_power_w: this.budget.value,
@@ -214,24 +242,6 @@ export class SiteController {
 
   requestAction(moduleId: string, req: ActionRequest, origin: ActionOrigin): ActionRecord {
     return this.enforcer.request(moduleId, req, origin);
-  }
-
-  private apply(moduleId: string, input: EvseInput): void {
-    const prev = this.views.get(moduleId);
-    if (!prev) return;
-    const next = reduceEvseView(prev, input, this.rx.now());
-    this.views.set(moduleId, next);
-    if (input.kind === 'evse_id') this.options.directory.learnEvseId(moduleId, input.value);
-    if (prev.state !== next.state) {
-      this.emit({ type: 'session_state', module_id: moduleId, connector_id: next.connectorId, state: next.state, previous: prev.state, at: this.iso() });
-    }
-    if (input.kind === 'session_event' && input.value.event === 'SessionFinished') this.onSessionFinished(moduleId, prev.connectorId);
-    this.viewSubject.next(next);
-    if (input.kind === 'session_event' || input.kind === 'connectors') this.requestRecompute();
-    else if (input.kind === 'liveness') {
-      // Every heartbeat refreshes lastSeen; only a change of status can change a decision.
-      if (prev.liveness.status !== next.liveness.status) this.requestRecompute();
-    } else this.routineSubject.next(input.kind);
   }
 
   /** Runs the scheduler now; a request made while it runs (a synchronous echo) runs once more after. */
@@ -252,8 +262,7 @@ export class SiteController {
   }
 
   private onSessionFinished(moduleId: string, connectorId: number): void {
-    this.grants.delete(moduleId);
-    this.intents.delete(moduleId);
+    this.enforcer.onSessionFinished(moduleId);
     this.options.store.clearSessionScoped(moduleId, connectorId).catch((err: Error) => {
       // The priority stays until the next SessionFinished or a person deletes it; say so loudly.
       this.log.error({ moduleId, connectorId, err: err.message }, 'could not clear session-scoped priority');
@@ -261,24 +270,6 @@ export class SiteController {
   }
 
   private onAction(action: ActionRecord): void {
-    // Our intent counts from the moment a command goes out (the scheduler's hysteresis relies on it).
-    if (action.status === 'in_flight' && action.attempts === 1) {
-      const id = action.module_id;
-      const now = this.rx.now();
-      if (action.type === 'pause' || action.type === 'disable') {
-        this.intents.set(id, { pausedByUs: true, lastOffMs: now });
-        this.grants.delete(id);
-      } else if (action.type === 'resume' || action.type === 'enable' || action.type === 'release') {
-        const intent = this.intents.get(id);
-        this.intents.set(id, { pausedByUs: false, ...(intent?.lastOffMs !== undefined ? { lastOffMs: intent.lastOffMs } : {}) });
-        // Power handed out to a car that is about to start is reserved until its meter shows it; a
-        // start-up release of an old claim hands out nothing.
-        const decision = this.decisions.get(id);
-        if (action.origin !== 'reconcile' && decision?.decision === 'charge' && decision.demandW > 0 && this.views.get(id)?.state !== 'Charging') {
-          this.grants.set(id, { atMs: now, w: decision.demandW });
-        }
-      }
-    }
     this.emit({ type: 'action', action, at: this.iso() });
     // A finished command frees the lane and may have changed what the EVSE draws.
     if (isFinal(action.status)) this.requestRecompute();
@@ -287,26 +278,28 @@ export class SiteController {
   private recompute(): void {
     const now = this.rx.now();
     const snapshot = buildSnapshot({
-      views: this.views.values(),
+      views: this.ingest.all(),
       evses: this.options.evses,
       priorityOf: (id, connector) => this.options.store.get(id, connector)?.priority ?? 0,
-      grants: this.grants,
-      intents: this.intents,
+      holdOf: (id) => this.enforcer.hold(id),
+      limitOf: (id) => this.enforcer.limitInForce(id),
+      minCurrentA: this.options.limits.minCurrentA,
       isOnline: (id) => this.options.heartbeat.isCommandable(id),
       busy: (id) => this.enforcer.busy(id),
       maxPowerW: this.budget.value,
       nominalVoltageV: this.options.nominalVoltageV,
     });
-    const result = schedule(snapshot, this.options.scheduler, now);
+    const result = allocate(snapshot, this.options.scheduler, now);
     if (this.log.isLevelEnabled('trace')) this.log.trace({ snapshot, decisions: result.decisions }, 'recomputed');
     this.plannedW = result.plannedW;
     const seen = new Set<string>();
+    const minA = new Map(snapshot.sessions.map((x) => [x.moduleId, x.current?.minA ?? 0]));
     for (const decision of result.decisions) {
       seen.add(decision.moduleId);
       const previous = this.decisions.get(decision.moduleId);
       this.decisions.set(decision.moduleId, decision);
-      if (!previous || previous.decision !== decision.decision || previous.reasonCode !== decision.reasonCode) {
-        this.log.info({ moduleId: decision.moduleId, decision: decision.decision, reason: decision.reason }, 'decision');
+      if (!previous || previous.decision !== decision.decision || previous.reasonCode !== decision.reasonCode || currentMoved(previous.currentA, decision.currentA)) {
+        this.log.info({ moduleId: decision.moduleId, decision: decision.decision, currentA: decision.currentA, reason: decision.reason }, 'decision');
         this.emit({
           type: 'decision',
           module_id: decision.moduleId,
@@ -314,13 +307,19 @@ export class SiteController {
           decision: decision.decision,
           reason: decision.reason,
           reason_code: decision.reasonCode,
+          current_a: decision.currentA ?? null,
           at: this.iso(),
         });
       }
-      if (!this.enforcer.manualHold(decision.moduleId)) this.enforcer.setDesired(decision.moduleId, decision.decision);
+      const id = decision.moduleId;
+      if (this.enforcer.hasLimits(id)) {
+        // Current control holds and releases through the limit alone: no pause/resume from the plan.
+        this.enforcer.setDesired(id, 'leave');
+        if (decision.currentA !== undefined && !this.enforcer.manualHold(id)) this.enforcer.setLimit(id, decision.currentA, minA.get(id) ?? 0, result.urgentDecrease ?? false);
+      } else if (!this.enforcer.manualHold(id)) this.enforcer.setDesired(id, decision.decision, decision.demandW);
     }
     // EVSEs with no session get no decision, but still need old claims released (start-up reconcile).
-    for (const moduleId of this.views.keys()) {
+    for (const moduleId of this.ingest.moduleIds()) {
       if (seen.has(moduleId)) continue;
       this.decisions.delete(moduleId);
       this.enforcer.setDesired(moduleId, 'leave');
@@ -336,4 +335,10 @@ export class SiteController {
   private iso(): string {
     return new Date(this.rx.now()).toISOString();
   }
+}
+
+/** A decision event for a current change only when it is one a person would notice (same step as the wire). */
+function currentMoved(before: number | undefined, after: number | undefined): boolean {
+  if (before === undefined || after === undefined) return before !== after;
+  return Math.abs(after - before) >= 1 || (before === 0) !== (after === 0);
 }

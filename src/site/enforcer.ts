@@ -17,12 +17,53 @@ import type { CamelCased, EnforcerConfig as EnforcerSection } from '../config/ty
 import type { EverestClient } from '../everest/client.js';
 import { RequestPublishError, RequestTimeoutError } from '../everest/errors.js';
 import type { EnableState } from '../everest/payloads.js';
+import { externalLimitsMessage, failsafeLimitsMessage, type ExternalLimits } from '../everest/external-limits.js';
 import { isFinal, type ActionOrigin, type ActionRecord, type ActionRequest, type ActionStatus, type ActionType } from './actions.js';
+import { limitVerdict, type SentLimit } from './calm.js';
 import type { EvseView } from './evse-view.js';
 import type { DecisionKind } from './model.js';
 
 /** The slice of the EVerest client the enforcer needs. */
 export type CommandPort = Pick<EverestClient, 'request'>;
+
+/** The slice of the EVerest client that carries current limits (EverestClient satisfies it). */
+export interface LimitsPort {
+  setExternalLimits(limitsModuleId: string, limits: ExternalLimits): void;
+}
+
+export interface LimitsOptions {
+  port: LimitsPort;
+  /** module_id -> limits_module_id, for the EVSEs under current control. */
+  modules: ReadonlyMap<string, string>;
+  /** Seconds after each message at which its fail-safe entry takes over. */
+  failsafeS: number;
+  /** An unchanged limit is re-sent this often (well before failsafeS). */
+  refreshS: number;
+  failsafeCurrentA: number;
+}
+
+/** One limit message, for metrics and logs. `why`: a new plan, a refresh, a resend after a restart, the fail-safe at shutdown. */
+export interface LimitSent {
+  moduleId: string;
+  limitsModuleId: string;
+  currentA: number;
+  why: 'plan' | 'refresh' | 'restart' | 'failsafe';
+  atMs: number;
+}
+
+/**
+ * What we did to an EVSE on the scheduler's behalf: the one owner of "paused by us" (the scheduler's
+ * hysteresis relies on it). For an on/off EVSE it changes when a pause/disable or resume/enable goes
+ * out (intent counts from sending); for an EVSE under current control when a limit below the minimum
+ * (a hold) or back above it goes out.
+ */
+export interface OurHold {
+  pausedByUs: boolean;
+  /** When we last paused or held it. */
+  lastOffMs?: number;
+  /** Power handed to a car about to (re)start, reserved until its meter shows it. */
+  grant?: { atMs: number; w: number };
+}
 
 /** The `enforcer` section of the configuration, plus what the composition root derives from it. */
 export type EnforcerConfig = CamelCased<EnforcerSection> & {
@@ -38,6 +79,22 @@ export interface EnforcerOptions {
   isCommandable: (moduleId: string) => boolean;
   logger: Logger;
   scheduler?: SchedulerLike;
+  /** Current control through external limits modules; absent: every EVSE is on/off only. */
+  limits?: LimitsOptions;
+}
+
+/** The limit side of a lane (EVSEs with a limits module). */
+interface LimitLane {
+  limitsModuleId: string;
+  minA: number;
+  plannedA?: number;
+  /** The limits in force exceed the budget: even a small decrease goes at once. */
+  urgent: boolean;
+  /** The limit in force: what we last sent. */
+  sent?: SentLimit;
+  /** When the value in force was first sent (refreshes do not move it). */
+  sinceMs?: number;
+  timer?: Subscription;
 }
 
 /** Our own enable_disable entry in EVerest's per-source table, as far as we know it. */
@@ -57,7 +114,13 @@ interface Lane {
   manual?: 'pause' | 'disable';
   cooldown?: { type: ActionType; untilMs: number };
   last?: ActionRecord;
+  hold: OurHold;
+  /** Power the scheduler's last 'charge' wish counts for this EVSE (becomes the grant when a resume goes out). */
+  desiredW: number;
+  limit?: LimitLane;
 }
+
+const NO_HOLD: Readonly<OurHold> = Object.freeze({ pausedByUs: false });
 
 class ActionRejected extends Error {}
 class ConfirmTimeout extends Error {}
@@ -72,13 +135,18 @@ export class Enforcer {
   private readonly lanes = new Map<string, Lane>();
   private readonly actions = new Map<string, ActionRecord>();
   private readonly actionSubject = new Subject<ActionRecord>();
+  private readonly limitSubject = new Subject<LimitSent>();
   private readonly scheduler: SchedulerLike;
   private readonly viewSub: Subscription;
   private readonly log: Logger;
   private disposed = false;
+  /** Set once the fail-safe went out at shutdown: no limit may follow it. */
+  private failsafeSent = false;
 
   /** Every status change of every action. */
   readonly actions$ = this.actionSubject.asObservable();
+  /** Every limit message sent. */
+  readonly limits$ = this.limitSubject.asObservable();
 
   constructor(private readonly options: EnforcerOptions) {
     this.scheduler = options.scheduler ?? asyncScheduler;
@@ -87,11 +155,64 @@ export class Enforcer {
   }
 
   /** Records what the scheduler wants for an EVSE; commands follow when the lane is free. */
-  setDesired(moduleId: string, desired: DecisionKind): void {
+  setDesired(moduleId: string, desired: DecisionKind, demandW = 0): void {
     const lane = this.lane(moduleId);
+    lane.desiredW = demandW;
     if (lane.desired === desired) return;
     lane.desired = desired;
     this.pump(lane);
+  }
+
+  /**
+   * Records the current the allocator planned for an EVSE under current control (0 = hold). The
+   * message goes out when it is worth one (see calm.ts), and the limit in force is refreshed before
+   * its fail-safe entry would take over.
+   */
+  setLimit(moduleId: string, plannedA: number, minA: number, urgent: boolean): void {
+    const limit = this.lane(moduleId).limit;
+    if (!limit) throw new Error(`${moduleId} has no limits module`);
+    limit.plannedA = plannedA;
+    limit.minA = minA;
+    limit.urgent = urgent;
+    this.pumpLimit(this.lane(moduleId));
+  }
+
+  /** Whether this EVSE is under current control. */
+  hasLimits(moduleId: string): boolean {
+    return this.options.limits?.modules.has(moduleId) ?? false;
+  }
+
+  /** The limit in force (last sent) and since when its value holds; undefined before the first. */
+  limitInForce(moduleId: string): { currentA: number; sinceMs: number; sentAtMs: number } | undefined {
+    const limit = this.lanes.get(moduleId)?.limit;
+    if (!limit?.sent) return undefined;
+    return { currentA: limit.sent.currentA, sinceMs: limit.sinceMs ?? limit.sent.atMs, sentAtMs: limit.sent.atMs };
+  }
+
+  /** What we did to this EVSE on the scheduler's behalf (see OurHold). */
+  hold(moduleId: string): Readonly<OurHold> {
+    return this.lanes.get(moduleId)?.hold ?? NO_HOLD;
+  }
+
+  /** The session ended: a hold or grant of ours is over (a limit stays in force in EVerest until replaced). */
+  onSessionFinished(moduleId: string): void {
+    const lane = this.lanes.get(moduleId);
+    if (lane) lane.hold = { pausedByUs: false };
+  }
+
+  /** A clean shutdown: every EVSE under current control gets the fail-safe current at once. */
+  sendFailsafe(): void {
+    const opts = this.options.limits;
+    if (!opts) return;
+    this.failsafeSent = true;
+    const now = this.scheduler.now();
+    for (const [moduleId, limitsModuleId] of opts.modules) {
+      opts.port.setExternalLimits(limitsModuleId, failsafeLimitsMessage(now, opts.failsafeCurrentA));
+      this.limitSubject.next({ moduleId, limitsModuleId, currentA: opts.failsafeCurrentA, why: 'failsafe', atMs: now });
+      const limit = this.lanes.get(moduleId)?.limit;
+      limit?.timer?.unsubscribe();
+      if (limit) limit.timer = undefined;
+    }
   }
 
   /** A person's (API/MQTT) action: queued behind whatever is in flight for that EVSE. */
@@ -162,11 +283,20 @@ export class Enforcer {
     return this.lanes.get(moduleId)?.manual;
   }
 
-  /** EVerest restarted: its enable table starts empty, so our claim is gone. */
+  /** EVerest restarted: its enable table starts empty, so our claim is gone, and so is our limit schedule. */
   onEverestRestart(moduleId: string): void {
     const lane = this.lane(moduleId);
     lane.claim = lane.manual === 'disable' ? 'unknown' : 'none';
     this.pump(lane);
+    this.onLimitsModuleRestart(moduleId);
+  }
+
+  /** The limits module of this EVSE restarted: its schedule is gone, so the limit goes out again now. */
+  onLimitsModuleRestart(moduleId: string): void {
+    const limit = this.lanes.get(moduleId)?.limit;
+    if (!limit?.sent || this.disposed || this.failsafeSent) return;
+    this.sendLimit(moduleId, limit, limit.sent.currentA, 'restart');
+    this.pumpLimit(this.lane(moduleId));
   }
 
   /** Re-evaluate a lane (liveness changed, cooldown over). */
@@ -178,14 +308,20 @@ export class Enforcer {
   dispose(): void {
     this.disposed = true;
     this.viewSub.unsubscribe();
-    for (const lane of this.lanes.values()) lane.work?.unsubscribe();
+    for (const lane of this.lanes.values()) {
+      lane.work?.unsubscribe();
+      lane.limit?.timer?.unsubscribe();
+    }
     this.actionSubject.complete();
+    this.limitSubject.complete();
   }
 
   private lane(moduleId: string): Lane {
     let lane = this.lanes.get(moduleId);
     if (!lane) {
-      lane = { moduleId, queue: [], queries: [], queryInFlight: false, claim: 'unknown' };
+      lane = { moduleId, queue: [], queries: [], queryInFlight: false, claim: 'unknown', hold: { pausedByUs: false }, desiredW: 0 };
+      const limitsModuleId = this.options.limits?.modules.get(moduleId);
+      if (limitsModuleId !== undefined) lane.limit = { limitsModuleId, minA: 0, urgent: false };
       this.lanes.set(moduleId, lane);
     }
     return lane;
@@ -198,7 +334,55 @@ export class Enforcer {
     if (!lane.inFlight && !lane.queryInFlight) this.pump(lane);
   }
 
+  /**
+   * The limit side of a lane: sends the planned limit when it is worth a message, re-sends the one in
+   * force before its fail-safe entry would apply, and keeps one timer for whichever comes first. An
+   * increase waits while a command is in flight for this EVSE; a decrease never waits.
+   */
+  private pumpLimit(lane: Lane): void {
+    const limit = lane.limit;
+    const opts = this.options.limits;
+    if (!limit || !opts || this.disposed || this.failsafeSent) return;
+    limit.timer?.unsubscribe();
+    limit.timer = undefined;
+    const now = this.scheduler.now();
+    let wakeAt = Number.POSITIVE_INFINITY;
+    if (limit.plannedA !== undefined) {
+      const verdict = limitVerdict(limit.sent, limit.plannedA, limit.minA, now, limit.urgent);
+      const increase = limit.sent === undefined || limit.plannedA > limit.sent.currentA;
+      if (verdict.send && !(increase && lane.inFlight)) this.sendLimit(lane.moduleId, limit, limit.plannedA, 'plan');
+      else if (!verdict.send && verdict.retryAtMs !== undefined) wakeAt = verdict.retryAtMs;
+    }
+    if (limit.sent) {
+      const refreshAt = limit.sent.atMs + opts.refreshS * 1000;
+      if (now >= refreshAt) this.sendLimit(lane.moduleId, limit, limit.sent.currentA, 'refresh');
+      wakeAt = Math.min(wakeAt, limit.sent.atMs + opts.refreshS * 1000);
+    }
+    if (Number.isFinite(wakeAt)) limit.timer = this.scheduler.schedule(() => this.pumpLimit(lane), Math.max(0, wakeAt - now));
+  }
+
+  private sendLimit(moduleId: string, limit: LimitLane, currentA: number, why: LimitSent['why']): void {
+    const opts = this.options.limits!;
+    const now = this.scheduler.now();
+    opts.port.setExternalLimits(
+      limit.limitsModuleId,
+      externalLimitsMessage({ currentA, now, failsafeS: opts.failsafeS, failsafeCurrentA: opts.failsafeCurrentA }),
+    );
+    const lane = this.lane(moduleId);
+    const wasHeld = limit.sent === undefined ? undefined : limit.sent.currentA < limit.minA;
+    const held = currentA < limit.minA;
+    if (limit.sent?.currentA !== currentA) limit.sinceMs = now;
+    if (held && wasHeld !== true) lane.hold = { pausedByUs: true, lastOffMs: now };
+    else if (!held && wasHeld === true) {
+      lane.hold = { pausedByUs: false, ...(lane.hold.lastOffMs !== undefined ? { lastOffMs: lane.hold.lastOffMs } : {}), grant: { atMs: now, w: lane.desiredW } };
+    }
+    limit.sent = { currentA, atMs: now };
+    if (why !== 'refresh') this.log.info({ moduleId, limitsModuleId: limit.limitsModuleId, currentA, why }, 'limit sent');
+    this.limitSubject.next({ moduleId, limitsModuleId: limit.limitsModuleId, currentA, why, atMs: now });
+  }
+
   private pump(lane: Lane): void {
+    if (lane.limit && !lane.inFlight) this.pumpLimit(lane);
     if (this.disposed || lane.inFlight || lane.queryInFlight) return;
     if (!this.options.isCommandable(lane.moduleId)) return;
     const query = lane.queries.shift();
@@ -255,7 +439,22 @@ export class Enforcer {
     lane.inFlight = record;
     lane.last = record;
     if (record.origin === 'api' || record.origin === 'mqtt') this.applyManual(lane, record.type);
+    this.noteHold(lane, record);
     this.attempt(lane, record);
+  }
+
+  /** Our intent counts from the moment a command goes out (the scheduler's hysteresis relies on it). */
+  private noteHold(lane: Lane, record: ActionRecord): void {
+    const now = this.scheduler.now();
+    if (record.type === 'pause' || record.type === 'disable') {
+      lane.hold = { pausedByUs: true, lastOffMs: now };
+    } else if (record.type === 'resume' || record.type === 'enable' || record.type === 'release') {
+      const lastOff = lane.hold.lastOffMs !== undefined ? { lastOffMs: lane.hold.lastOffMs } : {};
+      // Power handed to a car about to start is reserved until its meter shows it; a start-up release
+      // of an old claim hands out nothing.
+      const granting = record.origin !== 'reconcile' && lane.desired === 'charge' && lane.desiredW > 0 && this.options.view(lane.moduleId)?.state !== 'Charging';
+      lane.hold = { pausedByUs: false, ...lastOff, ...(granting ? { grant: { atMs: now, w: lane.desiredW } } : {}) };
+    }
   }
 
   private applyManual(lane: Lane, type: ActionType): void {

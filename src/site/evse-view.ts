@@ -2,6 +2,7 @@ import type { Liveness } from '../everest/liveness.js';
 import type {
   Connector,
   EnforcedLimits,
+  EvInfo,
   EvseState,
   HardwareCapabilities,
   Limits,
@@ -35,7 +36,9 @@ export interface EvseView {
   meterWh?: number;
   limits?: { maxCurrentA: number; phases: number };
   enforcedLimitW?: number;
-  hw?: { maxCurrentA: number; maxPhases: number; connectorType?: string };
+  hw?: { maxCurrentA: number; minCurrentA?: number; maxPhases: number; connectorType?: string };
+  /** The car's maximum power from `ev_info.maximum_power_limit`, W, for the current session. */
+  evMaxPowerW?: number;
   liveness: Liveness;
   lastEvent?: { event: string; atMs: number };
   /** Last time the car started drawing / stopped drawing (state into / out of Charging). */
@@ -52,6 +55,7 @@ export type EvseInput =
   | { kind: 'limits'; value: Limits }
   | { kind: 'enforced_limits'; value: EnforcedLimits }
   | { kind: 'hw_capabilities'; value: HardwareCapabilities }
+  | { kind: 'ev_info'; value: EvInfo }
   | { kind: 'evse_id'; value: string }
   | { kind: 'connectors'; value: Connector[] }
   | { kind: 'liveness'; value: Liveness };
@@ -111,10 +115,15 @@ export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number):
         ...view,
         hw: {
           maxCurrentA: input.value.max_current_A_import,
+          ...(input.value.min_current_A_import > 0 ? { minCurrentA: input.value.min_current_A_import } : {}),
           maxPhases: input.value.max_phase_count_import,
           connectorType: input.value.connector_type,
         },
       };
+    case 'ev_info': {
+      const maxW = input.value.maximum_power_limit;
+      return maxW !== undefined && Number.isFinite(maxW) && maxW > 0 ? { ...view, evMaxPowerW: maxW } : view;
+    }
     case 'evse_id':
       return { ...view, evseId: input.value };
     case 'connectors':
@@ -141,6 +150,7 @@ function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseVi
         energyWh: 0,
         powerW: 0,
         peakPowerW: undefined,
+        evMaxPowerW: undefined,
       };
     case 'AuthRequired':
       return { ...base, state: 'AuthRequired', session: base.session ?? newSession(ev, nowMs, view) };
@@ -168,7 +178,7 @@ function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseVi
         session: base.session ? { ...base.session, transaction: false } : undefined,
       };
     case 'SessionFinished':
-      return { ...base, state: 'Unplugged', powerW: 0, session: undefined };
+      return { ...base, state: 'Unplugged', powerW: 0, session: undefined, evMaxPowerW: undefined };
     case 'Enabled':
       return { ...base, state: base.session ? 'Preparing' : 'Unplugged' };
     case 'Disabled':

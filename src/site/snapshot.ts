@@ -1,24 +1,18 @@
+import type { OurHold } from './enforcer.js';
 import type { EvseView } from './evse-view.js';
 import { connectorKey } from '../priorities/model.js';
-import type { SessionSnapshot, SiteSnapshot } from './model.js';
-
-export interface Grant {
-  atMs: number;
-  w: number;
-}
-
-/** What the enforcer last asked of an EVSE on the scheduler's behalf (our intent, per the model's contract). */
-export interface OurIntent {
-  pausedByUs: boolean;
-  lastOffMs?: number;
-}
+import { FALLBACK_CURRENT_A, type CurrentControl, type SessionSnapshot, type SiteSnapshot } from './model.js';
 
 export interface SnapshotInputs {
   views: Iterable<EvseView>;
-  evses: ReadonlyArray<{ moduleId: string; phases: number; maxCurrentA?: number }>;
+  evses: ReadonlyArray<{ moduleId: string; phases: number; maxCurrentA?: number; limitsModuleId?: string }>;
   priorityOf: (moduleId: string, connectorId: number) => number;
-  grants: ReadonlyMap<string, Grant>;
-  intents: ReadonlyMap<string, OurIntent>;
+  /** What we did to the EVSE on the scheduler's behalf (the enforcer lane owns it). */
+  holdOf: (moduleId: string) => Readonly<OurHold>;
+  /** The limit in force for an EVSE under current control (the enforcer lane owns it). */
+  limitOf: (moduleId: string) => { currentA: number; sinceMs: number } | undefined;
+  /** `limits.min_current_a`: the least current a session is admitted with. */
+  minCurrentA: number;
   isOnline: (moduleId: string) => boolean;
   busy: (moduleId: string) => boolean;
   maxPowerW: number;
@@ -32,8 +26,10 @@ export function buildSnapshot(inputs: SnapshotInputs): SiteSnapshot {
   for (const view of inputs.views) {
     if (!view.session) continue;
     const configured = configById.get(view.moduleId);
-    const grant = inputs.grants.get(view.moduleId);
-    const intent = inputs.intents.get(view.moduleId);
+    const hold = inputs.holdOf(view.moduleId);
+    const grant = hold.grant;
+    const phases = view.limits?.phases ?? configured?.phases ?? view.hw?.maxPhases ?? 3;
+    const current = configured?.limitsModuleId !== undefined ? currentControl(view, configured, phases, inputs) : undefined;
     // EVerest may report 0 A while a car is paused; that is not what it would draw once resumed.
     const limitCurrentA = view.limits && view.limits.maxCurrentA > 0 ? view.limits.maxCurrentA : undefined;
     const hwMaxCurrentA = view.hw?.maxCurrentA ?? configured?.maxCurrentA;
@@ -42,22 +38,39 @@ export function buildSnapshot(inputs: SnapshotInputs): SiteSnapshot {
       moduleId: view.moduleId,
       connectorId: view.connectorId,
       evseState: view.state,
-      pausedByUs: intent?.pausedByUs ?? false,
+      pausedByUs: hold.pausedByUs,
       arrivalMs: view.session.startedAtMs,
       priority: inputs.priorityOf(view.moduleId, view.connectorId),
       ...(view.state === 'Charging' ? { measuredPowerW: view.powerW } : {}),
-      ...(limitCurrentA !== undefined ? { limitCurrentA } : {}),
-      phases: view.limits?.phases ?? configured?.phases ?? view.hw?.maxPhases ?? 3,
+      // Under current control EVerest's limits echo our own limit: they say nothing about the rating.
+      ...(limitCurrentA !== undefined && !current ? { limitCurrentA } : {}),
+      phases,
       ...(hwMaxCurrentA !== undefined ? { hwMaxCurrentA } : {}),
-      ...capOf(view),
+      ...(current ? { current } : capOf(view)),
       ...(view.lastOnMs !== undefined ? { lastOnMs: view.lastOnMs } : {}),
-      ...(intent?.lastOffMs !== undefined ? { lastOffMs: intent.lastOffMs } : view.lastOffMs !== undefined ? { lastOffMs: view.lastOffMs } : {}),
+      ...(hold.lastOffMs !== undefined ? { lastOffMs: hold.lastOffMs } : {}),
       ...(grant ? { grantedAtMs: grant.atMs, grantedW: grant.w } : {}),
       online: inputs.isOnline(view.moduleId),
       commandInFlight: inputs.busy(view.moduleId),
     });
   }
   return { maxPowerW: inputs.maxPowerW, nominalVoltageV: inputs.nominalVoltageV, sessions };
+}
+
+function currentControl(
+  view: EvseView,
+  configured: { maxCurrentA?: number; limitsModuleId?: string },
+  phases: number,
+  inputs: SnapshotInputs,
+): CurrentControl {
+  const limit = inputs.limitOf(view.moduleId);
+  const evMaxW = view.evMaxPowerW;
+  return {
+    minA: Math.max(inputs.minCurrentA, view.hw?.minCurrentA ?? 0),
+    evseMaxA: view.hw?.maxCurrentA ?? configured.maxCurrentA ?? FALLBACK_CURRENT_A,
+    ...(evMaxW !== undefined && evMaxW > 0 ? { evMaxA: evMaxW / (phases * inputs.nominalVoltageV) } : {}),
+    ...(limit ? { limitA: limit.currentA, limitSinceMs: limit.sinceMs } : {}),
+  };
 }
 
 /**

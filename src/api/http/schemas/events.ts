@@ -1,5 +1,6 @@
 import { EVENT_TYPES, type EventType } from '../../events.js';
 import { actionRecordSchema } from './actions.js';
+import { currentASchema } from './evses.js';
 import { timestampSchema, type JsonSchema } from './common.js';
 
 const eventData: Record<EventType, JsonSchema> = {
@@ -11,13 +12,14 @@ const eventData: Record<EventType, JsonSchema> = {
   },
   decision: {
     type: 'object',
-    required: ['module_id', 'connector_id', 'decision', 'reason', 'reason_code'],
+    required: ['module_id', 'connector_id', 'decision', 'reason', 'reason_code', 'current_a'],
     properties: {
       module_id: { type: 'string' },
       connector_id: { type: 'integer' },
       decision: { type: 'string' },
       reason: { type: 'string' },
       reason_code: { type: 'string' },
+      current_a: currentASchema,
     },
   },
   budget: {

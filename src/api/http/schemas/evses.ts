@@ -2,6 +2,12 @@ import type { OcpiStatus } from '../../service.js';
 import { actionRecordSchema } from './actions.js';
 import { timestampSchema } from './common.js';
 
+/** The allocated current, shared by GET /v1/evses and the decision event. */
+export const currentASchema = {
+  type: ['number', 'null'],
+  description: 'Current allocated to the session, A per phase (0 = held below the minimum); null where the EVSE has no limits module or the plan leaves the session alone.',
+} as const;
+
 const OCPI_STATUSES = [
   'AVAILABLE',
   'BLOCKED',
@@ -89,12 +95,13 @@ export const evseStatusSchema = {
     priority: { type: 'integer' },
     decision: {
       type: ['object', 'null'],
-      required: ['decision', 'reason', 'reason_code', 'expected_w'],
+      required: ['decision', 'reason', 'reason_code', 'expected_w', 'current_a'],
       properties: {
         decision: { type: 'string' },
-        reason: { type: 'string' },
+        reason: { type: 'string', description: 'Why, for people: e.g. "12.0 A: priority 5, 8.3 kW left after higher priorities".' },
         reason_code: { type: 'string' },
         expected_w: { type: 'integer' },
+        current_a: currentASchema,
       },
     },
     // A nullable object rather than anyOf: fast-json-stringify resolves anyOf by validating every item, which doubled the time of this list.

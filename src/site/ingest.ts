@@ -1,0 +1,127 @@
+// Ingest: EVerest streams -> site state. Folds each EVSE's e2m streams and liveness into one view per
+// EVSE (the pure reducer in evse-view.ts) and says which changes may alter the plan. It owns the
+// views and nothing else: planning and enforcement only read them.
+import type { Logger } from 'pino';
+import { EMPTY, Subject, catchError, map, merge, switchMap, type Observable, type Subscription } from 'rxjs';
+import type { EverestClient } from '../everest/client.js';
+import type { Evse } from '../everest/payloads.js';
+import type { HeartbeatMonitor } from '../everest/liveness.js';
+import type { ConnectorDirectory } from '../priorities/resolve.js';
+import { initialEvseView, reduceEvseView, type EvseInput, type EvseView } from './evse-view.js';
+
+/** 'decide': a change a person or a car caused (decided at once); 'routine': a meter-type update (may be coalesced). */
+export type IngestChange = 'decide' | 'routine';
+
+export interface SessionStateChange {
+  moduleId: string;
+  connectorId: number;
+  state: string;
+  previous: string;
+}
+
+export interface SiteIngestOptions {
+  client: EverestClient;
+  heartbeat: HeartbeatMonitor;
+  directory: ConnectorDirectory;
+  evses: ReadonlyArray<{ moduleId: string; connectors: number[] }>;
+  /** Runs a read-only request in the EVSE's command lane (get_evse never overlaps a command). */
+  exclusive: <T>(moduleId: string, request: () => Observable<T>) => Observable<T>;
+  now: () => number;
+  logger: Logger;
+}
+
+export class SiteIngest {
+  private readonly views = new Map<string, EvseView>();
+  private readonly viewSubject = new Subject<EvseView>();
+  private readonly stateSubject = new Subject<SessionStateChange>();
+  private readonly finishedSubject = new Subject<{ moduleId: string; connectorId: number }>();
+  private readonly changeSubject = new Subject<IngestChange>();
+
+  /** Every EVSE view after each change. */
+  readonly views$: Observable<EvseView> = this.viewSubject.asObservable();
+  /** Session state changes. */
+  readonly stateChanges$: Observable<SessionStateChange> = this.stateSubject.asObservable();
+  /** A session ended (SessionFinished), with the connector it was on. */
+  readonly sessionFinished$ = this.finishedSubject.asObservable();
+  /** After the view changed: whether the change may alter the plan, and how urgently. */
+  readonly changes$: Observable<IngestChange> = this.changeSubject.asObservable();
+
+  constructor(private readonly options: SiteIngestOptions) {
+    for (const evse of options.evses) this.views.set(evse.moduleId, initialEvseView(evse.moduleId, evse.connectors));
+  }
+
+  view(moduleId: string): EvseView | undefined {
+    return this.views.get(moduleId);
+  }
+
+  all(): IterableIterator<EvseView> {
+    return this.views.values();
+  }
+
+  moduleIds(): IterableIterator<string> {
+    return this.views.keys();
+  }
+
+  start(): Subscription[] {
+    const { client, heartbeat } = this.options;
+    const subscriptions: Subscription[] = [];
+    for (const evse of this.options.evses) {
+      const id = evse.moduleId;
+      const channel = client.evse(id);
+      const inputs: Observable<EvseInput> = merge(
+        channel.on('session_event').pipe(map((value) => ({ kind: 'session_event', value }) as const)),
+        channel.on('session_info').pipe(map((value) => ({ kind: 'session_info', value }) as const)),
+        channel.on('powermeter').pipe(map((value) => ({ kind: 'powermeter', value }) as const)),
+        channel.on('limits').pipe(map((value) => ({ kind: 'limits', value }) as const)),
+        channel.on('enforced_limits').pipe(map((value) => ({ kind: 'enforced_limits', value }) as const)),
+        channel.on('hw_capabilities').pipe(map((value) => ({ kind: 'hw_capabilities', value }) as const)),
+        channel.on('ev_info').pipe(map((value) => ({ kind: 'ev_info', value }) as const)),
+        channel.on('evse_id').pipe(map((value) => ({ kind: 'evse_id', value }) as const)),
+        heartbeat.state$(id).pipe(map((value) => ({ kind: 'liveness', value }) as const)),
+      );
+      subscriptions.push(inputs.subscribe((input) => this.apply(id, input)));
+      // Learn the connectors once the EVSE is reachable; a missing reply only costs the config's guess.
+      subscriptions.push(
+        heartbeat
+          .status$(id)
+          .pipe(
+            switchMap((status) =>
+              status === 'online' || status === 'restarted'
+                ? this.options.exclusive<Evse>(id, () => channel.request('get_evse')).pipe(
+                    catchError((err: Error) => {
+                      this.options.logger.info({ moduleId: id, err: err.message }, 'get_evse failed; keeping the configured connectors');
+                      return EMPTY;
+                    }),
+                  )
+                : EMPTY,
+            ),
+          )
+          .subscribe((found) => this.apply(id, { kind: 'connectors', value: found.connectors })),
+      );
+    }
+    return subscriptions;
+  }
+
+  stop(): void {
+    this.viewSubject.complete();
+    this.stateSubject.complete();
+    this.finishedSubject.complete();
+    this.changeSubject.complete();
+  }
+
+  private apply(moduleId: string, input: EvseInput): void {
+    const prev = this.views.get(moduleId);
+    if (!prev) return;
+    const next = reduceEvseView(prev, input, this.options.now());
+    this.views.set(moduleId, next);
+    if (input.kind === 'evse_id') this.options.directory.learnEvseId(moduleId, input.value);
+    if (prev.state !== next.state) this.stateSubject.next({ moduleId, connectorId: next.connectorId, state: next.state, previous: prev.state });
+    if (input.kind === 'session_event' && input.value.event === 'SessionFinished') this.finishedSubject.next({ moduleId, connectorId: prev.connectorId });
+    this.viewSubject.next(next);
+    if (input.kind === 'session_event' || input.kind === 'connectors') this.changeSubject.next('decide');
+    else if (input.kind === 'liveness') {
+      // Every heartbeat refreshes lastSeen; only a change of status can change a decision.
+      if (prev.liveness.status !== next.liveness.status) this.changeSubject.next('decide');
+    } else this.changeSubject.next('routine');
+  }
+}
