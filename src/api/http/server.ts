@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { HttpConfig, WebhookConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
-import { EventFeed } from '../events.js';
+import { apiEventFeed } from '../live.js';
 import type { PromMetrics } from '../metrics.js';
 import type { ModuleService } from '../service.js';
 import { WebhookDispatcher, type WebhookDeliveryOptions } from '../webhooks.js';
@@ -19,6 +19,7 @@ import { evseRoutes } from './routes/evses.js';
 import { opsRoutes } from './routes/ops.js';
 import { priorityRoutes } from './routes/priorities.js';
 import { siteRoutes } from './routes/site.js';
+import { SseTickets } from './sse-tickets.js';
 import { openApiComponents, openApiTags } from './openapi-catalog.js';
 import { validatorCompiler } from './validators.js';
 
@@ -66,8 +67,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (!verifier.enabled) return false;
     if (policy === 'health') return !http.health_public;
     if (policy === 'metrics') return !http.metrics_public;
-    return policy === 'token';
+    return policy === 'token' || policy === 'token_or_ticket';
   };
+  const tickets = new SseTickets();
 
   const app = Fastify({
     logger: false,
@@ -95,6 +97,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     const token = bearerToken(request.headers.authorization);
+    const ticket = policy === 'token_or_ticket' && token === undefined ? ticketOf(request.query) : undefined;
+    if (ticket !== undefined) {
+      const principal = tickets.redeem(ticket);
+      if (principal === undefined) {
+        throw new ApiError(401, OCPI_STATUS.clientError, 'unknown, used or expired SSE ticket (POST /v1/events/tickets for a new one)', {
+          'WWW-Authenticate': `${WWW_AUTHENTICATE}, error="invalid_token"`,
+        });
+      }
+      request.principal = principal;
+      return;
+    }
     if (token === undefined) {
       throw new ApiError(401, OCPI_STATUS.clientError, 'missing bearer token (Authorization: Bearer <token>)', { 'WWW-Authenticate': WWW_AUTHENTICATE });
     }
@@ -108,9 +121,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
   });
 
-  const feed = new EventFeed(service.events$);
+  const feed = apiEventFeed(service);
   const table = new RouteTable(app);
-  const context: RouteContext = { table, service, feed, metrics, log, sse: { maxBufferedBytes: 1 << 20 } };
+  const context: RouteContext = { table, service, feed, tickets, metrics, log, sse: { maxBufferedBytes: 1 << 20 } };
   priorityRoutes(context);
   evseRoutes(context);
   actionRoutes(context);
@@ -164,4 +177,10 @@ function document(table: RouteTable, needsToken: (policy: AuthPolicy) => boolean
     needsToken,
     components: openApiComponents,
   });
+}
+
+function ticketOf(query: unknown): string | undefined {
+  if (typeof query !== 'object' || query === null) return undefined;
+  const ticket = (query as Record<string, unknown>).ticket;
+  return typeof ticket === 'string' && ticket !== '' ? ticket : undefined;
 }
