@@ -1,22 +1,10 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { ActionRecord } from '../site/actions.js';
 import type { SiteEvent } from '../site/controller.js';
+import { FREQUENT_EVENT_TYPES, type EventType, type FeedInput } from './event-types.js';
 import type { LiveEvent } from './live.js';
 
-/** What the feed numbers: the site's own events and the live figures the API derives from its state. */
-export type FeedInput = SiteEvent | LiveEvent;
-
-export type EventType = FeedInput['type'];
-
-export const EVENT_TYPES = ['action', 'session_state', 'decision', 'budget', 'liveness', 'site', 'evse'] as const satisfies readonly EventType[];
-
-/** Sent about once a second while anything moves: not replayed one by one, and not sent to webhooks unless asked for. */
-export const FREQUENT_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(['site']);
-
-// Fails to compile when the site domain grows an event type this list (and the documented schemas) lack.
-type Unlisted = Exclude<EventType, (typeof EVENT_TYPES)[number]>;
-const everyTypeListed: [Unlisted] extends [never] ? true : never = true;
-void everyTypeListed;
+export { EVENT_TYPES, FREQUENT_EVENT_TYPES, isEventType, type EventType, type FeedInput } from './event-types.js';
 
 type SiteEventOf<K extends EventType> = Extract<SiteEvent, { type: K }>;
 
@@ -40,9 +28,6 @@ export function toApiEvent(event: FeedInput, id: number): ApiEvent {
   return { id, type, timestamp: at, data } as ApiEvent;
 }
 
-export function isEventType(value: string): value is EventType {
-  return (EVENT_TYPES as readonly string[]).includes(value);
-}
 
 export interface EventFeedOptions {
   /** Events kept for SSE clients reconnecting with Last-Event-ID. */

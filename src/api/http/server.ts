@@ -8,6 +8,7 @@ import type { PromMetrics } from '../metrics.js';
 import type { ModuleService } from '../service.js';
 import { WebhookDispatcher, type WebhookDeliveryOptions } from '../webhooks.js';
 import { bearerToken, TokenVerifier } from './auth.js';
+import { dashboardRoutes, defaultDashboardDir } from './dashboard.js';
 import { ApiError, OCPI_STATUS } from './envelope.js';
 import { installErrorHandling } from './error-handling.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
@@ -33,6 +34,8 @@ export interface HttpServerOptions {
   /** Interval of the SSE keepalive comment (default 15 s). */
   sseKeepaliveMs?: number;
   webhookDelivery?: WebhookDeliveryOptions;
+  /** Directory of the built dashboard (default dist/web of the package). */
+  dashboardDir?: string;
   /** Registers extra routes before listening (the bench's baseline); they are open and not documented. */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -135,6 +138,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     return openapi;
   });
   openapi = document(table, needsToken);
+  dashboardRoutes(app, options.dashboardDir ?? defaultDashboardDir(), log);
   await options.extend?.(app);
 
   const webhooks = new WebhookDispatcher(options.webhooks, feed.events$, log.child({ component: 'webhooks' }), options.webhookDelivery);
