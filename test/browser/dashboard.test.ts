@@ -160,6 +160,7 @@ describe.skipIf(missing !== undefined)(missing ? `dashboard (skipped: ${missing}
   });
 
   it('labels every control and fits 375 px and 1280 px without horizontal scrolling', async () => {
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
     const unlabelled = await page.evaluate(() =>
       [...document.querySelectorAll('input, select, textarea, button')]
         .filter((el) => {
@@ -175,9 +176,9 @@ describe.skipIf(missing !== undefined)(missing ? `dashboard (skipped: ${missing}
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow, `horizontal overflow at ${width} px`).toBeLessThanOrEqual(0);
       expect(await card('evse_3').locator('input[name="priority"]').isVisible()).toBe(true);
+      if (width === 375) writeFileSync(join(dirname(SCREENSHOT), 'dashboard-375.png'), await page.screenshot({ fullPage: true }));
     }
     await page.evaluate(() => window.scrollTo(0, 0));
-    mkdirSync(dirname(SCREENSHOT), { recursive: true });
     const png = await page.screenshot({ fullPage: true });
     writeFileSync(SCREENSHOT, png);
     expect(png.length).toBeGreaterThan(20_000);
@@ -191,7 +192,7 @@ describe.skipIf(missing !== undefined)(missing ? `dashboard (skipped: ${missing}
         `(page files ${(statics.reduce((s, t) => s + t.bytes, 0) / 1024).toFixed(1)} KB; budget ${PAGE_BUDGET_BYTES / 1024} KB)`,
     );
     expect(statics.map((t) => [new URL(t.url).pathname, t.status])).toEqual(
-      expect.arrayContaining([['/', 200], ['/dashboard.js', 200], ['/dashboard.css', 200]]),
+      expect.arrayContaining([['/', 200], ['/assets/dashboard.js', 200], ['/assets/dashboard.css', 200]]),
     );
     expect(bytes).toBeLessThan(PAGE_BUDGET_BYTES);
     expect(consoleErrors).toEqual([]);

@@ -3,8 +3,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../../log/logger.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { notFound } from './envelope.js';
+import { errorResponses } from './route-spec.js';
+import type { RouteContext } from './routes/context.js';
 
 /** One built file of the page, held in memory with its gzip form (the page is ~100 KB). */
 interface Asset {
@@ -67,20 +69,46 @@ function serve(asset: Asset, request: FastifyRequest, reply: FastifyReply, page:
 }
 
 /**
- * The dashboard at `/` and its files beside it. Served without a token: the page holds no data; it
- * asks for a token and reads everything through /v1 like any other client.
+ * The dashboard at `/` and its files under /assets/. Served without a token: the page holds no data;
+ * it asks for a token and reads everything through /v1 like any other client.
  */
-export function dashboardRoutes(app: FastifyInstance, dir: string, log: Logger): void {
+export function dashboardRoutes({ table, log }: RouteContext, dir: string): void {
   const assets = loadAssets(dir);
-  if (!assets) {
-    log.warn({ dir }, 'dashboard not built: `/` answers 503 until `npm run build:web` has run');
-    app.get('/', { config: { auth: 'public' } }, async (_request, reply) =>
-      reply.code(503).type('text/plain; charset=utf-8').send('The evse-priority dashboard is not built. Run `npm run build:web` and restart.\n'),
-    );
-    return;
-  }
-  for (const [name, asset] of assets) {
-    const page = name === 'index.html';
-    app.get(page ? '/' : `/${name}`, { config: { auth: 'public' } }, async (request, reply) => serve(asset, request, reply, page));
-  }
+  const page = assets?.get('index.html');
+  if (!assets || !page) log.warn({ dir }, 'dashboard not built: `/` answers 503 until `npm run build:web` has run');
+  table.add({
+    method: 'GET',
+    url: '/',
+    operationId: 'dashboard',
+    tag: 'dashboard',
+    summary: 'The dashboard: a live web page of the site, its EVSEs and their decisions',
+    description: 'Open without a token; the page asks for one (or takes ?token=) and then talks to /v1 like any client.',
+    auth: 'public',
+    responses: {
+      200: { description: 'The page.', contentType: 'text/html', schema: { type: 'string' } },
+      503: { description: 'The page was not built (npm run build:web).', contentType: 'text/plain', schema: { type: 'string' } },
+    },
+    handler: async (request, reply) => {
+      if (page) return serve(page, request, reply, true);
+      return reply.code(503).type('text/plain; charset=utf-8').send('The evse-priority dashboard is not built. Run `npm run build:web` and restart.\n');
+    },
+  });
+  table.add<{ Params: { name: string } }>({
+    method: 'GET',
+    url: '/assets/:name',
+    operationId: 'dashboardAsset',
+    tag: 'dashboard',
+    summary: 'Script, style sheet and icon of the dashboard',
+    auth: 'public',
+    params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'File name.' } } },
+    responses: {
+      200: { description: 'The file (gzip when accepted).', contentType: 'application/octet-stream', schema: { type: 'string' } },
+      ...errorResponses(404),
+    },
+    handler: async (request, reply) => {
+      const asset = request.params.name === 'index.html' ? undefined : assets?.get(request.params.name);
+      if (!asset) throw notFound(`no dashboard file ${JSON.stringify(request.params.name)}`);
+      return serve(asset, request, reply, false);
+    },
+  });
 }

@@ -132,13 +132,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   actionRoutes(context);
   siteRoutes(context);
   eventRoutes(context);
+  dashboardRoutes(context, options.dashboardDir ?? defaultDashboardDir());
   let openapi: OpenApiDocument | undefined;
   opsRoutes(context, () => {
     openapi ??= document(table, needsToken);
     return openapi;
   });
   openapi = document(table, needsToken);
-  dashboardRoutes(app, options.dashboardDir ?? defaultDashboardDir(), log);
   await options.extend?.(app);
 
   const webhooks = new WebhookDispatcher(options.webhooks, feed.events$, log.child({ component: 'webhooks' }), options.webhookDelivery);

@@ -1,11 +1,12 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
+import { clock } from '../format.js';
 import type { Samples } from '../state.js';
 
 const HEIGHT = 220;
-/** The chart shows at least this much time, so the first seconds do not fill the whole width. */
-const MIN_SPAN_MS = 2 * 60_000;
+/** The chart shows at least this much time, so the first seconds do not stretch over the whole width. */
+const MIN_SPAN_MS = 30_000;
 
 function data(s: Samples): uPlot.AlignedData {
   return [s.t, s.budget, s.planned, s.measured];
@@ -24,7 +25,7 @@ function options(width: number): uPlot.Options {
       y: { range: (_u, _min, max) => [0, Math.max(1000, max * 1.15)] },
     },
     axes: [
-      { stroke: '#5b6675', grid: { stroke: '#e6e9ee', width: 1 }, ticks: { stroke: '#e6e9ee' } },
+      { stroke: '#5b6675', values: (_u, ticks) => ticks.map((t) => clock(t)), space: 70, grid: { stroke: '#e6e9ee', width: 1 }, ticks: { stroke: '#e6e9ee' } },
       { stroke: '#5b6675', values: kw, size: 56, grid: { stroke: '#e6e9ee', width: 1 }, ticks: { stroke: '#e6e9ee' } },
     ],
     series: [

@@ -20,6 +20,11 @@ const COMMANDS = [
   { type: 'disable', label: 'Disable' },
 ] as const;
 
+/** Break opportunities inside EVerest's CamelCase states, so ChargingPausedEVSE wraps as words on a narrow card. */
+function camelBreaks(text: string) {
+  return text.split(/(?<=[a-z])(?=[A-Z])/).map((part, i) => (i === 0 ? part : html`<wbr />${part}`));
+}
+
 function tone(status: EvseStatusDto): string {
   if (status.heartbeat.status === 'stale') return 'offline';
   if (status.state === 'Charging') return 'charging';
@@ -105,7 +110,7 @@ export function EvseCard({ card, api, onActionRequested }: CardProps) {
     </header>
 
     <dl class="facts">
-      <div><dt>EVerest state</dt><dd data-field="state">${status.state}</dd></div>
+      <div><dt>EVerest state</dt><dd data-field="state">${camelBreaks(status.state)}</dd></div>
       <div><dt>Heartbeat</dt><dd data-field="heartbeat" class=${`hb-${status.heartbeat.status}`}>${status.heartbeat.status}</dd></div>
       <div><dt>Power</dt><dd data-field="power">${kw(status.power_w)}</dd></div>
       <div><dt>Session energy</dt><dd data-field="energy">${kwh(status.energy_wh)}</dd></div>
