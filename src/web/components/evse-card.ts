@@ -37,12 +37,6 @@ function failureText(what: string, err: unknown): string {
   return `${what}: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Allocated current per phase, once the site allocates currents (null: this EVSE has no limits module). */
-function allocatedA(status: EvseStatusDto): number | null | undefined {
-  const decision = status.decision as (EvseStatusDto['decision'] & { current_a?: number | null }) | null;
-  return decision?.current_a;
-}
-
 export function EvseCard({ card, api, onActionRequested }: CardProps) {
   const { status, trail } = card;
   const id = status.module_id;
@@ -95,7 +89,7 @@ export function EvseCard({ card, api, onActionRequested }: CardProps) {
     }
   };
 
-  const current = allocatedA(status);
+  const current = status.decision?.current_a;
   const decision = status.decision;
   return html`<article class=${`card ${tone(status)}`} data-module-id=${id} aria-labelledby=${`title-${id}`}>
     <header class="card-head">
