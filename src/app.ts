@@ -1,6 +1,6 @@
 import type { Config } from './config/types.js';
 import type { Logger } from './log/logger.js';
-import { apiEventFeed } from './api/live.js';
+import { EventFeed } from './api/events.js';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from './api/http/server.js';
 import { WebhookDispatcher } from './api/webhooks.js';
 import { createPromMetrics, type PromMetrics } from './api/metrics.js';
@@ -30,7 +30,7 @@ export interface RunningApp {
 export async function startApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<RunningApp> {
   const { http: httpExtras, processMetrics, ...deps } = options;
   const metrics = createPromMetrics({ processMetrics: processMetrics ?? true });
-  const module = await startModule(config, logger, { metrics, ...deps });
+  const module = await startModule(config, logger, { metrics, forwardingMetrics: metrics.forwarding, ...deps });
   const service = new ModuleService(module);
   const actionTracking = metrics.trackActions(module.site.events$);
   actionTracking.add(metrics.trackLimits(module.site.enforcer.limits$));
@@ -50,7 +50,7 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     if (config.http.enabled) {
       http = await startHttpServer({ service, http: config.http, webhooks: config.webhooks, metrics, logger, ...httpExtras });
     } else if (config.webhooks.length > 0) {
-      const feed = apiEventFeed(service);
+      const feed = new EventFeed(service.events$);
       const dispatcher = new WebhookDispatcher(config.webhooks, feed.events$, logger.child({ component: 'webhooks' }));
       webhooksOnly = {
         close() {

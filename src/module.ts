@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { SchedulerLike } from 'rxjs';
 import { camelCased } from './config/camel-case.js';
 import type { Config } from './config/types.js';
@@ -7,6 +8,8 @@ import { loadContract, type Contract } from './everest/contract.js';
 import { CommunicationCheck, HeartbeatMonitor } from './everest/liveness.js';
 import type { EverestMetrics } from './everest/metrics.js';
 import { EverestTopics } from './everest/topics.js';
+import { Forwarder, isForwardingEnabled, type ForwarderTuning } from './forwarding/forwarder.js';
+import type { ForwardingMetrics } from './forwarding/metrics.js';
 import type { Logger } from './log/logger.js';
 import { ConnectorDirectory } from './priorities/resolve.js';
 import { PriorityStore } from './priorities/store.js';
@@ -16,6 +19,9 @@ import { MqttTransport } from './transport/mqtt-transport.js';
 export interface ModuleDeps {
   contract?: Contract;
   metrics?: EverestMetrics;
+  forwardingMetrics?: ForwardingMetrics;
+  /** Forwarding timings that are not configuration (tests, bench). */
+  forwardingTuning?: Partial<ForwarderTuning>;
   rxScheduler?: SchedulerLike;
 }
 
@@ -31,6 +37,8 @@ export interface RunningModule {
   store: PriorityStore;
   directory: ConnectorDirectory;
   site: SiteController;
+  /** Present while forwarding.url is set. */
+  forwarding?: Forwarder;
   stop(): Promise<void>;
 }
 
@@ -117,6 +125,19 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
     logger: logger.child({ component: 'site' }),
     ...(deps.rxScheduler ? { rxScheduler: deps.rxScheduler } : {}),
   });
+  // Beside the site, not above it: it listens to the same EVerest streams and knows nothing of priorities.
+  const forwarding = isForwardingEnabled(config.forwarding)
+    ? await Forwarder.start({
+        streams: client,
+        evses: config.evses,
+        config: config.forwarding,
+        dir: join(config.store.dir, 'forwarding'),
+        logger,
+        ...(deps.forwardingMetrics ? { metrics: deps.forwardingMetrics } : {}),
+        ...(deps.forwardingTuning ? { tuning: deps.forwardingTuning } : {}),
+        ...(deps.rxScheduler ? { scheduler: deps.rxScheduler } : {}),
+      })
+    : undefined;
   site.start();
   communicationCheck.start();
   logger.info({ evses: moduleIds.length, namespace: config.namespace, base: topics.base }, 'evse-priority started');
@@ -133,11 +154,13 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
     store,
     directory,
     site,
+    ...(forwarding ? { forwarding } : {}),
     async stop() {
       if (stopped) return;
       stopped = true;
       await communicationCheck.stop(config.everest.send_false_on_shutdown);
       site.stop();
+      await forwarding?.stop();
       heartbeat.dispose();
       client.dispose();
       await transport.close();

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { filter, type Observable, type Subscription } from 'rxjs';
 import type { EverestMetrics } from '../everest/metrics.js';
+import type { ForwardingMetrics } from '../forwarding/metrics.js';
 import { isFinal } from '../site/actions.js';
 import type { SiteEvent } from '../site/controller.js';
 import type { LimitSent } from '../site/enforcer.js';
@@ -20,6 +21,8 @@ export interface PromMetrics extends EverestMetrics {
   trackLimits(limits$: Observable<LimitSent>): Subscription;
   /** Where the allocated current per EVSE is read when scraped (EVSEs under current control only). */
   allocations(read: () => Iterable<readonly [moduleId: string, currentA: number]>): void;
+  /** What the forwarder (OCPP 2.0.1 to the cloud) reports. */
+  readonly forwarding: ForwardingMetrics;
 }
 
 export interface PromMetricsOptions {
@@ -125,6 +128,7 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
   return {
     registry,
     contentType: registry.contentType,
+    forwarding: createForwardingMetrics(registry),
     metricsText: () => registry.metrics(),
     messageIn: (name) => received.inc({ name }),
     messageOut: (name) => sent.inc({ name }),
@@ -146,6 +150,69 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     trackLimits: (limits$) => limits$.subscribe((sent) => limitMessages.inc({ module_id: sent.moduleId })),
     allocations: (read) => {
       readAllocations = read;
+    },
+  };
+}
+
+function createForwardingMetrics(registry: Registry): ForwardingMetrics {
+  let probe: (() => { queued: number; oldestAgeS: number }) | undefined;
+  new Gauge({
+    name: `${PREFIX}forwarding_queue_depth`,
+    help: 'Events in the forwarding outbox: on disk, not yet acknowledged by the cloud.',
+    registers: [registry],
+    collect() {
+      this.set(probe?.().queued ?? 0);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}forwarding_oldest_age_seconds`,
+    help: 'Age of the oldest event in the forwarding outbox (0 when empty).',
+    registers: [registry],
+    collect() {
+      this.set(probe?.().oldestAgeS ?? 0);
+    },
+  });
+  const delivered = new Counter({
+    name: `${PREFIX}forwarding_delivered_total`,
+    help: 'Messages the cloud accepted, by kind (TransactionEvent, MeterValues) and HTTP status.',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+  });
+  const failed = new Counter({
+    name: `${PREFIX}forwarding_failed_total`,
+    help: 'Delivery attempts that failed and will be retried, by kind and HTTP status (or network).',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+  });
+  const deadLettered = new Counter({
+    name: `${PREFIX}forwarding_dead_lettered_total`,
+    help: 'Messages the cloud rejected (400, 413, 422), moved to the dead-letter file, by kind and status.',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: `${PREFIX}forwarding_dropped_total`,
+    help: 'Queued messages dropped to keep the outbox within forwarding.max_queue_mb (only MeterValues), by kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: `${PREFIX}forwarding_delivery_latency_seconds`,
+    help: 'From the EVerest event to the 2xx of the cloud, by kind (outages included).',
+    labelNames: ['kind'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    registers: [registry],
+  });
+  return {
+    delivered: (kind, status, latencyMs) => {
+      delivered.inc({ kind, status: String(status) });
+      latency.observe({ kind }, latencyMs / 1000);
+    },
+    failed: (kind, status) => failed.inc({ kind, status: String(status) }),
+    deadLettered: (kind, status) => deadLettered.inc({ kind, status: String(status) }),
+    dropped: (kind) => dropped.inc({ kind }),
+    queueProbe: (p) => {
+      probe = p;
     },
   };
 }

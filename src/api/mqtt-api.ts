@@ -81,6 +81,8 @@ export class MqttApi {
     this.subscription.add(
       merge(
         service.events$.pipe(map(() => undefined)),
+        // The forwarder's queue and state go into the retained site state.
+        service.forwarding$.pipe(map(() => undefined)),
         // Power and energy change without events; refresh them at the throttle rate.
         this.moduleViews$(),
       )

@@ -1,7 +1,7 @@
-import type { Observable } from 'rxjs';
 import type { ConnectorRef, PriorityRecord, PriorityScope } from '../priorities/model.js';
 import type { ResolveErrorCode } from '../priorities/resolve.js';
-import type { PriorityChange } from '../priorities/store.js';
+import { EMPTY, type Observable } from 'rxjs';
+import { FORWARDING_OFF, type ForwardingStatus } from '../forwarding/status.js';
 import type { RunningModule } from '../module.js';
 import type { ActionOrigin, ActionRecord, ActionRequest } from '../site/actions.js';
 import type { EvseView } from '../site/evse-view.js';
@@ -73,10 +73,6 @@ export function ocpiStatus(view: EvseView): OcpiStatus {
       return 'UNKNOWN';
   }
 }
-
-export type SiteFigures = Omit<ReturnType<ModuleService['site']>, 'next_review_at'> & {
-  evses: Array<{ module_id: string; power_w: number; energy_wh: number }>;
-};
 
 export type PriorityResult =
   | { ok: true; record: PriorityRecord; created: boolean }
@@ -172,18 +168,19 @@ export class ModuleService {
     return this.module.store.clear();
   }
 
+  /** The site summary; `forwarding` is there while forwarding to a cloud is configured. */
   site() {
-    return this.module.site.summary();
+    const forwarding = this.module.forwarding?.status;
+    return { ...this.module.site.summary(), ...(forwarding ? { forwarding } : {}) };
   }
 
-  /** The site's live figures as the SSE `site` event carries them (no review time: it is not a figure). */
-  siteFigures(): SiteFigures {
-    const { next_review_at: _next, ...summary } = this.site();
-    const evses = this.evseIds.map((id) => {
-      const view = this.module.site.view(id);
-      return { module_id: id, power_w: Math.round(view?.powerW ?? 0), energy_wh: Math.round(view?.energyWh ?? 0) };
-    });
-    return { ...summary, evses };
+  forwarding(): ForwardingStatus {
+    return this.module.forwarding?.status ?? FORWARDING_OFF;
+  }
+
+  /** Forwarder status changes (state, queue depth, whole-second age); nothing while forwarding is off. */
+  get forwarding$(): Observable<ForwardingStatus> {
+    return this.module.forwarding?.status$ ?? EMPTY;
   }
 
   setSiteBudget(maxPowerW: number, setBy: string): void {
@@ -211,16 +208,6 @@ export class ModuleService {
     return this.module.site.views$;
   }
 
-  /** Fires after every schedule recomputation (planned power moves with it). */
-  get recomputed$(): Observable<number> {
-    return this.module.site.recomputed$;
-  }
-
-  /** Acknowledged priority writes. */
-  get priorityChanges$(): Observable<PriorityChange> {
-    return this.module.store.changes$;
-  }
-
   health() {
     const online = this.module.transport.connected;
     const status = (id: string) => this.module.heartbeat.current(id)?.status ?? 'unknown';
@@ -237,6 +224,8 @@ export class ModuleService {
       evses_online: evsesOnline,
       evses_total: evses.length,
       evses,
+      // Informative only: a cloud outage delays the feed, it does not make the module unready.
+      forwarding: this.forwarding(),
     };
   }
 }

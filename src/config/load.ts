@@ -311,7 +311,7 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 /** Keys whose values must not reach a terminal or log through an error message. */
-const SECRET_KEYS = new Set(['password', 'tokens', 'secret']);
+const SECRET_KEYS = new Set(['password', 'tokens', 'secret', 'client_secret', 'api_key']);
 
 /** The offending value as an error message may show it: secrets hidden, URL passwords masked. */
 function shown(value: unknown, segments: readonly Segment[]): string {
@@ -401,6 +401,15 @@ function crossChecks(config: ConfigFile): { segments: Segment[]; message: string
       segments: ['mqtt', 'tls', tls.cert_file === undefined ? 'cert_file' : 'key_file'],
       message: 'mqtt.tls.cert_file and mqtt.tls.key_file must be given together',
     });
+  }
+  const fwd = config.forwarding;
+  if (fwd.url !== undefined) {
+    // Without any of these every request would be refused: better to say so at start-up.
+    for (const key of ['token_url', 'client_id', 'client_secret', 'api_key'] as const) {
+      if (fwd[key] === undefined) {
+        out.push({ segments: ['forwarding', key], message: `is required when forwarding.url is set (forwarding.${key})` });
+      }
+    }
   }
   // Each of these identifies an EVSE in priority requests, so a repeat would make a request ambiguous.
   for (const key of ['module_id', 'serial_number', 'charge_box_identity'] as const) {

@@ -18,5 +18,10 @@ export function redactConfig(config: Config): Config {
   // Kept as a list so the reader still sees how many tokens are configured.
   copy.http.tokens = copy.http.tokens.map(() => REDACTED);
   copy.webhooks = copy.webhooks.map((w) => ({ ...w, url: redactUrl(w.url), secret: REDACTED }));
+  const fwd = copy.forwarding;
+  if (fwd.url !== undefined) fwd.url = redactUrl(fwd.url);
+  if (fwd.token_url !== undefined) fwd.token_url = redactUrl(fwd.token_url);
+  if (fwd.client_secret !== undefined) fwd.client_secret = REDACTED;
+  if (fwd.api_key !== undefined) fwd.api_key = REDACTED;
   return copy;
 }

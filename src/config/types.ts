@@ -49,6 +49,7 @@ export interface EvseConfig {
   phases: number;
   max_current_a?: number;
   limits_module_id?: string;
+  station_uid?: string;
 }
 
 export interface SiteConfig {
@@ -102,6 +103,17 @@ export interface WebhookConfig {
   events?: string[];
 }
 
+export interface ForwardingConfig {
+  url?: string;
+  token_url?: string;
+  client_id?: string;
+  client_secret?: string;
+  scope?: string;
+  api_key?: string;
+  meter_interval_s: number;
+  max_queue_mb: number;
+}
+
 export interface LogConfig {
   level: LogLevel;
   pretty?: boolean;
@@ -121,6 +133,7 @@ export interface ConfigFile {
   store: StoreConfig;
   http: HttpConfig;
   webhooks: WebhookConfig[];
+  forwarding: ForwardingConfig;
   log: LogConfig;
 }
 

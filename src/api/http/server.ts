@@ -3,12 +3,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { HttpConfig, WebhookConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
-import { apiEventFeed } from '../live.js';
+import { EventFeed } from '../events.js';
 import type { PromMetrics } from '../metrics.js';
 import type { ModuleService } from '../service.js';
 import { WebhookDispatcher, type WebhookDeliveryOptions } from '../webhooks.js';
 import { bearerToken, TokenVerifier } from './auth.js';
-import { dashboardRoutes, defaultDashboardDir } from './dashboard.js';
 import { ApiError, OCPI_STATUS } from './envelope.js';
 import { installErrorHandling } from './error-handling.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
@@ -20,7 +19,6 @@ import { evseRoutes } from './routes/evses.js';
 import { opsRoutes } from './routes/ops.js';
 import { priorityRoutes } from './routes/priorities.js';
 import { siteRoutes } from './routes/site.js';
-import { SseTickets } from './sse-tickets.js';
 import { openApiComponents, openApiTags } from './openapi-catalog.js';
 import { validatorCompiler } from './validators.js';
 
@@ -34,8 +32,6 @@ export interface HttpServerOptions {
   /** Interval of the SSE keepalive comment (default 15 s). */
   sseKeepaliveMs?: number;
   webhookDelivery?: WebhookDeliveryOptions;
-  /** Directory of the built dashboard (default dist/web of the package). */
-  dashboardDir?: string;
   /** Registers extra routes before listening (the bench's baseline); they are open and not documented. */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -70,9 +66,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (!verifier.enabled) return false;
     if (policy === 'health') return !http.health_public;
     if (policy === 'metrics') return !http.metrics_public;
-    return policy === 'token' || policy === 'token_or_ticket';
+    return policy === 'token';
   };
-  const tickets = new SseTickets();
 
   const app = Fastify({
     logger: false,
@@ -100,17 +95,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     const token = bearerToken(request.headers.authorization);
-    const ticket = policy === 'token_or_ticket' && token === undefined ? ticketOf(request.query) : undefined;
-    if (ticket !== undefined) {
-      const principal = tickets.redeem(ticket);
-      if (principal === undefined) {
-        throw new ApiError(401, OCPI_STATUS.clientError, 'unknown, used or expired SSE ticket (POST /v1/events/tickets for a new one)', {
-          'WWW-Authenticate': `${WWW_AUTHENTICATE}, error="invalid_token"`,
-        });
-      }
-      request.principal = principal;
-      return;
-    }
     if (token === undefined) {
       throw new ApiError(401, OCPI_STATUS.clientError, 'missing bearer token (Authorization: Bearer <token>)', { 'WWW-Authenticate': WWW_AUTHENTICATE });
     }
@@ -124,15 +108,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
   });
 
-  const feed = apiEventFeed(service);
+  const feed = new EventFeed(service.events$);
   const table = new RouteTable(app);
-  const context: RouteContext = { table, service, feed, tickets, metrics, log, sse: { maxBufferedBytes: 1 << 20 } };
+  const context: RouteContext = { table, service, feed, metrics, log, sse: { maxBufferedBytes: 1 << 20 } };
   priorityRoutes(context);
   evseRoutes(context);
   actionRoutes(context);
   siteRoutes(context);
   eventRoutes(context);
-  dashboardRoutes(context, options.dashboardDir ?? defaultDashboardDir());
   let openapi: OpenApiDocument | undefined;
   opsRoutes(context, () => {
     openapi ??= document(table, needsToken);
@@ -181,10 +164,4 @@ function document(table: RouteTable, needsToken: (policy: AuthPolicy) => boolean
     needsToken,
     components: openApiComponents,
   });
-}
-
-function ticketOf(query: unknown): string | undefined {
-  if (typeof query !== 'object' || query === null) return undefined;
-  const ticket = (query as Record<string, unknown>).ticket;
-  return typeof ticket === 'string' && ticket !== '' ? ticket : undefined;
 }

@@ -55,6 +55,7 @@ describe('defaults', () => {
         body_limit_bytes: 65536,
       },
       webhooks: [],
+      forwarding: { meter_interval_s: 60, max_queue_mb: 50 },
       log: { level: 'info' },
     } satisfies Config);
   });

@@ -44,3 +44,14 @@ export const evseParamsSchema = {
 } as const;
 
 export const etagHeaderSchema = { type: 'string', pattern: '^"[0-9]+"$', description: 'Strong ETag: the record version in quotes.' } as const;
+
+export const forwardingStatusSchema = {
+  type: 'object',
+  description: 'The forwarder of OCPP 2.0.1 TransactionEvent/MeterValues to the smart-charging cloud.',
+  required: ['state', 'queued', 'oldest_age_s'],
+  properties: {
+    state: { type: 'string', enum: ['off', 'delivering', 'retrying', 'unauthorized', 'stopped'] },
+    queued: { type: 'integer', description: 'Events on disk not yet acknowledged by the cloud.' },
+    oldest_age_s: { type: 'integer', description: 'Age of the oldest queued event in seconds (0 when empty).' },
+  },
+} as const;

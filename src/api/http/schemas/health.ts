@@ -1,3 +1,5 @@
+import { forwardingStatusSchema } from './common.js';
+
 export const healthSchema = {
   type: 'object',
   description: 'Liveness and readiness in one: 200 when the broker is connected and at least one EVSE has a current heartbeat, 503 otherwise.',
@@ -22,5 +24,6 @@ export const healthSchema = {
         },
       },
     },
+    forwarding: forwardingStatusSchema,
   },
 } as const;

@@ -1,0 +1,448 @@
+import { closeSync, fsyncSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from '../log/logger.js';
+import type { OcppKind } from './ocpp-schemas.js';
+
+// The durable outbox. Segment files hold one record per line, `<crc32 hex> <json>`:
+//   {"e":{seq,st,k,t,b}}  an event: sequence number, station, kind, created-at (ms), body
+//   {"v":n,"s":{...}}     a snapshot of the caller's state (the mapping's open transactions), version n
+// A batch of events and the state that produced them go out in one write and one fsync, so after
+// a crash the state on disk never runs ahead of or behind the events on disk. `acks.log` lists the
+// sequence numbers that are done (delivered, dead-lettered or dropped), one per line, written before
+// the next request to the same station goes out. A segment whose events are all done is deleted;
+// when the disk budget is short, the live events are rewritten into one fresh segment.
+
+export interface OutboxEntry {
+  readonly seq: number;
+  readonly station: string;
+  readonly kind: OcppKind;
+  /** When the event was created (ms since epoch), for latency and age. */
+  readonly createdAt: number;
+  /** The request body, serialized once. */
+  readonly body: string;
+  /** Bytes this entry takes on disk. */
+  readonly bytes: number;
+}
+
+export interface NewEntry {
+  station: string;
+  kind: OcppKind;
+  createdAt: number;
+  body: string;
+}
+
+export interface OutboxOptions {
+  dir: string;
+  maxBytes: number;
+  logger: Logger;
+  /** Called once per entry dropped to honour maxBytes (always a MeterValues). */
+  onDrop?: (entry: OutboxEntry) => void;
+  /** Rolled segments are at most this big (default: an eighth of maxBytes, between 64 KiB and 8 MiB). */
+  segmentBytes?: number;
+}
+
+export interface OutboxLoad {
+  outbox: Outbox;
+  /** The last state snapshot written with a batch, if any. */
+  state: unknown;
+  /** Lines that failed their checksum or JSON (a torn last line after a power cut, or damage). */
+  corruptLines: number;
+}
+
+interface Segment {
+  id: number;
+  path: string;
+  bytes: number;
+  /** Every event this segment holds. */
+  all: Set<number>;
+  /** Those of them not done yet. */
+  live: Set<number>;
+}
+
+const SEGMENT = /^seg-(\d{8})\.log$/;
+const segmentName = (id: number) => `seg-${String(id).padStart(8, '0')}.log`;
+
+function framed(json: string): string {
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+function line(record: unknown): string {
+  return framed(JSON.stringify(record));
+}
+
+/** The body is already JSON: spliced in as is rather than parsed and serialized again. */
+function entryLine(e: { seq: number; station: string; kind: OcppKind; createdAt: number; body: string }): string {
+  return framed(`{"e":{"seq":${e.seq},"st":${JSON.stringify(e.station)},"k":"${e.kind}","t":${e.createdAt},"b":${e.body}}}`);
+}
+
+function parseLine(text: string): unknown {
+  const space = text.indexOf(' ');
+  if (space !== 8) return undefined;
+  const json = text.slice(9);
+  if (Number.parseInt(text.slice(0, 8), 16) !== crc32(json)) return undefined;
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+interface EntryRecord {
+  e: { seq: number; st: string; k: OcppKind; t: number; b: unknown };
+}
+interface StateRecord {
+  v: number;
+  s: unknown;
+}
+
+function isEntryRecord(r: unknown): r is EntryRecord {
+  const e = (r as Partial<EntryRecord> | null)?.e;
+  return typeof e === 'object' && e !== null && typeof e.seq === 'number' && typeof e.st === 'string' && (e.k === 'TransactionEvent' || e.k === 'MeterValues');
+}
+function isStateRecord(r: unknown): r is StateRecord {
+  return typeof (r as Partial<StateRecord> | null)?.v === 'number' && 's' in (r as object);
+}
+
+export class Outbox {
+  private readonly pending = new Map<number, OutboxEntry>();
+  private readonly byStation = new Map<string, OutboxEntry[]>();
+  private readonly segments: Segment[] = [];
+  private readonly segmentOf = new Map<number, Segment>();
+  private active!: { segment: Segment; handle: FileHandle };
+  private acksFd = -1;
+  private acksBytes = 0;
+  private ackedSinceSync = false;
+  private nextSeq = 1;
+  private stateVersion = 0;
+  private pendingBytes = 0;
+  private readonly segmentBytes: number;
+  private closed = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly options: OutboxOptions) {
+    this.segmentBytes = options.segmentBytes ?? Math.min(8 << 20, Math.max(64 << 10, Math.floor(options.maxBytes / 8)));
+  }
+
+  /** Opens (or creates) the outbox in `dir` and loads every event not yet done, in order. */
+  static async open(options: OutboxOptions): Promise<OutboxLoad> {
+    const box = new Outbox(options);
+    const loaded = await box.load();
+    return { outbox: box, ...loaded };
+  }
+
+  get depth(): number {
+    return this.pending.size;
+  }
+
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Bytes on disk: segments plus the acks file. */
+  get diskBytes(): number {
+    return this.segments.reduce((sum, s) => sum + s.bytes, 0) + this.acksBytes;
+  }
+
+  oldestCreatedAt(): number | undefined {
+    const first = this.pending.values().next();
+    return first.done ? undefined : first.value.createdAt;
+  }
+
+  /** Stations with something waiting. */
+  stations(): string[] {
+    return [...this.byStation.keys()];
+  }
+
+  /** The oldest waiting entry of a station: the only one that may be in flight. */
+  head(station: string): OutboxEntry | undefined {
+    return this.byStation.get(station)?.[0];
+  }
+
+  /**
+   * Writes a batch and the caller's state in one write and one fsync; resolves with the entries
+   * once they are on disk, and only then may they be sent. Batches are written in call order.
+   */
+  append(batch: readonly NewEntry[], state: unknown): Promise<OutboxEntry[]> {
+    const run = this.chain.then(() => this.write(batch, state));
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Done with an entry (delivered, dead-lettered or dropped): recorded before the station's next request goes out. */
+  complete(entry: OutboxEntry): void {
+    if (!this.pending.delete(entry.seq)) return;
+    const queue = this.byStation.get(entry.station);
+    if (queue) {
+      const index = queue.indexOf(entry);
+      if (index >= 0) queue.splice(index, 1);
+      if (queue.length === 0) this.byStation.delete(entry.station);
+    }
+    this.pendingBytes -= entry.bytes;
+    // A plain write reaches the page cache, which a kill -9 does not lose; fsync is batched (see syncAcks).
+    const text = `${entry.seq}\n`;
+    writeSync(this.acksFd, text);
+    this.acksBytes += text.length;
+    this.ackedSinceSync = true;
+    const segment = this.segmentOf.get(entry.seq);
+    this.segmentOf.delete(entry.seq);
+    segment?.live.delete(entry.seq);
+    if (segment && segment.live.size === 0 && segment !== this.active.segment) this.enqueue(() => this.dropSegments());
+  }
+
+  /** Flushes the acks file to the device (a power cut then repeats nothing delivered before it). */
+  syncAcks(): void {
+    if (!this.ackedSinceSync || this.acksFd < 0) return;
+    this.ackedSinceSync = false;
+    fsyncSync(this.acksFd);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    this.syncAcks();
+    await this.active.handle.close();
+    closeSync(this.acksFd);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private enqueue(task: () => Promise<void>): void {
+    const run = this.chain.then(task);
+    this.chain = run.catch((err: Error) => this.options.logger.error({ err }, 'outbox maintenance failed'));
+  }
+
+  private async load(): Promise<{ state: unknown; corruptLines: number }> {
+    const { dir } = this.options;
+    await mkdir(dir, { recursive: true });
+    const acked = new Set<number>();
+    const acksPath = join(dir, 'acks.log');
+    try {
+      for (const text of (await readFile(acksPath, 'utf8')).split('\n')) if (/^\d+$/.test(text)) acked.add(Number(text));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const ids = (await readdir(dir))
+      .map((name) => SEGMENT.exec(name)?.[1])
+      .filter((id): id is string => id !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    let state: unknown;
+    let corruptLines = 0;
+    const found: OutboxEntry[] = [];
+    const seen = new Set<number>();
+    for (const id of ids) {
+      const path = join(dir, segmentName(id));
+      const text = await readFile(path, 'utf8');
+      const segment: Segment = { id, path, bytes: Buffer.byteLength(text), all: new Set(), live: new Set() };
+      const lines = text.split('\n');
+      lines.forEach((raw, index) => {
+        if (raw === '') return;
+        const record = parseLine(raw);
+        if (record === undefined) {
+          corruptLines += 1;
+          const last = index >= lines.length - 2;
+          this.options.logger.warn({ segment: path, line: index + 1 }, last ? 'outbox: torn last line ignored' : 'outbox: damaged line skipped');
+          return;
+        }
+        if (isStateRecord(record)) {
+          if (record.v >= this.stateVersion) {
+            this.stateVersion = record.v;
+            state = record.s;
+          }
+          return;
+        }
+        if (!isEntryRecord(record)) return;
+        const e = record.e;
+        this.nextSeq = Math.max(this.nextSeq, e.seq + 1);
+        segment.all.add(e.seq);
+        // A compaction interrupted by a crash leaves an event in two segments: the seq says it is one.
+        if (acked.has(e.seq) || seen.has(e.seq)) return;
+        seen.add(e.seq);
+        found.push({ seq: e.seq, station: e.st, kind: e.k, createdAt: e.t, body: JSON.stringify(e.b), bytes: Buffer.byteLength(raw) + 1 });
+        segment.live.add(e.seq);
+        this.segmentOf.set(e.seq, segment);
+      });
+      this.segments.push(segment);
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    for (const entry of found) this.track(entry);
+    // Acks of events no longer on disk are garbage: the file is rewritten with the ones that still matter.
+    this.rewriteAcks();
+    await this.openActive(this.segments.at(-1)?.id ?? 0, state);
+    // Segments left with nothing live go now.
+    await this.dropSegments();
+    return { state, corruptLines };
+  }
+
+  private track(entry: OutboxEntry): void {
+    this.pending.set(entry.seq, entry);
+    this.pendingBytes += entry.bytes;
+    const queue = this.byStation.get(entry.station);
+    if (queue) queue.push(entry);
+    else this.byStation.set(entry.station, [entry]);
+  }
+
+  /**
+   * Rewrites acks.log with the done events of the segments still on disk. Synchronous on purpose:
+   * an ack written by `complete` while an asynchronous rewrite was under way would be lost.
+   */
+  private rewriteAcks(): void {
+    const path = join(this.options.dir, 'acks.log');
+    const tmp = `${path}.tmp`;
+    let text = '';
+    for (const s of this.segments) for (const seq of s.all) if (!s.live.has(seq)) text += `${seq}\n`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (this.acksFd >= 0) closeSync(this.acksFd);
+    renameSync(tmp, path);
+    this.acksFd = openSync(path, 'a');
+    this.acksBytes = Buffer.byteLength(text);
+    this.ackedSinceSync = false;
+  }
+
+  /** A fresh segment after `lastId`, starting with the current state so deleting older segments never loses it. */
+  private async openActive(lastId: number, state: unknown): Promise<void> {
+    const id = lastId + 1;
+    const path = join(this.options.dir, segmentName(id));
+    const handle = await open(path, 'a');
+    const segment: Segment = { id, path, bytes: 0, all: new Set(), live: new Set() };
+    const head = line({ v: ++this.stateVersion, s: state ?? null });
+    await handle.write(head);
+    await handle.datasync();
+    segment.bytes = Buffer.byteLength(head);
+    await this.syncDir();
+    this.segments.push(segment);
+    this.active = { segment, handle };
+  }
+
+  private async syncDir(): Promise<void> {
+    const handle = await open(this.options.dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async write(batch: readonly NewEntry[], state: unknown): Promise<OutboxEntry[]> {
+    if (this.closed) throw new Error('outbox closed');
+    const entries: OutboxEntry[] = [];
+    let text = '';
+    for (const n of batch) {
+      const seq = this.nextSeq++;
+      const l = entryLine({ seq, ...n });
+      text += l;
+      entries.push({ seq, station: n.station, kind: n.kind, createdAt: n.createdAt, body: n.body, bytes: Buffer.byteLength(l) });
+    }
+    text += line({ v: ++this.stateVersion, s: state });
+    this.makeRoom(Buffer.byteLength(text));
+    const { segment, handle } = this.active;
+    await handle.write(text);
+    await handle.datasync();
+    segment.bytes += Buffer.byteLength(text);
+    for (const entry of entries) {
+      segment.all.add(entry.seq);
+      segment.live.add(entry.seq);
+      this.segmentOf.set(entry.seq, segment);
+      this.track(entry);
+    }
+    this.syncAcks();
+    if (segment.bytes >= this.segmentBytes) await this.roll(state);
+    if (this.diskBytes > this.options.maxBytes && this.diskBytes - this.pendingBytes > this.options.maxBytes / 4) await this.compact(state);
+    return entries;
+  }
+
+  /** Drops the oldest MeterValues until `incoming` more bytes fit; TransactionEvents are never dropped. */
+  private makeRoom(incoming: number): void {
+    const limit = this.options.maxBytes;
+    if (this.pendingBytes + incoming <= limit) return;
+    for (const entry of [...this.pending.values()]) {
+      if (this.pendingBytes + incoming <= limit) break;
+      if (entry.kind !== 'MeterValues') continue;
+      this.complete(entry);
+      this.options.onDrop?.(entry);
+    }
+  }
+
+  private async roll(state: unknown): Promise<void> {
+    await this.active.handle.close();
+    await this.openActive(this.active.segment.id, state);
+    await this.dropSegments();
+  }
+
+  private async dropSegments(): Promise<void> {
+    const done = this.segments.filter((s) => s.live.size === 0 && s !== this.active.segment);
+    if (done.length === 0) return;
+    for (const s of done) {
+      await rm(s.path, { force: true });
+      this.segments.splice(this.segments.indexOf(s), 1);
+    }
+    await this.syncDir();
+    this.rewriteAcks();
+  }
+
+  /** Rewrites every live event into one fresh segment and deletes the rest: disk use shrinks to what is queued. */
+  private async compact(state: unknown): Promise<void> {
+    const before = this.diskBytes;
+    const id = this.active.segment.id + 1;
+    const path = join(this.options.dir, segmentName(id));
+    const tmp = `${path}.tmp`;
+    const entries = [...this.pending.values()];
+    let text = line({ v: ++this.stateVersion, s: state });
+    for (const e of entries) text += entryLine(e);
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+    await this.syncDir();
+    // Entries completed while the file was being written are done in the new segment too.
+    const compacted: Segment = {
+      id,
+      path,
+      bytes: Buffer.byteLength(text),
+      all: new Set(entries.map((e) => e.seq)),
+      live: new Set(entries.filter((e) => this.pending.has(e.seq)).map((e) => e.seq)),
+    };
+    for (const seq of compacted.live) this.segmentOf.set(seq, compacted);
+    await this.active.handle.close();
+    const old = this.segments.splice(0, this.segments.length, compacted);
+    this.rewriteAcks();
+    for (const s of old) await rm(s.path, { force: true });
+    await this.syncDir();
+    await this.openActive(id, state);
+    this.options.logger.info({ before, after: this.diskBytes, queued: entries.length }, 'outbox compacted');
+  }
+}
+
+/** Appends one record to a JSON-lines file and fsyncs it (the dead-letter file). */
+export async function appendDurably(path: string, record: unknown): Promise<void> {
+  const handle = await open(path, 'a');
+  try {
+    await handle.write(`${JSON.stringify(record)}\n`);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Bytes a directory's files take (for tests and the disk-cap check). */
+export async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+  return total;
+}
