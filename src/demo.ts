@@ -5,6 +5,7 @@ import type { Logger } from './log/logger.js';
 import { startApp } from './app.js';
 import { loadContract } from './everest/contract.js';
 import { startEmbeddedBroker } from './sim/embedded-broker.js';
+import { limitsModulesOf } from './sim/external-limits.js';
 import { loadScenarioFile } from './sim/scenario.js';
 import { startSimulator } from './sim/simulator.js';
 
@@ -41,6 +42,8 @@ export async function runDemo(options: DemoOptions): Promise<{ stop: () => Promi
   const simulator = await startSimulator({
     url: broker.url,
     moduleIds,
+    // An EnergyNode with an external limits module above each EVSE, as config/demo.yaml wires them.
+    limitsModules: limitsModulesOf(config.evses),
     scenario,
     communicationCheckTimeoutS: config.everest.communication_check_timeout_s,
     // 16 A three-phase wallboxes, as config/demo.yaml describes them: 11 kW each, two fit the 22 kW site.

@@ -99,15 +99,22 @@ export function failsafeCurrentA({ configuredA, maxPowerW, nominalVoltageV, limi
   return Math.floor((maxPowerW / (limitedEvses * 3 * nominalVoltageV)) * 10) / 10;
 }
 
-/** The current per phase a message puts in force at `at` (epoch ms), as EVerest reads its schedule. */
-export function importCurrentAt(limits: ExternalLimits, at: number): number | undefined {
+/**
+ * The schedule_import entry in force at `at` (epoch ms), as EVerest's energy manager picks it: the last
+ * entry whose timestamp has passed; the first entry even before its timestamp; the last one for ever.
+ */
+export function importEntryAt(limits: ExternalLimits, at: number): ScheduleReqEntry | undefined {
   let active: ScheduleReqEntry | undefined;
   for (const [index, entry] of limits.schedule_import.entries()) {
-    // The first entry applies at once even if its timestamp lies ahead.
-    if (index === 0 || Date.parse(entry.timestamp) <= at) active = entry;
-    else break;
+    if (index > 0 && Date.parse(entry.timestamp) > at) break;
+    active = entry;
   }
-  return active?.limits_to_root.ac_max_current_A?.value;
+  return active;
+}
+
+/** The current per phase a message puts in force at `at`. */
+export function importCurrentAt(limits: ExternalLimits, at: number): number | undefined {
+  return importEntryAt(limits, at)?.limits_to_root.ac_max_current_A?.value;
 }
 
 /** What EVerest publishes on this API (checked against asyncapi/external_energy_limits_consumer_API.yaml at load). */

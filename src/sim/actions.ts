@@ -3,7 +3,7 @@ import type { PhaseCount } from './physics.js';
 
 /** What a scenario (or a test) can make happen at one EVSE, or to the whole simulated EVerest. */
 export type SimAction =
-  | { action: 'plug_in'; max_power_w?: number; phases?: PhaseCount; target_energy_wh?: number; auto_authorize?: boolean }
+  | { action: 'plug_in'; max_power_w?: number; phases?: PhaseCount; target_energy_wh?: number; auto_authorize?: boolean; hlc?: boolean }
   | { action: 'authorize'; id_tag?: string }
   | { action: 'ev_pause' }
   | { action: 'ev_resume' }
@@ -47,6 +47,7 @@ export function applyToModel(model: EvseModel, action: SimAction, now: number, d
           ...(action.phases !== undefined ? { phases: action.phases } : {}),
           ...(action.target_energy_wh !== undefined ? { targetEnergyWh: action.target_energy_wh } : {}),
           autoAuthorize: action.auto_authorize ?? defaults.autoAuthorize,
+          ...(action.hlc !== undefined ? { hlc: action.hlc } : {}),
         },
         now,
       );

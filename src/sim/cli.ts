@@ -2,11 +2,15 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { loadScenarioFile, scenarioModuleIds, type Scenario } from './scenario.js';
+import type { SimLimitsModule } from './external-limits.js';
 import { startSimulator } from './simulator.js';
 
 export const SIM_USAGE = `usage: evse-priority sim [--url <mqtt-url>] [--module-id <id> ...] [--scenario <file>] [--seed N]
+                         [--limits-module <module_id>=<limits_module_id> ...]
                          [--prefix P] [--api-version V] [--heartbeat-ms N] [--powermeter-ms N] [--comm-check-s N]
   Simulates EVerest evse_manager_consumer_API modules on an MQTT broker.
+  --limits-module puts an EnergyNode with an external_energy_limits_consumer_API module above an EVSE
+  (current control); without it the scenario's limits_modules are used.
   Without --url an embedded broker is started on a free port (its URL is logged).
   Without --module-id the module ids of the scenario are used (or evse_1).
   --seed N without --scenario runs seeded random arrivals and departures.`;
@@ -27,6 +31,7 @@ function parseSimArgs(argv: string[]) {
       options: {
         url: { type: 'string' },
         'module-id': { type: 'string', multiple: true },
+        'limits-module': { type: 'string', multiple: true },
         scenario: { type: 'string' },
         seed: { type: 'string' },
         prefix: { type: 'string' },
@@ -51,6 +56,11 @@ export async function runSimCommand(argv: string[], logger: Logger): Promise<() 
   const scenario: Scenario | undefined = values.scenario ? await loadScenarioFile(values.scenario) : undefined;
   const moduleIds = values['module-id'] ?? (scenario ? scenarioModuleIds(scenario) : []);
   if (moduleIds.length === 0) moduleIds.push('evse_1');
+  const limitsModules = values['limits-module']?.map((pair): SimLimitsModule => {
+    const [moduleId, limitsModuleId, ...rest] = pair.split('=');
+    if (!moduleId || !limitsModuleId || rest.length > 0) throw new Error(`--limits-module must be <module_id>=<limits_module_id>, got '${pair}'\n${SIM_USAGE}`);
+    return { moduleId, limitsModuleId };
+  });
 
   let broker: EmbeddedBroker | undefined;
   let url = values.url;
@@ -63,6 +73,7 @@ export async function runSimCommand(argv: string[], logger: Logger): Promise<() 
     const sim = await startSimulator({
       url,
       moduleIds,
+      ...(limitsModules ? { limitsModules } : {}),
       topics: { prefix: values.prefix ?? '', apiVersion: values['api-version'] ?? '1' },
       logger,
       ...(scenario ? { scenario } : {}),

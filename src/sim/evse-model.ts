@@ -16,6 +16,7 @@ import { Charger, type ChargerSignal, type ChargerState } from './charger.js';
 import { CommunicationFaultWatch } from './comm-check.js';
 import {
   enforcedLimitsPayload,
+  evInfoPayload,
   evsePayload,
   hwCapabilitiesPayload,
   limitsPayload,
@@ -49,16 +50,18 @@ export interface CarProfile {
   targetEnergyWh: number | undefined;
   /** EvseManager with disable_authentication: the EVSE authorizes every plug-in itself. */
   autoAuthorize: boolean;
+  /** An ISO 15118 car: it tells its maximum, which EVerest publishes on e2m/ev_info. A basic (PWM) car tells nothing. */
+  hlc: boolean;
 }
 
-export const DEFAULT_CAR: CarProfile = { maxPowerW: 11_000, phases: 3, targetEnergyWh: undefined, autoAuthorize: false };
+export const DEFAULT_CAR: CarProfile = { maxPowerW: 11_000, phases: 3, targetEnergyWh: undefined, autoAuthorize: false, hlc: false };
 
 export const DEFAULT_TOKEN: ProvidedIdToken = {
   id_token: { value: 'SIMTAG0001', type: 'ISO14443' },
   authorization_type: 'RFID',
 };
 
-type OutputVar = 'session_event' | 'session_info' | 'powermeter' | 'limits' | 'enforced_limits' | 'evse_id' | 'hw_capabilities';
+type OutputVar = 'session_event' | 'session_info' | 'powermeter' | 'limits' | 'enforced_limits' | 'evse_id' | 'hw_capabilities' | 'ev_info';
 export type ModelOutput = { [K in OutputVar]: { name: K; payload: E2mPayloads[K] } }[OutputVar];
 
 interface CarState {
@@ -226,6 +229,7 @@ export class EvseModel {
       if (this.car) return;
       this.car = { profile: { ...DEFAULT_CAR, ...car }, pausedByCar: false, chargedWh: 0 };
       this.charger.carPluggedIn();
+      if (this.car.profile.hlc) this.outbox.push({ name: 'ev_info', payload: evInfoPayload(this.car.profile, this.hw.voltageV, this.evseIndex) });
     });
   }
 
@@ -262,6 +266,18 @@ export class EvseModel {
       this.limitA = currentA;
       if (phases !== undefined) this.limitPhases = phases;
       if (changed) this.queueLimits(now);
+      this.charger.resumeChargingPowerAvailable();
+    });
+  }
+
+  /**
+   * The energy manager's update (about once a second while it runs): the limit in force for this EVSE
+   * from its EnergyNode, re-published on limits/enforced_limits every time, as EVerest does.
+   */
+  applyEnergyLimit(currentA: number, source: string, now: number): void {
+    this.act(now, () => {
+      this.limitA = currentA;
+      this.queueLimits(now, source);
       this.charger.resumeChargingPowerAvailable();
     });
   }
@@ -368,11 +384,11 @@ export class EvseModel {
     };
   }
 
-  private queueLimits(now: number): void {
+  private queueLimits(now: number, source?: string): void {
     const current = offeredCurrentA(this.powerInputs());
     const phases = Math.min(this.limitPhases, this.hw.phases) as PhaseCount;
     this.outbox.push({ name: 'limits', payload: limitsPayload(this.managerUuid, current, phases) });
-    this.outbox.push({ name: 'enforced_limits', payload: enforcedLimitsPayload(this.managerUuid, current, phases, this.hw.voltageV, now) });
+    this.outbox.push({ name: 'enforced_limits', payload: enforcedLimitsPayload(this.managerUuid, current, phases, this.hw.voltageV, now, source) });
   }
 
   private meterReading(now: number): Powermeter {

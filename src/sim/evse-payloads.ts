@@ -1,4 +1,4 @@
-import type { ConnectorType, EnforcedLimits, Evse, HardwareCapabilities, Limits } from '../everest/payloads.js';
+import type { ConnectorType, EnforcedLimits, EvInfo, Evse, HardwareCapabilities, Limits } from '../everest/payloads.js';
 import type { PhaseCount } from './physics.js';
 
 export interface EvseHardware {
@@ -41,9 +41,11 @@ export function enforcedLimitsPayload(
   phases: PhaseCount,
   voltageV: number,
   now: number,
+  /** Who set the binding current limit (an external limit's source); default the energy manager. */
+  source = 'EnergyManager',
 ): EnforcedLimits {
   const limits = {
-    ac_max_current_A: { value: maxCurrentA, source: 'EnergyManager' },
+    ac_max_current_A: { value: maxCurrentA, source },
     ac_max_phase_count: { value: phases, source: 'EnergyManager' },
     total_power_W: { value: Math.round(maxCurrentA * phases * voltageV), source: 'EnergyManager' },
   };
@@ -52,5 +54,14 @@ export function enforcedLimitsPayload(
     valid_for: 60,
     limits_root_side: limits,
     schedule: [{ timestamp: new Date(now).toISOString(), limits_to_root: limits }],
+  };
+}
+
+/** What an ISO 15118 car tells about itself during charge parameter discovery (AC: its maximum). */
+export function evInfoPayload(car: { maxPowerW: number; phases: PhaseCount }, voltageV: number, evseIndex: number): EvInfo {
+  return {
+    maximum_power_limit: car.maxPowerW,
+    maximum_current_limit: Math.round((car.maxPowerW / (car.phases * voltageV)) * 10) / 10,
+    evcc_id: `02:00:00:00:00:${String(evseIndex).padStart(2, '0')}`,
   };
 }

@@ -13,6 +13,8 @@ export interface Scenario {
   /** Default for plug_in steps without auto_authorize. */
   autoAuthorize: boolean;
   description?: string;
+  /** EVSE module_id -> the limits module on the EnergyNode above it (current control in the simulator). */
+  limitsModules?: Record<string, string>;
 }
 
 export class ScenarioError extends Error {
@@ -25,7 +27,7 @@ const ajv = new Ajv({ allErrors: false, strict: true });
 const phases = { enum: [1, 2, 3] };
 const positive = { type: 'number', exclusiveMinimum: 0 };
 const PARAMS: Record<ActionName, { properties?: Record<string, object>; required?: string[] }> = {
-  plug_in: { properties: { max_power_w: positive, phases, target_energy_wh: positive, auto_authorize: { type: 'boolean' } } },
+  plug_in: { properties: { max_power_w: positive, phases, target_energy_wh: positive, auto_authorize: { type: 'boolean' }, hlc: { type: 'boolean' } } },
   authorize: { properties: { id_tag: { type: 'string', minLength: 1, maxLength: 36 } } },
   ev_pause: {},
   ev_resume: {},
@@ -76,6 +78,7 @@ const validateFile = ajv.compile({
     description: { type: 'string' },
     loop_after_s: positive,
     auto_authorize: { type: 'boolean' },
+    limits_modules: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
     steps: { type: 'array' },
   },
 });
@@ -94,7 +97,7 @@ function describe(errors: ErrorObject[] | null | undefined): string {
 export function parseScenario(data: unknown, source = 'scenario'): Scenario {
   const file: unknown = Array.isArray(data) ? { steps: data } : data;
   if (!validateFile(file)) throw new ScenarioError(`${source}: ${describe(validateFile.errors)}`);
-  const doc = file as { steps: unknown[]; loop_after_s?: number; auto_authorize?: boolean; description?: string };
+  const doc = file as { steps: unknown[]; loop_after_s?: number; auto_authorize?: boolean; description?: string; limits_modules?: Record<string, string> };
   const steps = doc.steps.map((raw, index) => {
     const label = `${source}: step ${index}`;
     if (!validateBase(raw)) throw new ScenarioError(`${label}: ${describe(validateBase.errors)}`);
@@ -113,6 +116,7 @@ export function parseScenario(data: unknown, source = 'scenario'): Scenario {
     autoAuthorize: doc.auto_authorize ?? false,
     ...(doc.loop_after_s !== undefined ? { loopAfterS: doc.loop_after_s } : {}),
     ...(doc.description !== undefined ? { description: doc.description } : {}),
+    ...(doc.limits_modules !== undefined ? { limitsModules: doc.limits_modules } : {}),
   };
 }
 

@@ -3,10 +3,11 @@ import type { Logger } from 'pino';
 import { Subject, Subscription, asyncScheduler, filter, firstValueFrom, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { loadContract, type Contract } from '../everest/contract.js';
 import type { M2eRequest } from '../everest/payloads.js';
-import { EverestTopics, type TopicOptions } from '../everest/topics.js';
+import { EXTERNAL_LIMITS_API, EverestTopics, type TopicOptions } from '../everest/topics.js';
 import { MqttTransport, type InboundMessage } from '../transport/mqtt-transport.js';
 import { MODULE_WIDE_ACTIONS, applyToModel, type SimAction, type TargetedAction } from './actions.js';
 import { EvseModel, type EvseModelConfig } from './evse-model.js';
+import { EnergyNodeModel, type SimLimitsModule } from './external-limits.js';
 import { garbageMessages } from './garbage.js';
 import { handleM2e } from './m2e-handler.js';
 import { hashString, mulberry32, seededUuid } from './prng.js';
@@ -20,6 +21,12 @@ export interface SimulatorOptions {
   /** A transport to share; the simulator then neither owns nor closes it. */
   transport?: MqttTransport;
   moduleIds: readonly string[];
+  /**
+   * EnergyNodes with an external_energy_limits_consumer_API module, one above each EVSE under current
+   * control (default: the scenario's limits_modules). Their limits reach the EVSE on every energy
+   * manager update, which runs with the powermeter tick.
+   */
+  limitsModules?: readonly SimLimitsModule[];
   topics?: Partial<TopicOptions>;
   /** EVerest's cfg_heartbeat_interval_ms; <= 0 disables the heartbeat. */
   heartbeatIntervalMs?: number;
@@ -55,6 +62,8 @@ export interface Simulator {
   /** Everything the simulator did, hot. */
   readonly events$: Observable<SimEvent>;
   evse(moduleId: string): EvseModel;
+  /** The EnergyNode (and its API module) of a limits module. */
+  limitsNode(limitsModuleId: string): EnergyNodeModel;
   /** Runs a scenario action now (module_id may be left out for restart, go_silent and send_garbage). */
   apply(action: TargetedAction): void;
   statusTopic(moduleId: string): string;
@@ -65,6 +74,8 @@ interface ModuleRuntime {
   model: EvseModel;
   heartbeat: number;
   silentUntil: number;
+  /** The EnergyNode above this EVSE when it is under current control; it shares the EVSE's process. */
+  node?: EnergyNodeModel;
 }
 
 const COMM_CHECK_POLL_MS = 200;
@@ -72,7 +83,9 @@ const COMM_CHECK_POLL_MS = 200;
 class MqttSimulator implements Simulator {
   readonly topics: EverestTopics;
   readonly moduleIds: readonly string[];
+  private readonly limitsTopics: EverestTopics;
   private readonly runtimes = new Map<string, ModuleRuntime>();
+  private readonly nodes = new Map<string, { node: EnergyNodeModel; rt: ModuleRuntime }>();
   private readonly eventsSubject = new Subject<SimEvent>();
   private readonly subscriptions = new Subscription();
   private readonly scheduler: SchedulerLike;
@@ -112,11 +125,21 @@ class MqttSimulator implements Simulator {
       );
       this.runtimes.set(moduleId, { model, heartbeat: 0, silentUntil: -Infinity });
     });
+    this.limitsTopics = this.topics.forApi(EXTERNAL_LIMITS_API);
+    const commTimeoutS = options.communicationCheckTimeoutS ?? options.evse?.communicationCheckTimeoutS ?? 5;
+    for (const config of options.limitsModules ?? scenarioLimitsModules(options.scenario)) {
+      const rt = this.runtime(config.moduleId);
+      if (rt.node || this.runtimes.has(config.limitsModuleId) || this.nodes.has(config.limitsModuleId)) {
+        throw new Error(`sim: limits module '${config.limitsModuleId}' for '${config.moduleId}' is not unique`);
+      }
+      rt.node = new EnergyNodeModel(config, commTimeoutS);
+      this.nodes.set(config.limitsModuleId, { node: rt.node, rt });
+    }
   }
 
   async start(): Promise<void> {
     this.subscriptions.add(this.transport.messages$.subscribe((m) => this.onMessage(m)));
-    await this.transport.subscribe(this.moduleIds.map((id) => this.topics.m2eFilter(id)));
+    await this.transport.subscribe(this.m2eFilters());
     for (const rt of this.runtimes.values()) {
       this.flush(rt);
       this.logCommFault(rt);
@@ -128,6 +151,12 @@ class MqttSimulator implements Simulator {
 
   evse(moduleId: string): EvseModel {
     return this.runtime(moduleId).model;
+  }
+
+  limitsNode(limitsModuleId: string): EnergyNodeModel {
+    const entry = this.nodes.get(limitsModuleId);
+    if (!entry) throw new Error(`sim: unknown limits module '${limitsModuleId}'`);
+    return entry.node;
   }
 
   statusTopic(moduleId: string): string {
@@ -165,7 +194,7 @@ class MqttSimulator implements Simulator {
     if (this.ownsTransport) {
       await this.transport.close();
     } else {
-      await this.transport.unsubscribe(this.moduleIds.map((id) => this.topics.m2eFilter(id))).catch(() => undefined);
+      await this.transport.unsubscribe(this.m2eFilters()).catch(() => undefined);
     }
     this.eventsSubject.complete();
     this.log.info('simulated EVerest stopped');
@@ -184,6 +213,7 @@ class MqttSimulator implements Simulator {
         return;
       case 'restart':
         rt.heartbeat = 0;
+        rt.node?.restart();
         rt.model.restart(now);
         this.logCommFault(rt);
         return;
@@ -242,12 +272,23 @@ class MqttSimulator implements Simulator {
       this.send(rt, this.topics.e2m(rt.model.moduleId, 'heartbeat'), 'heartbeat', payload);
       // The counter keeps counting through silence, so the far side sees the jump.
       rt.heartbeat += 1;
+      const node = rt.node;
+      if (node) {
+        const beat = this.options.heartbeatStyle === 'empty-object' ? '{}' : String(node.heartbeat);
+        this.send(rt, this.limitsTopics.e2m(node.limitsModuleId, 'heartbeat'), 'heartbeat', beat);
+        node.heartbeat += 1;
+      }
     }
   }
 
   private onMeterTick(): void {
     const now = this.scheduler.now();
     for (const rt of this.runtimes.values()) {
+      // EVerest's energy manager (about once a second): the EnergyNode's limit in force reaches the EVSE.
+      if (rt.node) {
+        const limit = rt.node.limitAt(now);
+        rt.model.applyEnergyLimit(limit.currentA, limit.source, now);
+      }
       rt.model.tick(now);
       this.flush(rt);
       this.publishStatus(rt, now);
@@ -261,12 +302,17 @@ class MqttSimulator implements Simulator {
         this.logCommFault(rt);
         this.publishStatus(rt, now);
       }
+      if (rt.node?.comm.tick(now)) this.logNodeCommFault(rt.node);
     }
   }
 
   private onMessage(message: InboundMessage): void {
     const parsed = this.topics.parse(message.topic);
-    if (!parsed || parsed.direction !== 'm2e' || parsed.rest.length > 0) return;
+    if (!parsed) {
+      this.onLimitsMessage(message);
+      return;
+    }
+    if (parsed.direction !== 'm2e' || parsed.rest.length > 0) return;
     const rt = this.runtimes.get(parsed.moduleId);
     if (!rt) return;
     const now = this.scheduler.now();
@@ -295,6 +341,43 @@ class MqttSimulator implements Simulator {
     // Replies go out before the session events the command caused, as EVerest's state machine runs after the call returns.
     this.flush(rt);
     if (outcome.kind !== 'ignored') this.publishStatus(rt, now);
+  }
+
+  private onLimitsMessage(message: InboundMessage): void {
+    const parsed = this.limitsTopics.parse(message.topic);
+    if (!parsed || parsed.direction !== 'm2e' || parsed.rest.length > 0) return;
+    const entry = this.nodes.get(parsed.moduleId);
+    if (!entry) return;
+    const { node, rt } = entry;
+    const now = this.scheduler.now();
+    if (now < rt.silentUntil) {
+      this.ignore(rt, message.topic, 'silent: EVerest is not listening');
+      return;
+    }
+    const outcome = node.receive(parsed.name, message.payload, this.contract.externalLimits, now);
+    switch (outcome.kind) {
+      case 'ignored':
+        this.ignore(rt, message.topic, outcome.reason);
+        return;
+      case 'comm_check':
+        if (outcome.changed) this.logNodeCommFault(node);
+        this.eventsSubject.next({ kind: 'received', moduleId: node.limitsModuleId, name: 'communication_check', value: outcome.value });
+        return;
+      case 'limits':
+        this.log.debug({ limits_module_id: node.limitsModuleId, current_a: node.limitAt(now).currentA }, 'external limits set');
+        this.eventsSubject.next({ kind: 'received', moduleId: node.limitsModuleId, name: 'set_external_limits', value: outcome.value });
+    }
+  }
+
+  private logNodeCommFault(node: EnergyNodeModel): void {
+    const { fault, reason } = node.comm.status;
+    if (fault) this.log.warn({ limits_module_id: node.limitsModuleId, reason }, 'CommunicationFault raised (limits module; its limit stays)');
+    else this.log.info({ limits_module_id: node.limitsModuleId }, 'CommunicationFault cleared (limits module)');
+    this.eventsSubject.next({ kind: 'comm_fault', moduleId: node.limitsModuleId, fault, reason });
+  }
+
+  private m2eFilters(): string[] {
+    return [...this.moduleIds.map((id) => this.topics.m2eFilter(id)), ...[...this.nodes.keys()].map((id) => this.limitsTopics.m2eFilter(id))];
   }
 
   private ignore(rt: ModuleRuntime, topic: string, reason: string): void {
@@ -345,6 +428,10 @@ class MqttSimulator implements Simulator {
     if (!rt) throw new Error(`sim: unknown module_id '${moduleId}' (simulating ${this.moduleIds.join(', ')})`);
     return rt;
   }
+}
+
+function scenarioLimitsModules(scenario: Scenario | undefined): SimLimitsModule[] {
+  return Object.entries(scenario?.limitsModules ?? {}).map(([moduleId, limitsModuleId]) => ({ moduleId, limitsModuleId }));
 }
 
 function seededIds(seed: number): () => string {

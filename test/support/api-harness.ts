@@ -13,6 +13,7 @@ import type { Config, DeepPartial, WebhookConfig } from '../../src/config/types.
 import type { RunningModule } from '../../src/module.js';
 import type { Logger } from '../../src/log/logger.js';
 import { STORE_FILE_NAME } from '../../src/priorities/store.js';
+import { limitsModulesOf } from '../../src/sim/external-limits.js';
 import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
 import type { TestBroker } from './broker.js';
 import { quietLogger, sharedContract } from './everest-stack.js';
@@ -118,6 +119,7 @@ export async function startHarness(broker: TestBroker, options: HarnessOptions =
   const sim = await startSimulator({
     url: broker.url,
     moduleIds: config.evses.map((e) => e.module_id),
+    limitsModules: limitsModulesOf(config.evses),
     heartbeatIntervalMs: 500,
     powermeterIntervalMs: 500,
     communicationCheckTimeoutS: 5,
