@@ -54,7 +54,8 @@ export async function runDemo(options: DemoOptions): Promise<{ stop: () => Promi
   const http = app.http?.url;
   const lines = [
     '',
-    'evse-priority demo is running: three simulated EVSEs (evse_1..evse_3), 11 kW cars, 22 kW site budget.',
+    'evse-priority demo is running: three simulated EVSEs (evse_1..evse_3), 11 kW cars, 22 kW site budget,',
+    '  current control through external limits modules (evse_1_limits..evse_3_limits): watch decision.current_a.',
     `  MQTT broker (point MQTT Explorer here): ${broker.url}`,
     `    watch:  mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t '${config.namespace}/#' -t 'everest_api/#' -v`,
     ...(http

@@ -5,7 +5,7 @@ import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
-import { simEvseId, startHarness, type ApiResponse, type Harness } from '../support/api-harness.js';
+import { EVSES, simEvseId, startHarness, type ApiResponse, type Harness } from '../support/api-harness.js';
 import { openSse } from '../support/sse-client.js';
 
 const TOKEN = 'contract-token';
@@ -41,7 +41,9 @@ function expectDocumented(path: string, method: string, response: ApiResponse, c
 
 beforeAll(async () => {
   broker = await startBroker();
-  h = await startHarness(broker, { tokens: [TOKEN] });
+  // evse_2 under current control, so the documents are checked with a limits module too.
+  const evses = EVSES.map((e) => ({ ...e, connectors: [...e.connectors], ...(e.module_id === 'evse_2' ? { limits_module_id: 'evse_2_limits' } : {}) }));
+  h = await startHarness(broker, { tokens: [TOKEN], config: { evses } });
   const doc = await h.call('GET', '/v1/openapi.json');
   expect(doc.status).toBe(200);
   ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -115,6 +117,15 @@ describe('happy paths validate against the documented response schemas', () => {
     const one = await h.call('GET', '/v1/evses/evse_1');
     expect(one.status).toBe(200);
     expectDocumented('/v1/evses/{module_id}', 'GET', one);
+    expect((one.body as { data: { limits: unknown } }).data.limits).toBeNull();
+    // The limits module's liveness is watched like the EVSE's, from its own heartbeat.
+    const limited = await waitFor(async () => {
+      const r = await h.call('GET', '/v1/evses/evse_2');
+      const limits = (r.body as { data: { limits: { module_id: string; heartbeat: { status: string } } | null } }).data.limits;
+      return limits?.heartbeat.status === 'online' ? r : undefined;
+    });
+    expectDocumented('/v1/evses/{module_id}', 'GET', limited);
+    expect((limited.body as { data: { limits: unknown } }).data.limits).toMatchObject({ module_id: 'evse_2_limits', heartbeat: { status: 'online', lost: 0 } });
   });
 
   it('priorities: create, replace, list, get, delete, reset', async () => {
@@ -160,10 +171,12 @@ describe('happy paths validate against the documented response schemas', () => {
     const health = await h.call('GET', '/healthz');
     expect(health.status).toBe(200);
     expectDocumented('/healthz', 'GET', health);
+    expect((health.body as { evses: unknown[] }).evses[1]).toMatchObject({ module_id: 'evse_2', limits_module_id: 'evse_2_limits', limits_heartbeat: 'online' });
     const metrics = await h.call('GET', '/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
     expectDocumented('/metrics', 'GET', metrics, 'text/plain', metrics.text);
+    expect(metrics.text).toMatch(/evse_priority_everest_heartbeat_age_seconds\{module_id="evse_2_limits"\} \d/);
 
     const sse = await openSse(`${h.url}/v1/events`, { authorization: `Bearer ${TOKEN}` });
     try {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { describeConfigKeys } from '../../../src/config/describe.js';
 import { loadConfig } from '../../../src/config/load.js';
+import { loadScenarioFile, scenarioModuleIds } from '../../../src/sim/scenario.js';
 
 const shipped = (name: string): string => fileURLToPath(new URL(`../../../config/${name}`, import.meta.url));
 
@@ -21,7 +22,20 @@ describe('shipped configuration files', () => {
       expect(evse.charge_box_identity).toBeTruthy();
     }
     expect(config.site.max_power_w).toBe(22000);
+    expect(config.evses.map((e) => e.limits_module_id)).toEqual(['evse_1_limits', 'evse_2_limits', 'evse_3_limits']);
     expect(config.http).toMatchObject({ enabled: true, port: 8080 });
+  });
+
+  it.each([
+    ['site-9kw', 9000, 2],
+    ['site-16kw', 16000, 3],
+  ])('%s.yaml: current control on every EVSE, the limits modules its scenario simulates', async (name, budget, evses) => {
+    const config = loadConfig({ file: shipped(`${name}.yaml`), env: {} });
+    expect(config.site.max_power_w).toBe(budget);
+    expect(config.evses).toHaveLength(evses);
+    const scenario = await loadScenarioFile(shipped(`scenarios/${name}.yaml`));
+    expect(scenario.limitsModules).toEqual(Object.fromEntries(config.evses.map((e) => [e.module_id, e.limits_module_id])));
+    expect(scenarioModuleIds(scenario).sort()).toEqual(config.evses.map((e) => e.module_id));
   });
 
   it('example.yaml shows the schema defaults, not values of its own', () => {
