@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { SchedulerLike } from 'rxjs';
 import { camelCased } from './config/camel-case.js';
+import { NO_CURRENT_CONTROL_WARNING, evsesAboveBudget } from './config/current-control.js';
 import type { Config } from './config/types.js';
 import { EverestClient } from './everest/client.js';
 import { failsafeCurrentA } from './everest/external-limits.js';
@@ -141,6 +142,13 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
   site.start();
   communicationCheck.start();
   logger.info({ evses: moduleIds.length, namespace: config.namespace, base: topics.base }, 'evse-priority started');
+  const aboveBudget = evsesAboveBudget(config);
+  if (aboveBudget.length > 0) {
+    logger.warn(
+      { evses: aboveBudget, max_power_w: config.site.max_power_w, overrun_tolerance_w: config.scheduler.overrun_tolerance_w },
+      NO_CURRENT_CONTROL_WARNING,
+    );
+  }
 
   let stopped = false;
   return {

@@ -25,3 +25,5 @@ export type { ConfigIssue, LoadConfigOptions } from './load.js';
 export { describeConfigKeys, describeConfigMarkdown } from './describe.js';
 export type { KeyDescription } from './describe.js';
 export { REDACTED, redactConfig, redactUrl } from './redact.js';
+export { NO_CURRENT_CONTROL_WARNING, evsesAboveBudget } from './current-control.js';
+export type { EvseAboveBudget } from './current-control.js';

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { NO_CURRENT_CONTROL_WARNING } from '../../src/config/current-control.js';
 import { REDACT_PATHS } from '../../src/log/logger.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
@@ -58,6 +59,30 @@ describe('without tokens', () => {
       return r.status === 503 ? r : undefined;
     }, { timeoutMs: 8000 });
     expect(unready.body).toMatchObject({ status: 'unavailable', ready: false, broker_connected: true, evses_online: 0 });
+  });
+});
+
+describe('start-up warnings', () => {
+  it('warns when the budget is below an on/off EVSE\'s rating, naming it', async () => {
+    const harness = await start({
+      tokens: [],
+      config: {
+        site: { max_power_w: 9000 },
+        evses: [
+          { module_id: 'evse_1', connectors: [1], max_current_a: 16 },
+          { module_id: 'evse_2', connectors: [1], max_current_a: 16, limits_module_id: 'evse_2_limits' },
+        ],
+      },
+    });
+    expect(harness.config.evses).toHaveLength(2);
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string; evses?: unknown });
+    const warning = logged.find((l) => l.msg === NO_CURRENT_CONTROL_WARNING);
+    expect(warning).toMatchObject({ level: 40, evses: [{ module_id: 'evse_1', rating_w: 11040 }], max_power_w: 9000 });
+  });
+
+  it('says nothing when every EVSE fits or is under current control', async () => {
+    await start({ tokens: ['t'] });
+    expect(lines.some((l) => l.includes(NO_CURRENT_CONTROL_WARNING))).toBe(false);
   });
 });
 
