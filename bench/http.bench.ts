@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
   const evseCount = 100;
-  const token = 'bench-token';
+  const token = 'bench-token-0123456789';
   const moduleIds = Array.from({ length: evseCount }, (_, i) => `evse_${String(i + 1).padStart(3, '0')}`);
   // The simulator warns about every EVSE's initial communication check; only errors matter here.
   const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' });

@@ -35,14 +35,18 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
   const actionTracking = metrics.trackActions(module.site.events$);
   actionTracking.add(metrics.trackLimits(module.site.enforcer.limits$));
   metrics.allocations(() => module.site.allocations());
-  const mqttApi = new MqttApi({
-    transport: module.transport,
-    service,
-    namespace: config.namespace,
-    logger: logger.child({ component: 'mqtt_api' }),
-    onInvalid: () => metrics.invalid('mqtt_api_request'),
-  });
-  await mqttApi.start();
+  // mqtt_api.enabled false: nothing of ours on the broker but the transport's status topic.
+  const mqttApi = config.mqtt_api.enabled
+    ? new MqttApi({
+        transport: module.transport,
+        service,
+        namespace: config.namespace,
+        logger: logger.child({ component: 'mqtt_api' }),
+        onInvalid: () => metrics.invalid('mqtt_api_request'),
+        readOnly: config.mqtt_api.read_only,
+      })
+    : undefined;
+  await mqttApi?.start();
   let http: HttpServer | undefined;
   // Without HTTP the webhooks still deliver: they are how a back-end hears about actions.
   let webhooksOnly: { close(): void } | undefined;
@@ -60,7 +64,7 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
       };
     }
   } catch (err) {
-    mqttApi.stop();
+    mqttApi?.stop();
     actionTracking.unsubscribe();
     await module.stop();
     throw err;
@@ -73,7 +77,7 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     async stop() {
       await http?.close();
       webhooksOnly?.close();
-      mqttApi.stop();
+      mqttApi?.stop();
       actionTracking.unsubscribe();
       await module.stop();
     },

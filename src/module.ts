@@ -48,7 +48,9 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
   const contract = deps.contract ?? (await loadContract());
   for (const warning of contract.warnings) logger.debug({ warning }, 'asyncapi contract warning');
   const store = await PriorityStore.open(config.store.dir, { logger: logger.child({ component: 'store' }) });
-  const directory = new ConnectorDirectory(config.evses);
+  const directory = new ConnectorDirectory(config.evses, (evseId, moduleIds) =>
+    logger.warn({ evseId, moduleIds }, 'EVSE-ID claimed by more than one EVSE: requests by this evse_id are refused until only one publishes it'),
+  );
   const topics = new EverestTopics({ prefix: config.everest.topic_prefix, apiVersion: config.everest.api_version });
   const transport = new MqttTransport({
     url: config.mqtt.url,

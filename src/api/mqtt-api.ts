@@ -24,6 +24,8 @@ export interface MqttApiOptions {
   stateThrottleMs?: number;
   scheduler?: SchedulerLike;
   onInvalid?: (topic: string, reason: string) => void;
+  /** mqtt_api.read_only: publish the state topics, never subscribe to the request topics. */
+  readOnly?: boolean;
 }
 
 type RequestName = 'priority/set' | 'priority/delete' | 'priority/reset' | 'site/set' | 'action';
@@ -69,12 +71,16 @@ export class MqttApi {
   async start(): Promise<void> {
     const { transport, service } = this.options;
     const scheduler = this.options.scheduler ?? asyncScheduler;
-    await transport.subscribe([`${this.requestPrefix}#`]);
-    this.subscription.add(
-      transport.messages$
-        .pipe(filter((m) => m.topic.startsWith(this.requestPrefix)))
-        .subscribe((m) => void this.handle(m.topic, m.payload)),
-    );
+    if (this.options.readOnly) {
+      this.options.logger.info({ requests: `${this.requestPrefix}#` }, 'MQTT API is read-only (mqtt_api.read_only): request topics are not subscribed');
+    } else {
+      await transport.subscribe([`${this.requestPrefix}#`]);
+      this.subscription.add(
+        transport.messages$
+          .pipe(filter((m) => m.topic.startsWith(this.requestPrefix)))
+          .subscribe((m) => void this.handle(m.topic, m.payload)),
+      );
+    }
     // Retained state: re-published on every connect so a restarted broker shows it again.
     this.subscription.add(transport.connected$.subscribe(() => this.publishAll(true)));
     const throttle = this.options.stateThrottleMs ?? 1000;

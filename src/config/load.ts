@@ -389,6 +389,14 @@ function crossChecks(config: ConfigFile): { segments: Segment[]; message: string
         'or EVerest raises a CommunicationFault between two checks',
     });
   }
+  if (config.mqtt.reconnect_max_ms >= ev.communication_check_timeout_s * 1000) {
+    out.push({
+      segments: ['mqtt', 'reconnect_max_ms'],
+      message:
+        `mqtt.reconnect_max_ms (${config.mqtt.reconnect_max_ms}) must be below everest.communication_check_timeout_s ` +
+        `(${ev.communication_check_timeout_s * 1000} ms): after a broker outage EVerest raises a CommunicationFault while we still wait to reconnect`,
+    });
+  }
   if (config.mqtt.reconnect_min_ms > config.mqtt.reconnect_max_ms) {
     out.push({
       segments: ['mqtt', 'reconnect_min_ms'],

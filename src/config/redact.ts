@@ -17,6 +17,7 @@ export function redactConfig(config: Config): Config {
   if (copy.mqtt.password !== undefined) copy.mqtt.password = REDACTED;
   // Kept as a list so the reader still sees how many tokens are configured.
   copy.http.tokens = copy.http.tokens.map(() => REDACTED);
+  if (copy.http.public_base_url !== undefined) copy.http.public_base_url = redactUrl(copy.http.public_base_url);
   copy.webhooks = copy.webhooks.map((w) => ({ ...w, url: redactUrl(w.url), secret: REDACTED }));
   const fwd = copy.forwarding;
   if (fwd.url !== undefined) fwd.url = redactUrl(fwd.url);

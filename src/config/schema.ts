@@ -2,6 +2,9 @@ import type { JSONSchemaType } from 'ajv';
 import { ENABLE_SOURCES, LOG_LEVELS, SHARING_POLICIES } from './types.js';
 import type { ConfigFile } from './types.js';
 
+/** Shorter bearer tokens are refused: they can be guessed. */
+export const MIN_TOKEN_LENGTH = 16;
+
 /** Characters that would change an MQTT topic's meaning or split it into levels. */
 const MQTT_SEGMENT = '^[^/#+\\s]+$';
 
@@ -38,6 +41,7 @@ export const configSchema = {
     'enforcer',
     'store',
     'http',
+    'mqtt_api',
     'webhooks',
     'forwarding',
     'log',
@@ -105,8 +109,9 @@ export const configSchema = {
         reconnect_max_ms: {
           type: 'integer',
           minimum: 1,
-          default: 5000,
-          description: "Upper bound of the reconnect delay; short by default because EVerest's communication check times out in seconds once the broker is back.",
+          default: 1000,
+          description:
+            "Upper bound of the reconnect delay; must stay below everest.communication_check_timeout_s, because EVerest's communication check times out that long after the last check before the outage.",
         },
         tls: {
           type: 'object',
@@ -415,7 +420,18 @@ export const configSchema = {
       additionalProperties: false,
       default: section(),
       description: 'HTTP API.',
-      required: ['enabled', 'host', 'port', 'tokens', 'metrics_public', 'health_public', 'body_limit_bytes'],
+      required: [
+        'enabled',
+        'host',
+        'port',
+        'tokens',
+        'allow_anonymous',
+        'allowed_hosts',
+        'auth_failures_per_minute',
+        'metrics_public',
+        'health_public',
+        'body_limit_bytes',
+      ],
       properties: {
         enabled: { type: 'boolean', default: true, description: 'Serve the HTTP API.' },
         host: {
@@ -434,8 +450,35 @@ export const configSchema = {
         tokens: {
           type: 'array',
           default: [],
+          items: { type: 'string', minLength: MIN_TOKEN_LENGTH },
+          description: `Bearer tokens accepted by the API, at least ${MIN_TOKEN_LENGTH} characters each; redacted in logs.`,
+        },
+        allow_anonymous: {
+          type: 'boolean',
+          default: false,
+          description:
+            'Without tokens, serve changes (PUT, POST, DELETE) to anyone who reaches the port; otherwise they are refused with 403 until a token is configured.',
+        },
+        public_base_url: {
+          type: 'string',
+          nullable: true,
+          format: 'uri',
+          pattern: '^https?://',
+          [PATTERN_TEXT]: 'must start with http:// or https://',
+          description: 'Absolute URL clients reach the API at (behind a proxy); used for links. Without it links are relative; the Host header is never used.',
+        },
+        allowed_hosts: {
+          type: 'array',
+          default: [],
           items: { type: 'string', minLength: 1 },
-          description: 'Bearer tokens accepted by the API; redacted in logs.',
+          description:
+            'Host header values (name or name:port, case-insensitive) the API answers; others get 421. Empty: not checked. Set it when the API is reachable by name (DNS rebinding).',
+        },
+        auth_failures_per_minute: {
+          type: 'integer',
+          minimum: 1,
+          default: 10,
+          description: 'Failed authentications allowed per client address and minute; beyond that the address gets 429 with Retry-After.',
         },
         metrics_public: {
           type: 'boolean',
@@ -452,6 +495,25 @@ export const configSchema = {
           minimum: 1,
           default: 65536,
           description: 'Largest request body accepted.',
+        },
+      },
+    },
+    mqtt_api: {
+      type: 'object',
+      additionalProperties: false,
+      default: section(),
+      description: 'Our own MQTT topics under the namespace.',
+      required: ['enabled', 'read_only'],
+      properties: {
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description: 'Publish our state topics and serve the request topics; false publishes nothing but status and subscribes to nothing of ours.',
+        },
+        read_only: {
+          type: 'boolean',
+          default: false,
+          description: 'Publish the state topics but do not subscribe to request topics: nobody on the broker can change priorities, the budget or command EVSEs.',
         },
       },
     },

@@ -92,9 +92,18 @@ export interface HttpConfig {
   host: string;
   port: number;
   tokens: string[];
+  allow_anonymous: boolean;
+  public_base_url?: string;
+  allowed_hosts: string[];
+  auth_failures_per_minute: number;
   metrics_public: boolean;
   health_public: boolean;
   body_limit_bytes: number;
+}
+
+export interface MqttApiConfig {
+  enabled: boolean;
+  read_only: boolean;
 }
 
 export interface WebhookConfig {
@@ -132,6 +141,7 @@ export interface ConfigFile {
   enforcer: EnforcerConfig;
   store: StoreConfig;
   http: HttpConfig;
+  mqtt_api: MqttApiConfig;
   webhooks: WebhookConfig[];
   forwarding: ForwardingConfig;
   log: LogConfig;

@@ -7,6 +7,7 @@ export type EvseDescriptor = Pick<EvseConfig, 'module_id' | 'serial_number' | 'c
 export type ResolveErrorCode =
   | 'unknown_module'
   | 'unknown_evse_id'
+  | 'ambiguous_evse_id'
   | 'unknown_serial_number'
   | 'unknown_charge_box_identity'
   | 'unknown_connector';
@@ -41,10 +42,18 @@ export class ConnectorDirectory {
     serial_number: new Map(),
     charge_box_identity: new Map(),
   };
-  private readonly evseIdToModule = new Map<string, string>();
+  /** Every module currently publishing each EVSE-ID; more than one makes the EVSE-ID unusable. */
+  private readonly evseIdClaimants = new Map<string, Set<string>>();
   private readonly moduleToEvseId = new Map<string, string>();
 
-  constructor(evses: readonly EvseDescriptor[]) {
+  /**
+   * @param onConflict told when a second module claims an EVSE-ID another one holds: an EVSE (or
+   *   anyone who can publish on its e2m/evse_id topic) must not redirect requests meant for another.
+   */
+  constructor(
+    evses: readonly EvseDescriptor[],
+    private readonly onConflict: (evseId: string, moduleIds: readonly string[]) => void = () => undefined,
+  ) {
     for (const d of evses) {
       if (this.evses.has(d.module_id)) throw new Error(`duplicate EVSE module_id ${q(d.module_id)}`);
       if (d.connectors.length === 0) throw new Error(`EVSE ${q(d.module_id)} has no connectors`);
@@ -78,17 +87,22 @@ export class ConnectorDirectory {
   learnEvseId(module_id: string, evse_id: string): boolean {
     if (!this.evses.has(module_id)) return false;
     const previous = this.moduleToEvseId.get(module_id);
-    if (previous !== undefined && this.evseIdToModule.get(previous) === module_id) {
-      this.evseIdToModule.delete(previous);
+    if (previous !== undefined) {
+      const holders = this.evseIdClaimants.get(previous);
+      holders?.delete(module_id);
+      if (holders?.size === 0) this.evseIdClaimants.delete(previous);
     }
     this.moduleToEvseId.delete(module_id);
     const id = evse_id.trim();
     if (id === '') return true;
-    // An EVSE-ID moved to another module (re-provisioning) must stop addressing the old one.
-    const holder = this.evseIdToModule.get(id);
-    if (holder !== undefined) this.moduleToEvseId.delete(holder);
-    this.evseIdToModule.set(id, module_id);
+    let holders = this.evseIdClaimants.get(id);
+    if (!holders) {
+      holders = new Set();
+      this.evseIdClaimants.set(id, holders);
+    }
+    holders.add(module_id);
     this.moduleToEvseId.set(module_id, id);
+    if (holders.size > 1) this.onConflict(id, [...holders]);
     return true;
   }
 
@@ -104,7 +118,14 @@ export class ConnectorDirectory {
         return onEvse(evse, ref.connector_id);
       }
       case 'evse_id': {
-        const module_id = this.evseIdToModule.get(ref.evse_id);
+        const holders = this.evseIdClaimants.get(ref.evse_id);
+        if (holders !== undefined && holders.size > 1) {
+          return fail(
+            'ambiguous_evse_id',
+            `evse_id ${q(ref.evse_id)} is claimed by ${[...holders].map(q).join(' and ')}; refused until only one EVSE publishes it (address it by module_id meanwhile)`,
+          );
+        }
+        const [module_id] = holders ?? [];
         const evse = module_id === undefined ? undefined : this.evses.get(module_id);
         if (!evse) return fail('unknown_evse_id', `unknown evse_id ${q(ref.evse_id)}`);
         // An EVSE-ID names the EVSE, not a connector: take connector 1, or the only/first one if 1 is absent.

@@ -40,8 +40,32 @@ afterAll(async () => {
 });
 
 describe('without tokens', () => {
-  it('serves every route openly, records set_by "http" and warns loudly at start', async () => {
+  it('serves reads, refuses changes and /metrics with 403 (nobody can present a token), and says why at start', async () => {
     const harness = await start({ tokens: [] });
+    expect((await harness.call('GET', '/v1/evses')).status).toBe(200);
+    expect((await harness.call('GET', '/healthz')).status).toBe(200);
+    const metrics = await harness.call('GET', '/metrics');
+    expect(metrics.status).toBe(403);
+    expect(metrics.body).toMatchObject({ status_code: 2000, status_message: expect.stringContaining('http.metrics_public') });
+    const before = harness.storeFile();
+    for (const [method, path, json] of [
+      ['PUT', '/v1/priorities', { by: 'module', module_id: 'evse_1', connector_id: 1, priority: 1 }],
+      ['PUT', '/v1/site', { max_power_w: 0 }],
+      ['POST', '/v1/evses/evse_1/actions', { type: 'unlock' }],
+      ['DELETE', '/v1/priorities/evse_1/1', undefined],
+    ] as const) {
+      const r = await harness.call(method, path, json === undefined ? {} : { json });
+      expect(r.status, `${method} ${path}`).toBe(403);
+      expect(r.body, `${method} ${path}`).toMatchObject({ data: null, status_code: 2000, status_message: expect.stringContaining('http.allow_anonymous') });
+    }
+    expect(harness.storeFile()).toBe(before);
+    expect(harness.service.site().max_power_w).toBe(22000);
+    const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.msg.startsWith('HTTP API has no tokens'));
+    expect(warning?.level).toBe(40);
+  });
+
+  it('with http.allow_anonymous serves every route openly, records set_by "http" and warns loudly at start', async () => {
+    const harness = await start({ tokens: [], config: { http: { allow_anonymous: true } } });
     expect((await harness.call('GET', '/v1/evses')).status).toBe(200);
     expect((await harness.call('GET', '/metrics')).status).toBe(200);
     const put = await harness.call('PUT', '/v1/priorities', { json: { by: 'module', module_id: 'evse_1', connector_id: 1, priority: 1 } });
@@ -51,7 +75,7 @@ describe('without tokens', () => {
   });
 
   it('reports 503 on /healthz once no EVSE has a current heartbeat', async () => {
-    const harness = await start({ tokens: [] });
+    const harness = await start({ tokens: [], config: { http: { allow_anonymous: true } } });
     expect((await harness.call('GET', '/healthz')).status).toBe(200);
     await harness.sim.stop();
     const unready = await waitFor(async () => {
@@ -87,11 +111,16 @@ describe('start-up warnings', () => {
 });
 
 describe('with tokens', () => {
-  const TOKENS = ['alpha-token-3f9c', 'beta-token-77d1'];
+  const TOKENS = ['alpha-token-3f9c', 'beta-token-77d1-x'];
   const SECRET = 'webhook-secret-5e2a';
 
   it('needs a token for /v1 and /metrics but not /healthz by default; any configured token works', async () => {
-    const harness = await start({ tokens: TOKENS, webhooks: [{ url: 'http://127.0.0.1:9/hook?key=query-secret-8b1', secret: SECRET }] });
+    const harness = await start({
+      tokens: TOKENS,
+      webhooks: [{ url: 'http://127.0.0.1:9/hook?key=query-secret-8b1', secret: SECRET }],
+      // This test presents wrong tokens on purpose; the failed-authentication limit has its own test.
+      config: { http: { auth_failures_per_minute: 1000 } },
+    });
     for (const path of ['/v1/evses', '/v1/priorities', '/v1/site', '/v1/openapi.json', '/metrics']) {
       expect((await harness.call('GET', path, { token: null })).status, path).toBe(401);
       expect((await harness.call('GET', path, { token: 'alpha-token-3f9' })).status, path).toBe(401);

@@ -8,7 +8,7 @@ import { waitFor } from '../support/wait.js';
 import { EVSES, simEvseId, startHarness, type ApiResponse, type Harness } from '../support/api-harness.js';
 import { openSse } from '../support/sse-client.js';
 
-const TOKEN = 'contract-token';
+const TOKEN = 'contract-token-0001';
 
 let broker: TestBroker;
 let h: Harness;

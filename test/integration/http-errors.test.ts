@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { startHarness, simEvseId, type CallOptions, type Harness } from '../support/api-harness.js';
 
-const TOKEN = 'good-token';
+const TOKEN = 'good-token-00000001';
 const BODY_LIMIT = 4096;
 
 interface Row {
@@ -81,7 +81,7 @@ let h: Harness;
 
 beforeAll(async () => {
   broker = await startBroker();
-  h = await startHarness(broker, { tokens: [TOKEN, 'second-token'], bodyLimitBytes: BODY_LIMIT });
+  h = await startHarness(broker, { tokens: [TOKEN, 'second-token-000001'], bodyLimitBytes: BODY_LIMIT });
   const seeded = await h.call('PUT', '/v1/priorities', { json: { ...mod, priority: 5, scope: 'persistent' } });
   expect(seeded.status).toBe(201);
 });

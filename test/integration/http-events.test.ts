@@ -7,7 +7,7 @@ import { waitFor } from '../support/wait.js';
 import { startHarness, type Harness } from '../support/api-harness.js';
 import { openSse } from '../support/sse-client.js';
 
-const TOKEN = 'events-token';
+const TOKEN = 'events-token-000001';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 interface Received {

@@ -5,7 +5,7 @@ import { STORE_FILE_NAME } from '../../src/priorities/store.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { simEvseId, startHarness, type Harness } from '../support/api-harness.js';
 
-const TOKENS = ['first-token', 'second-token'];
+const TOKENS = ['first-token-000001', 'second-token-00001'];
 
 interface PriorityDto {
   module_id: string;
@@ -157,9 +157,10 @@ describe('GET /v1/priorities', () => {
     expect(first.headers.get('x-limit')).toBe('2');
     const link = first.headers.get('link') ?? '';
     const match = /^<([^>]+)>; rel="next"$/.exec(link);
-    expect(match?.[1]).toBe(`${h.url}/v1/priorities?limit=2&offset=2`);
+    // Relative: never built from the Host header (http.public_base_url makes it absolute).
+    expect(match?.[1]).toBe('/v1/priorities?limit=2&offset=2');
 
-    const next = await fetch(match?.[1] ?? '', { headers: { authorization: `Bearer ${TOKENS[0]}` } });
+    const next = await fetch(`${h.url}${match?.[1] ?? ''}`, { headers: { authorization: `Bearer ${TOKENS[0]}` } });
     const nextBody = (await next.json()) as Body<PriorityDto[]>;
     expect(nextBody.data.map((p) => p.module_id)).toEqual(['evse_3']);
     expect(next.headers.get('link')).toBeNull();

@@ -10,7 +10,7 @@ let h: Harness;
 beforeAll(async () => {
   broker = await startBroker();
   // Room for one 11 kW car at a time.
-  h = await startHarness(broker, { tokens: ['sim-token'], config: { site: { max_power_w: 11_500 } } });
+  h = await startHarness(broker, { tokens: ['sim-token-0123456789'], config: { site: { max_power_w: 11_500 } } });
 });
 afterAll(async () => {
   await h?.stop();

@@ -50,6 +50,11 @@ export function unknownLocation(message: string): ApiError {
   return new ApiError(404, OCPI_STATUS.unknownLocation, message);
 }
 
+/** A resolution failure: 409 when the identifier names several EVSEs at once, else unknown location. */
+export function unresolved(code: string, message: string): ApiError {
+  return code === 'ambiguous_evse_id' ? new ApiError(409, OCPI_STATUS.clientError, message) : unknownLocation(message);
+}
+
 export function notFound(message: string): ApiError {
   return new ApiError(404, OCPI_STATUS.clientError, message);
 }

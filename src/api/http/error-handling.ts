@@ -1,8 +1,10 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../../log/logger.js';
 import { InvalidPriorityError, PreconditionFailedError } from '../../priorities/store.js';
 import { ApiError, OCPI_STATUS, failure, type Envelope, type OcpiStatusCode } from './envelope.js';
 import { describeValidation } from './validation-message.js';
+
+const SERVER_ERROR_MESSAGE = 'internal server error (see the module log)';
 
 interface ErrorAnswer {
   status: number;
@@ -42,13 +44,38 @@ export function answerFor(error: FastifyError | Error, request: FastifyRequest, 
   }
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) return { status, code: OCPI_STATUS.clientError, message: error.message };
-  return { status: 500, code: OCPI_STATUS.serverError, message: 'internal server error (see the module log)' };
+  return { status: 500, code: OCPI_STATUS.serverError, message: SERVER_ERROR_MESSAGE };
+}
+
+/**
+ * Errors fastify's router raises before any hook runs (a malformed or over-long path); without this
+ * they answer in fastify's own format instead of the envelope. Passed as the `frameworkErrors` option.
+ */
+export function frameworkErrorHandler(log: Logger) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (error.statusCode ?? 400);
+    const message =
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? `a path segment of ${request.method} ${request.url.slice(0, 60)}… is longer than the router accepts`
+        : error.code === 'FST_ERR_BAD_URL'
+          ? 'the request path is not a valid URL path'
+          : 'the request could not be routed';
+    log.debug({ status, code: error.code, method: request.method }, 'request rejected by the router');
+    void reply.code(status >= 400 && status < 500 ? status : 400).send(failure(OCPI_STATUS.clientError, message));
+  };
 }
 
 /** Every error path, fastify's own included, answers with the OCPI envelope. */
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    const answer = answerFor(error, request, bodyLimit);
+    let answer: ErrorAnswer;
+    try {
+      answer = answerFor(error, request, bodyLimit);
+    } catch (describeError) {
+      // Describing the error failed (it should not): still an envelope and a log line, never fastify's bare 500.
+      log.error({ err: error, describeError, method: request.method, route: request.routeOptions.url }, 'could not describe a request error');
+      answer = { status: 500, code: OCPI_STATUS.serverError, message: SERVER_ERROR_MESSAGE };
+    }
     if (answer.status >= 500) log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'request failed');
     else log.debug({ status: answer.status, message: answer.message, method: request.method, url: request.url }, 'request rejected');
     if (reply.sent || reply.raw.headersSent) return;

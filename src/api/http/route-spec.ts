@@ -62,10 +62,14 @@ export interface RouteSpec<G extends RouteGenericInterface> extends DocumentedRo
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed JSON or invalid parameters (status_code 2001; status_message names the field and what was expected).',
   401: 'Missing or wrong bearer token (2000).',
+  403: 'No token is configured and the route changes state (2000): set http.tokens, or http.allow_anonymous.',
   404: 'Unknown EVSE, connector or station identifier (2003), or unknown resource (2000).',
+  409: 'The evse_id is claimed by more than one EVSE; address the EVSE by module_id (2000).',
   412: 'If-Match does not match the current version (2000).',
   413: 'Request body larger than http.body_limit_bytes (2001).',
   415: 'Content-Type is not application/json (2000).',
+  421: 'The Host header is not in http.allowed_hosts (2000).',
+  429: 'Too many failed authentications from this address; Retry-After says when to try again (2000).',
   500: 'Server error (3000).',
   503: 'Not ready.',
 };
@@ -75,6 +79,13 @@ export function errorResponses(...statuses: number[]): Record<number, ResponseSp
   return Object.fromEntries(
     statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s] ?? 'Error.', schema: errorEnvelopeSchema }]),
   );
+}
+
+/** Answers the access checks in front of every route can give (http.allowed_hosts, no token configured, failed-auth limit). */
+function accessErrors(spec: DocumentedRoute): Record<number, ResponseSpec> {
+  const statuses = [421];
+  if (spec.auth !== 'public') statuses.push(403, 429);
+  return errorResponses(...statuses);
 }
 
 /** Registers routes with fastify and remembers them for the OpenAPI document: one definition, both uses. */
@@ -87,7 +98,8 @@ export class RouteTable {
     return this.documented;
   }
 
-  add<G extends RouteGenericInterface>(spec: RouteSpec<G>): void {
+  add<G extends RouteGenericInterface>(given: RouteSpec<G>): void {
+    const spec: RouteSpec<G> = { ...given, responses: { ...accessErrors(given), ...given.responses } };
     const { handler, sse, ...doc } = spec;
     const response: Record<number, JsonSchema> = {};
     for (const [status, r] of Object.entries(spec.responses)) {

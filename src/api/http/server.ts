@@ -8,8 +8,11 @@ import type { PromMetrics } from '../metrics.js';
 import type { ModuleService } from '../service.js';
 import { WebhookDispatcher, type WebhookDeliveryOptions } from '../webhooks.js';
 import { bearerToken, TokenVerifier } from './auth.js';
+import { AuthFailureLimiter } from './auth-limiter.js';
+import { installJsonBodyParser } from './body-parser.js';
 import { ApiError, OCPI_STATUS } from './envelope.js';
-import { installErrorHandling } from './error-handling.js';
+import { HostAllowList } from './host-check.js';
+import { frameworkErrorHandler, installErrorHandling } from './error-handling.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
 import { RouteTable, type AuthPolicy } from './route-spec.js';
 import { actionRoutes } from './routes/actions.js';
@@ -34,6 +37,8 @@ export interface HttpServerOptions {
   webhookDelivery?: WebhookDeliveryOptions;
   /** Registers extra routes before listening (the bench's baseline); they are open and not documented. */
   extend?: (app: FastifyInstance) => void | Promise<void>;
+  /** Clock of the failed-authentication limiter (tests). */
+  now?: () => number;
 }
 
 export interface HttpServer {
@@ -55,18 +60,36 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const { service, http, metrics } = options;
   const log = options.logger.child({ component: 'http' });
   const verifier = new TokenVerifier(http.tokens);
-  if (!verifier.enabled) {
+  const anonymousChanges = !verifier.enabled && http.allow_anonymous;
+  if (anonymousChanges) {
     log.warn(
       { host: http.host, port: http.port },
-      'HTTP API IS OPEN: no http.tokens configured, anyone who can reach this port can change priorities and command EVSEs. ' +
+      'HTTP API IS OPEN: no http.tokens configured and http.allow_anonymous is true, anyone who can reach this port can change priorities and command EVSEs. ' +
         'Set EVSE_PRIORITY_HTTP_TOKEN or http.tokens.',
     );
+  } else if (!verifier.enabled) {
+    log.warn(
+      { host: http.host, port: http.port },
+      'HTTP API has no tokens: reads are open, changes (PUT, POST, DELETE) and /metrics are refused with 403. Set EVSE_PRIORITY_HTTP_TOKEN or http.tokens ' +
+        '(or http.allow_anonymous: true to accept anonymous changes).',
+    );
   }
+  // The document says what a client must send: nothing where no token exists to send.
+  const documentedNeedsToken = (policy: AuthPolicy): boolean => verifier.enabled && needsToken(policy);
+  const hosts = new HostAllowList(http.allowed_hosts);
+  const limiter = new AuthFailureLimiter(http.auth_failures_per_minute, options.now);
   const needsToken = (policy: AuthPolicy): boolean => {
-    if (!verifier.enabled) return false;
     if (policy === 'health') return !http.health_public;
     if (policy === 'metrics') return !http.metrics_public;
     return policy === 'token';
+  };
+  /** Without tokens nobody can present one: what would need one is served only if it reads nothing secret. */
+  const anonymousRefusal = (policy: AuthPolicy, method: string): string | undefined => {
+    if (verifier.enabled || anonymousChanges || !needsToken(policy)) return undefined;
+    if (policy === 'metrics') return '/metrics needs a bearer token and none is configured (set http.tokens, or http.metrics_public: true)';
+    if (policy === 'health') return '/healthz needs a bearer token and none is configured (set http.tokens, or http.health_public: true)';
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
+    return `${method} changes state and needs a bearer token, but none is configured (set http.tokens or EVSE_PRIORITY_HTTP_TOKEN; http.allow_anonymous: true accepts anonymous changes)`;
   };
 
   const app = Fastify({
@@ -75,10 +98,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     exposeHeadRoutes: false,
     // SSE streams never go idle; without this, close() would wait for every client to hang up.
     forceCloseConnections: true,
+    frameworkErrors: frameworkErrorHandler(log),
   });
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: a text/plain body would otherwise reach validation and get a misleading 400.
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app);
   await app.register(fastifySSE, { heartbeatInterval: options.sseKeepaliveMs ?? 15_000 });
   app.decorateRequest('principal', '');
   const served: Array<{ method: string; url: string }> = [];
@@ -88,18 +113,32 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   installErrorHandling(app, log, http.body_limit_bytes);
 
   app.addHook('onRequest', async (request) => {
+    // Before anything else, authentication included: a rebinding page learns nothing, not even a 401.
+    if (!hosts.allows(request.headers.host)) {
+      throw new ApiError(421, OCPI_STATUS.clientError, `this API does not answer for Host ${JSON.stringify(String(request.headers.host ?? '').slice(0, 100))} (http.allowed_hosts)`);
+    }
     const path = request.url;
     const policy = request.routeOptions.config.auth ?? (path === '/v1' || path.startsWith('/v1/') || path.startsWith('/v1?') ? 'token' : 'public');
-    if (!needsToken(policy)) {
+    const refusal = anonymousRefusal(policy, request.method);
+    if (refusal !== undefined) throw new ApiError(403, OCPI_STATUS.clientError, refusal);
+    if (!verifier.enabled || !needsToken(policy)) {
       request.principal = 'http';
       return;
     }
+    const address = request.ip;
+    const wait = limiter.retryAfterS(address);
+    if (wait > 0) {
+      throw new ApiError(429, OCPI_STATUS.clientError, `too many failed authentications from ${address}; try again in ${wait} s`, { 'Retry-After': String(wait) });
+    }
     const token = bearerToken(request.headers.authorization);
     if (token === undefined) {
+      limiter.fail(address);
       throw new ApiError(401, OCPI_STATUS.clientError, 'missing bearer token (Authorization: Bearer <token>)', { 'WWW-Authenticate': WWW_AUTHENTICATE });
     }
     const index = verifier.match(token);
     if (index < 0) {
+      limiter.fail(address);
+      log.info({ address, url: request.url.split('?')[0] }, 'invalid bearer token');
       throw new ApiError(401, OCPI_STATUS.clientError, 'invalid bearer token', { 'WWW-Authenticate': `${WWW_AUTHENTICATE}, error="invalid_token"` });
     }
     request.principal = `http:token-${index + 1}`;
@@ -110,7 +149,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   const feed = new EventFeed(service.events$);
   const table = new RouteTable(app);
-  const context: RouteContext = { table, service, feed, metrics, log, sse: { maxBufferedBytes: 1 << 20 } };
+  const context: RouteContext = {
+    table,
+    service,
+    feed,
+    metrics,
+    log,
+    sse: { maxBufferedBytes: 1 << 20 },
+    ...(http.public_base_url !== undefined ? { publicBaseUrl: http.public_base_url } : {}),
+  };
   priorityRoutes(context);
   evseRoutes(context);
   actionRoutes(context);
@@ -118,10 +165,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   eventRoutes(context);
   let openapi: OpenApiDocument | undefined;
   opsRoutes(context, () => {
-    openapi ??= document(table, needsToken);
+    openapi ??= document(table, documentedNeedsToken);
     return openapi;
   });
-  openapi = document(table, needsToken);
+  openapi = document(table, documentedNeedsToken);
   await options.extend?.(app);
 
   const webhooks = new WebhookDispatcher(options.webhooks, feed.events$, log.child({ component: 'webhooks' }), options.webhookDelivery);
@@ -136,7 +183,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  log.info({ url, auth: verifier.enabled ? 'bearer' : 'open' }, 'HTTP API listening');
+  log.info({ url, auth: verifier.enabled ? 'bearer' : anonymousChanges ? 'open' : 'read-only' }, 'HTTP API listening');
 
   let closed = false;
   return {

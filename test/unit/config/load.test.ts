@@ -22,7 +22,7 @@ describe('defaults', () => {
         client_id: 'evse-priority-default',
         keepalive_s: 30,
         reconnect_min_ms: 500,
-        reconnect_max_ms: 5000,
+        reconnect_max_ms: 1000,
       },
       everest: {
         topic_prefix: '',
@@ -50,10 +50,14 @@ describe('defaults', () => {
         host: '127.0.0.1',
         port: 8080,
         tokens: [],
+        allow_anonymous: false,
+        allowed_hosts: [],
+        auth_failures_per_minute: 10,
         metrics_public: false,
         health_public: true,
         body_limit_bytes: 65536,
       },
+      mqtt_api: { enabled: true, read_only: false },
       webhooks: [],
       forwarding: { meter_interval_s: 60, max_queue_mb: 50 },
       log: { level: 'info' },
@@ -88,7 +92,7 @@ describe('defaults', () => {
   });
 
   it('does not write defaults into the caller’s overrides', () => {
-    const overrides: DeepPartial<Config> = { evses: [{ module_id: 'x' }], http: { tokens: ['t'] } };
+    const overrides: DeepPartial<Config> = { evses: [{ module_id: 'x' }], http: { tokens: ['t-0123456789abcdef'] } };
     const before = structuredClone(overrides);
     expect(loadConfig({ env: noEnv, overrides }).evses).toEqual([{ module_id: 'x', connectors: [1], phases: 3 }]);
     expect(overrides).toEqual(before);
@@ -260,6 +264,23 @@ describe('validation errors name the key', () => {
     expect(issue).toMatchObject({ path: 'mqtt.reconnect_min_ms', source: 'overrides' });
   });
 
+  it('reconnect_max_ms at or above the communication check window names both keys', () => {
+    const [issue] = issuesOf(() => loadConfig({ env: noEnv, overrides: { mqtt: { reconnect_max_ms: 5000 } } }));
+    expect(issue).toMatchObject({ path: 'mqtt.reconnect_max_ms', source: 'overrides' });
+    expect(issue?.message).toContain('everest.communication_check_timeout_s (5000 ms)');
+    expect(loadConfig({ env: noEnv, overrides: { mqtt: { reconnect_max_ms: 4999 } } }).mqtt.reconnect_max_ms).toBe(4999);
+  });
+
+  it('a bearer token shorter than 16 characters, from the file or the environment, without echoing it', () => {
+    const [short] = issuesOf(() => loadConfig({ env: noEnv, overrides: { http: { tokens: ['0123456789abcdef', 'short-secret'] } } }));
+    expect(short?.path).toBe('http.tokens[1]');
+    expect(short?.message).toContain('16');
+    expect(JSON.stringify(short)).not.toContain('short-secret');
+    const [fromEnv] = issuesOf(() => loadConfig({ env: { EVSE_PRIORITY_HTTP_TOKEN: 'x' } }));
+    expect(fromEnv).toMatchObject({ source: 'EVSE_PRIORITY_HTTP_TOKEN' });
+    expect(loadConfig({ env: { EVSE_PRIORITY_HTTP_TOKEN: '0123456789abcdef' } }).http.tokens).toEqual(['0123456789abcdef']);
+  });
+
   it('a TLS client certificate without its key', () => {
     const [issue] = issuesOf(() => loadConfig({ env: noEnv, overrides: { mqtt: { tls: { cert_file: '/c.pem', reject_unauthorized: true } } } }));
     expect(issue?.path).toBe('mqtt.tls.key_file');
@@ -298,7 +319,7 @@ describe('file errors', () => {
 });
 
 describe('env overrides', () => {
-  const base = tmp.write('env-base.yaml', 'mqtt:\n  url: mqtt://file:1883\nhttp:\n  port: 9000\n  tokens: [from-file]\n');
+  const base = tmp.write('env-base.yaml', 'mqtt:\n  url: mqtt://file:1883\nhttp:\n  port: 9000\n  tokens: [from-file-0123456789]\n');
 
   it('derives names from the schema', () => {
     const names = envOverrideNames();
@@ -358,8 +379,8 @@ describe('env overrides', () => {
   });
 
   it('EVSE_PRIORITY_HTTP_TOKEN appends one token', () => {
-    expect(loadConfig({ file: base, env: { EVSE_PRIORITY_HTTP_TOKEN: 'from-env' } }).http.tokens).toEqual(['from-file', 'from-env']);
-    expect(loadConfig({ env: { EVSE_PRIORITY_HTTP_TOKEN: 'only' } }).http.tokens).toEqual(['only']);
+    expect(loadConfig({ file: base, env: { EVSE_PRIORITY_HTTP_TOKEN: 'from-env-0123456789' } }).http.tokens).toEqual(['from-file-0123456789', 'from-env-0123456789']);
+    expect(loadConfig({ env: { EVSE_PRIORITY_HTTP_TOKEN: 'only-token-0123456789' } }).http.tokens).toEqual(['only-token-0123456789']);
   });
 
   it('overrides win over env', () => {

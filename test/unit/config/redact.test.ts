@@ -7,7 +7,7 @@ describe('redactConfig', () => {
     env: {},
     overrides: {
       mqtt: { url: 'mqtt://user:hunter2@broker:1883', username: 'user', password: 'hunter2' },
-      http: { tokens: ['tok-1', 'tok-2'] },
+      http: { tokens: ['tok-1-0123456789ab', 'tok-2-0123456789ab'] },
       webhooks: [{ url: 'https://hooks.example/x', secret: 'whsec' }],
     },
   });
@@ -20,13 +20,13 @@ describe('redactConfig', () => {
     expect(safe.http.tokens).toEqual(['[redacted]', '[redacted]']);
     expect(safe.webhooks).toEqual([{ url: 'https://hooks.example/x', secret: '[redacted]' }]);
     const text = JSON.stringify(safe);
-    for (const secret of ['hunter2', 'tok-1', 'tok-2', 'whsec']) expect(text).not.toContain(secret);
+    for (const secret of ['hunter2', 'tok-1-0123456789ab', 'tok-2-0123456789ab', 'whsec']) expect(text).not.toContain(secret);
   });
 
   it('does not touch the original', () => {
     redactConfig(config);
     expect(config.mqtt.password).toBe('hunter2');
-    expect(config.http.tokens).toEqual(['tok-1', 'tok-2']);
+    expect(config.http.tokens).toEqual(['tok-1-0123456789ab', 'tok-2-0123456789ab']);
   });
 
   it('leaves an unset password unset', () => {

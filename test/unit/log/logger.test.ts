@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { createLogger } from '../../../src/log/logger.js';
 
-const SECRETS = ['mqtt-pw-1', 'api-token-1', 'api-token-2', 'hook-secret-1', 'bearer-abc', 'url-pw-9', 'child-token'];
+const SECRETS = ['mqtt-pw-1', 'api-token-1-abcdefgh', 'api-token-2-abcdefgh', 'hook-secret-1', 'bearer-abc', 'url-pw-9', 'child-token'];
 
 function capture(): { stream: Writable; text: () => string } {
   let out = '';
@@ -23,7 +23,7 @@ function logEverything(pretty: boolean): string {
     env: {},
     overrides: {
       mqtt: { url: 'mqtt://user:url-pw-9@broker:1883', password: 'mqtt-pw-1' },
-      http: { tokens: ['api-token-1', 'api-token-2'] },
+      http: { tokens: ['api-token-1-abcdefgh', 'api-token-2-abcdefgh'] },
       webhooks: [{ url: 'https://hooks.example/x', secret: 'hook-secret-1' }],
     },
   });
@@ -31,7 +31,7 @@ function logEverything(pretty: boolean): string {
   logger.info({ config }, 'loaded');
   logger.info(config, 'loaded flat');
   logger.info({ mqtt: config.mqtt, http: config.http, webhooks: config.webhooks }, 'sections');
-  logger.info({ password: 'mqtt-pw-1', token: 'api-token-1', tokens: config.http.tokens, secret: 'hook-secret-1' });
+  logger.info({ password: 'mqtt-pw-1', token: 'api-token-1-abcdefgh', tokens: config.http.tokens, secret: 'hook-secret-1' });
   logger.warn({ req: { method: 'GET', headers: { authorization: 'Bearer bearer-abc' } } }, 'request');
   logger.debug({ headers: { authorization: 'Bearer bearer-abc' } }, 'webhook sent');
   logger.info({ url: config.mqtt.url }, 'connecting');

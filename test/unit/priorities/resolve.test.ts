@@ -104,13 +104,37 @@ describe('ConnectorDirectory.learnEvseId', () => {
     expect(dir.resolve({ by: 'evse_id', evse_id: 'DEPNXE123456*1' })).toMatchObject({ ok: false, code: 'unknown_evse_id' });
     expect(dir.resolve({ by: 'evse_id', evse_id: 'DEPNXE123456*9' })).toMatchObject({ ok: true, module_id: 'evse_1' });
 
-    // The same EVSE-ID published by another module now addresses that module only.
+    // Once evse_1 publishes another EVSE-ID, evse_2 may take this one over.
+    dir.learnEvseId('evse_1', 'DEPNXE123456*1');
     dir.learnEvseId('evse_2', 'DEPNXE123456*9');
     expect(dir.resolve({ by: 'evse_id', evse_id: 'DEPNXE123456*9' })).toMatchObject({ ok: true, module_id: 'evse_2' });
 
-    // EVerest publishes '' when no EVSE-ID is configured; evse_1 did not keep the moved EVSE-ID either.
+    // EVerest publishes '' when no EVSE-ID is configured.
     dir.learnEvseId('evse_2', '');
     expect(dir.resolve({ by: 'evse_id', evse_id: 'DEPNXE123456*9' })).toMatchObject({ ok: false, code: 'unknown_evse_id' });
+  });
+
+  it('refuses an EVSE-ID two modules claim, tells who, and serves it again once only one does', () => {
+    const conflicts: Array<[string, readonly string[]]> = [];
+    const dir = new ConnectorDirectory(
+      [
+        { module_id: 'evse_1', connectors: [1] },
+        { module_id: 'evse_2', connectors: [1] },
+      ],
+      (evseId, moduleIds) => conflicts.push([evseId, moduleIds]),
+    );
+    dir.learnEvseId('evse_1', 'DEPNXE1*1');
+    // evse_2 (or anyone who can publish on its e2m/evse_id) claims evse_1's EVSE-ID.
+    dir.learnEvseId('evse_2', 'DEPNXE1*1');
+    expect(conflicts).toEqual([['DEPNXE1*1', ['evse_1', 'evse_2']]]);
+    const refused = dir.resolve({ by: 'evse_id', evse_id: 'DEPNXE1*1' });
+    expect(refused).toMatchObject({ ok: false, code: 'ambiguous_evse_id' });
+    expect(refused.ok ? '' : refused.message).toContain('"evse_1" and "evse_2"');
+    // Other identifiers still address each EVSE.
+    expect(dir.resolve({ by: 'module', module_id: 'evse_2', connector_id: 1 })).toMatchObject({ ok: true, module_id: 'evse_2' });
+    dir.learnEvseId('evse_2', 'DEPNXE2*1');
+    expect(dir.resolve({ by: 'evse_id', evse_id: 'DEPNXE1*1' })).toMatchObject({ ok: true, module_id: 'evse_1' });
+    expect(dir.resolve({ by: 'evse_id', evse_id: 'DEPNXE2*1' })).toMatchObject({ ok: true, module_id: 'evse_2' });
   });
 
   it('ignores modules that are not configured', () => {

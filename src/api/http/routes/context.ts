@@ -12,4 +12,6 @@ export interface RouteContext {
   metrics: PromMetrics;
   log: Logger;
   sse: { maxBufferedBytes: number };
+  /** http.public_base_url: the origin (and path prefix) for absolute links; relative links without it. */
+  publicBaseUrl?: string;
 }

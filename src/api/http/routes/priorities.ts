@@ -1,6 +1,6 @@
 import { connectorRefOf, connectorKey, type PriorityRecord, type PrioritySetBody } from '../../../priorities/model.js';
 import type { ModuleService } from '../../service.js';
-import { success, unknownLocation } from '../envelope.js';
+import { success, unresolved } from '../envelope.js';
 import { etagOf, parseIfMatch, requireMatch } from '../if-match.js';
 import { page, type PageQuery } from '../pagination.js';
 import { errorResponses } from '../route-spec.js';
@@ -51,13 +51,13 @@ interface IfMatchHeaders {
 
 function resolveConnector(service: ModuleService, { module_id, connector_id }: ConnectorParams): ConnectorParams {
   const target = service.resolve({ by: 'module', module_id, connector_id });
-  if (!target.ok) throw unknownLocation(target.message);
+  if (!target.ok) throw unresolved(target.code, target.message);
   return { module_id: target.module_id, connector_id: target.connector_id };
 }
 
 const etagHeader = { ETag: { description: 'Version of the record.', schema: etagHeaderSchema } } as const;
 
-export function priorityRoutes({ table, service }: RouteContext): void {
+export function priorityRoutes({ table, service, publicBaseUrl }: RouteContext): void {
   table.add<{ Body: PrioritySetBody; Headers: IfMatchHeaders }>({
     method: 'PUT',
     url: '/v1/priorities',
@@ -77,18 +77,18 @@ export function priorityRoutes({ table, service }: RouteContext): void {
         schema: envelopeOf(priorityDtoSchema),
         headers: { ...etagHeader, Location: { description: 'URL of the priority.', schema: { type: 'string' } } },
       },
-      ...errorResponses(400, 401, 404, 412, 413, 415, 500),
+      ...errorResponses(400, 401, 404, 409, 412, 413, 415, 500),
     },
     handler: async (request, reply) => {
       const body = request.body;
       const ref = connectorRefOf(body);
       const target = service.resolve(ref);
-      if (!target.ok) throw unknownLocation(target.message);
+      if (!target.ok) throw unresolved(target.code, target.message);
       const ifMatch = parseIfMatch(request.headers['if-match']);
       const key = connectorKey(target.module_id, target.connector_id);
       const ifMatchVersion = ifMatch ? requireMatch(ifMatch, service.priority(target.module_id, target.connector_id), key) : undefined;
       const result = await service.setPriority(ref, body.priority, body.scope ?? 'session', request.principal, ifMatchVersion);
-      if (!result.ok) throw unknownLocation(result.message);
+      if (!result.ok) throw unresolved(result.code, result.message);
       const { record, created } = result;
       reply.code(created ? 201 : 200).header('ETag', etagOf(record.version));
       if (created) reply.header('Location', priorityPath(record.module_id, record.connector_id));
@@ -109,7 +109,7 @@ export function priorityRoutes({ table, service }: RouteContext): void {
       200: { description: 'One page of assigned priorities.', schema: envelopeOf(priorityListSchema), headers: paginationHeaders },
       ...errorResponses(400, 401),
     },
-    handler: async (request, reply) => success(page(service.priorities().map(assignedDto), request.query, request, reply)),
+    handler: async (request, reply) => success(page(service.priorities().map(assignedDto), request.query, request, reply, publicBaseUrl)),
   });
 
   table.add({
@@ -144,7 +144,7 @@ export function priorityRoutes({ table, service }: RouteContext): void {
         schema: envelopeOf(priorityDtoSchema),
         headers: etagHeader,
       },
-      ...errorResponses(400, 401, 404),
+      ...errorResponses(400, 401, 404, 409),
     },
     handler: async (request, reply) => {
       const { module_id, connector_id } = resolveConnector(service, request.params);
@@ -167,7 +167,7 @@ export function priorityRoutes({ table, service }: RouteContext): void {
     headers: ifMatchHeadersSchema,
     responses: {
       200: { description: 'The connector now has the default priority.', schema: envelopeOf(priorityDtoSchema) },
-      ...errorResponses(400, 401, 404, 412, 500),
+      ...errorResponses(400, 401, 404, 409, 412, 500),
     },
     handler: async (request) => {
       const { module_id, connector_id } = resolveConnector(service, request.params);
