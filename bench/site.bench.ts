@@ -6,14 +6,16 @@ import type { EvseState } from '../src/everest/payloads.js';
 import { connectorKey } from '../src/priorities/model.js';
 import type { SessionSnapshot, SiteSnapshot } from '../src/site/model.js';
 import { SIM_SCHEDULER_CONFIG } from '../test/support/builders/snapshot.js';
+import { allocate } from '../src/site/allocator.js';
 import { schedule } from '../src/site/scheduler.js';
+import { runSharingSim, type SharingSimResult } from '../test/support/sharing-sim.js';
 import { mean, measure, p50, p99, printTable, ratio } from './lib/stats.js';
 import { DEFAULT_SITE_SIM, mulberry32, runSiteSim, type SiteSimResult } from '../test/support/site-sim.js';
 
 const NOW = 1_750_000_000_000;
 
 /** A busy site: mostly charging or paused by us, some just arrived, a few offline or paused by the car. */
-export function benchSite(sessions: number, seed: number): SiteSnapshot {
+export function benchSite(sessions: number, seed: number, limits = false): SiteSnapshot {
   const rnd = mulberry32(seed);
   const list: SessionSnapshot[] = [];
   let demand = 0;
@@ -47,6 +49,8 @@ export function benchSite(sessions: number, seed: number): SiteSnapshot {
       s.grantedAtMs = NOW - Math.floor(rnd() * 90_000);
       s.grantedW = nominal;
     }
+    // Under current control: every EVSE has a limits module; the limit in force is what we last sent.
+    if (limits) s.current = { minA: 6, evseMaxA: 32, limitA: s.pausedByUs ? 0 : currentA, limitRaisedAtMs: NOW - Math.floor(rnd() * 600_000) };
     demand += nominal;
     list.push(s);
   }
@@ -64,15 +68,19 @@ export interface MicroBenchRow {
   ratioP50: string;
 }
 
-/** Times `schedule()` against a baseline of sorting the same sessions by priority. */
-export function runSchedulerMicroBench(sessions = 1000, runs = 2000, seed = 42): MicroBenchRow {
-  const site = benchSite(sessions, seed);
+/**
+ * Times `schedule()` (on/off site), or `allocate()` with every EVSE under current control, against a
+ * baseline of sorting the same sessions by priority.
+ */
+export function runSchedulerMicroBench(sessions = 1000, runs = 2000, seed = 42, limits = false): MicroBenchRow {
+  const site = benchSite(sessions, seed, limits);
   const config = SIM_SCHEDULER_CONFIG;
+  const plan = limits ? allocate : schedule;
   // Interleave the two so drift (GC, CPU frequency) hits both alike.
   const sched: number[] = [];
   const sort: number[] = [];
   for (let round = 0; round < 10; round++) {
-    sched.push(...measure(() => schedule(site, config, NOW), { runs: runs / 10, warmup: round === 0 ? 200 : 20 }));
+    sched.push(...measure(() => plan(site, config, NOW), { runs: runs / 10, warmup: round === 0 ? 200 : 20 }));
     sort.push(...measure(() => [...site.sessions].sort((a, b) => b.priority - a.priority), { runs: runs / 10, warmup: round === 0 ? 200 : 20 }));
   }
   return {
@@ -108,6 +116,22 @@ function simRow(label: string, r: SiteSimResult): Record<string, string | number
   };
 }
 
+function sharingRow(label: string, r: SharingSimResult): Record<string, string | number> {
+  return {
+    policy: label,
+    sessions: r.sessions,
+    'kWh / deliverable': `${Math.round(r.energyDeliveredKWh)} / ${Math.round(r.deliverableKWh)} = ${r.deliveredShare.toFixed(3)}`,
+    'toggles p50/p90/max': `${r.togglesMedian}/${fmtNum(r.togglesP90)}/${r.togglesMax}`,
+    's > budget+tol': r.secondsAboveTolerance,
+    's > budget+tol beyond 5 s': r.overrunSecondsBeyondWindow,
+    's inversion': r.inversionSeconds,
+    's inversion beyond 5 s': r.inversionSecondsBeyondHysteresis,
+    'served p>=5': pct(r.servedHigh),
+    'served p<=-5': pct(r.servedLow),
+    'limit msgs / session-h': r.messagesPerSessionHour.toFixed(1),
+  };
+}
+
 function pct(x: number): string {
   return Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a';
 }
@@ -127,6 +151,12 @@ function main(): void {
   process.stdout.write(
     `target: 1000 sessions <= 2 ms -> p50 ${big.scheduleP50Ms.toFixed(3)} ms ${big.scheduleP50Ms <= 2 ? 'met' : 'MISSED'}, ` +
       `p99 ${big.scheduleP99Ms.toFixed(3)} ms ${big.scheduleP99Ms <= 2 ? 'met' : 'MISSED'}; ${big.ratioP50} the time of the sort\n`,
+  );
+
+  const alloc = runSchedulerMicroBench(1000, 2000, seed, true);
+  printTable('allocate() with every EVSE under current control vs the same baseline, ms per call', [{ ...alloc }]);
+  process.stdout.write(
+    `target: allocate() for 1000 sessions p99 <= 2 ms -> p99 ${alloc.scheduleP99Ms.toFixed(3)} ms ${alloc.scheduleP99Ms <= 2 ? 'met' : 'MISSED'} (p50 ${alloc.scheduleP50Ms.toFixed(3)} ms)\n`,
   );
 
   const s = DEFAULT_SITE_SIM;
@@ -174,6 +204,22 @@ function main(): void {
     };
   });
   printTable(`priority scheduler, window sensitivity (seed ${seed})`, windows);
+
+  // Current control: the same day, every EVSE with a limits module (32 A EVSEs, 6 A minimum; a limit
+  // takes effect after 1 s). Deliverable = integral of min(budget, what the plugged-in cars could take).
+  const sharing = ([
+    ['ours, sharing (priority levels, every update)', 'ours'],
+    ['EVerest energy manager (equal slices, 1 s)', 'everest'],
+    ['openWB-like (minimum first, 10 s)', 'openwb'],
+  ] as const).map(([label, policy]) => [label, runSharingSim({ ...day, sharingPolicy: policy })] as const);
+  printTable(`24 h simulated site under current control (fake clock, 1 s steps, seed ${seed})`, sharing.map(([label, r]) => sharingRow(label, r)));
+  const sh = sharing[0]![1];
+  process.stdout.write(
+    `targets (ours, sharing): kWh >= 0.97 of deliverable -> ${sh.deliveredShare.toFixed(3)} ${sh.deliveredShare >= 0.97 ? 'met' : 'MISSED'}; ` +
+      `s above budget+tolerance beyond 5 s = 0 -> ${sh.overrunSecondsBeyondWindow} ${sh.overrunSecondsBeyondWindow === 0 ? 'met' : 'MISSED'}; ` +
+      `inversion s beyond hysteresis = 0 -> ${sh.inversionSecondsBeyondHysteresis} ${sh.inversionSecondsBeyondHysteresis === 0 ? 'met' : 'MISSED'}; ` +
+      `toggles per session max <= 3 -> ${sh.togglesMax} ${sh.togglesMax <= 3 ? 'met' : 'MISSED'}\n`,
+  );
   process.stdout.write(`simulation wall time ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 

@@ -4,6 +4,7 @@
 // ones as indivisible blocks of their rating (a mixed site works in one plan).
 import {
   type Decision,
+  type DecisionKind,
   type ReasonCode,
   type ScheduleResult,
   type SchedulerConfig,
@@ -46,8 +47,8 @@ interface Cand {
   /** Power left for this session's level once higher levels had theirs, W. */
   levelLeftW: number;
   heldCode?: ReasonCode;
-  /** When this session's maximum starts to follow its observed draw. */
-  observeAt?: number;
+  /** When this session's maximum starts to follow its observed draw (NONE: never, or already does). */
+  observeAt: number;
 }
 
 interface Leave {
@@ -69,6 +70,10 @@ function measuredOf(s: SessionSnapshot): number | undefined {
 
 const finite = (x: number | undefined, fallback: number): number => (x !== undefined && Number.isFinite(x) ? x : fallback);
 
+function leaveOf(s: SessionSnapshot, prio: number, code: ReasonCode, w: number): Leave {
+  return { s, prio, code, w, reason: leaveReasonFor(s, code, w) };
+}
+
 /** A current-controlled session: a candidate for a current, or one the plan leaves alone. */
 function classifyCurrent(s: SessionSnapshot, voltageV: number, config: SchedulerConfig, nowMs: number): Cand | Leave {
   const cc = s.current!;
@@ -77,49 +82,50 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
   const measured = measuredOf(s);
   const evseMaxA = Math.max(0, finite(cc.evseMaxA, 0));
   const minA = Math.max(0, finite(cc.minA, 6));
-  const leave = (code: ReasonCode, w: number): Leave => ({ s, prio, code, w, reason: leaveReasonFor(s, code, w) });
   if (!s.online) {
     const w = measured ?? (s.evseState === 'Charging' && !s.pausedByUs ? Math.min(finite(cc.limitA, evseMaxA), evseMaxA) * wPerA : 0);
-    return leave('offline', w);
+    return leaveOf(s, prio, 'offline', w);
   }
   const granted = s.grantedAtMs !== undefined && nowMs < s.grantedAtMs + config.reservationTimeoutS * 1000;
   switch (s.evseState) {
     case 'ChargingPausedEV':
-      return leave('paused_by_ev', 0);
+      return leaveOf(s, prio, 'paused_by_ev', 0);
     case 'Unplugged':
     case 'Finished':
     case 'FinishedEV':
     case 'FinishedEVSE':
     case 'AuthTimeout':
-      return leave('no_session', 0);
+      return leaveOf(s, prio, 'no_session', 0);
     case 'AuthRequired':
     case 'Reserved':
-      return leave('not_ready', 0);
+      return leaveOf(s, prio, 'not_ready', 0);
     case 'Unknown':
-      return leave('unknown_state', measured ?? 0);
+      return leaveOf(s, prio, 'unknown_state', measured ?? 0);
     case 'Disabled':
-      return leave('disabled_by_others', 0);
+      return leaveOf(s, prio, 'disabled_by_others', 0);
     case 'ChargingPausedEVSE':
       // Held by our limit, or our raised limit has not shown yet: ours. Otherwise someone else paused it.
-      if (!s.pausedByUs && !granted && !s.commandInFlight) return leave('paused_by_others', 0);
+      if (!s.pausedByUs && !granted && !s.commandInFlight) return leaveOf(s, prio, 'paused_by_others', 0);
       break;
     case 'Charging':
     case 'Preparing':
     case 'WaitingForEnergy':
       break;
     default:
-      return leave('unknown_state', measured ?? 0);
+      return leaveOf(s, prio, 'unknown_state', measured ?? 0);
   }
 
   let maxA = Math.min(evseMaxA, finite(cc.evMaxA, Number.POSITIVE_INFINITY));
   const charging = s.evseState === 'Charging' && !s.pausedByUs;
   let observeAt: number | undefined;
   if (charging && s.lastOnMs !== undefined) {
-    observeAt = Math.max(s.lastOnMs + OBSERVE_AFTER_MS, (cc.limitSinceMs ?? NONE) + OBSERVE_LIMIT_SETTLE_MS);
+    observeAt = Math.max(s.lastOnMs + OBSERVE_AFTER_MS, (cc.limitRaisedAtMs ?? NONE) + OBSERVE_LIMIT_SETTLE_MS);
     if (nowMs >= observeAt && measured !== undefined && cc.limitA !== undefined) {
-      // Only a car drawing clearly less than its limit shows its own maximum; one at its limit may want more.
-      const observedA = measured / wPerA + DRAW_MARGIN_A;
-      if (observedA < cc.limitA) maxA = Math.min(maxA, observedA);
+      // Only a car drawing clearly less than its limit shows its own maximum; one near its limit may
+      // want more. Capped at draw + margin, it stays capped while it draws at least half the margin
+      // below that (no flapping), and is released when it comes closer to its limit.
+      const drawA = measured / wPerA;
+      if (drawA + DRAW_MARGIN_A / 2 < cc.limitA) maxA = Math.min(maxA, drawA + DRAW_MARGIN_A);
     }
   }
   maxA = Math.max(maxA, Math.min(minA, evseMaxA));
@@ -143,7 +149,7 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     allocA: 0,
     allocW: 0,
     levelLeftW: 0,
-    ...(observeAt !== undefined && observeAt > nowMs ? { observeAt } : {}),
+    observeAt: observeAt ?? NONE,
   };
 }
 
@@ -167,13 +173,39 @@ function fromOnOff(e: Entry): Cand | Leave {
     allocA: 0,
     allocW: 0,
     levelLeftW: 0,
+    observeAt: NONE,
   };
+}
+
+/** One literal per decision (a stable shape is what keeps 1000 sessions cheap). */
+function makeDecision(
+  s: SessionSnapshot,
+  priority: number,
+  decision: DecisionKind,
+  reason: string,
+  reasonCode: ReasonCode,
+  expectedW: number,
+  demandW: number,
+  currentA: number | undefined,
+  nextReviewAtMs: number | undefined,
+): Decision {
+  const d: Decision = { key: s.key, moduleId: s.moduleId, connectorId: s.connectorId, decision, reason, reasonCode, expectedW, demandW, priority };
+  if (currentA !== undefined) d.currentA = currentA;
+  if (nextReviewAtMs !== undefined) d.nextReviewAtMs = nextReviewAtMs;
+  return d;
 }
 
 const isLeave = (x: Cand | Leave): x is Leave => 'code' in x;
 const kw = (w: number): string => `${(Math.max(0, w) / 1000).toFixed(1)} kW`;
 const amps = (a: number): string => `${a.toFixed(1)} A`;
 const secondsLeft = (untilMs: number, nowMs: number): number => Math.ceil((untilMs - nowMs) / 1000);
+
+/** Power of `cur` when everyone is at min(max, max(min, level)). */
+function filledAt(cur: readonly Cand[], level: number): number {
+  let sum = 0;
+  for (const c of cur) sum += Math.min(c.maxA, Math.max(c.minA, level)) * c.wPerA!;
+  return sum;
+}
 
 /**
  * Shares `extraW` among `cands` (already at their minimum) equally in current, each up to its maximum:
@@ -194,17 +226,12 @@ function waterFill(cands: readonly Cand[], extraW: number): number {
     hi = Math.max(hi, c.maxA);
   }
   const total = minSum + extraW;
-  const at = (level: number): number => {
-    let sum = 0;
-    for (const c of cur) sum += Math.min(c.maxA, Math.max(c.minA, level)) * c.wPerA!;
-    return sum;
-  };
   let level = hi;
   if (maxSum > total) {
     // f(level) is non-decreasing and piecewise linear: bisection to well below a step is exact enough.
     for (let i = 0; i < 40 && hi - lo > STEP_A / 100; i++) {
       const mid = (lo + hi) / 2;
-      if (at(mid) <= total) lo = mid;
+      if (filledAt(cur, mid) <= total) lo = mid;
       else hi = mid;
     }
     level = lo;
@@ -218,6 +245,99 @@ function waterFill(cands: readonly Cand[], extraW: number): number {
     c.allocW = a * c.wPerA!;
   }
   return spent;
+}
+
+interface PassContext {
+  cands: readonly Cand[];
+  levels: readonly (readonly Cand[])[];
+  budget: number;
+  uncontrolled: number;
+  tol: number;
+  nowMs: number;
+  minimumFirst: boolean;
+  /** Power not yet handed out in the running pass, W. */
+  free: number;
+}
+
+function lockedIn(level: readonly Cand[]): number {
+  let sum = 0;
+  for (const c of level) if (c.locked) sum += c.minW;
+  return sum;
+}
+
+function admittedUnlockedIn(level: readonly Cand[]): number {
+  let sum = 0;
+  for (const c of level) if (c.admitted && !c.locked) sum += c.minW;
+  return sum;
+}
+
+function tryAdmit(ctx: PassContext, c: Cand, windows: boolean, startsInU: ReadonlySet<Cand> | undefined): void {
+  if (c.locked) {
+    c.admitted = true;
+  } else if (windows && c.offLockUntil > ctx.nowMs) {
+    c.heldCode = 'min_off_time';
+  } else if (startsInU !== undefined && !c.isOn && !startsInU.has(c)) {
+    c.heldCode = 'over_budget';
+  } else if (c.minW <= ctx.free + (c.wPerA === undefined ? ctx.tol : 1e-6)) {
+    c.admitted = true;
+    ctx.free -= c.minW;
+  } else {
+    c.heldCode = c.lockBroken ? 'overrun' : 'over_budget';
+  }
+  if (c.admitted) {
+    c.allocA = c.minA;
+    c.allocW = c.minW;
+  }
+}
+
+/**
+ * One planning pass. Without windows (U) every lock is ignored; with windows (C) running sessions
+ * inside their min on-time keep their minimum reserved and held ones inside their min off-time stay
+ * held, and a session that is not running starts only if U starts it too: power free only because a
+ * higher priority waits out a window stays free for it, instead of starting a car that would be
+ * stopped again when the window ends (a toggle, and an inversion while it lasts).
+ */
+function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Cand>): void {
+  const { cands } = ctx;
+  let lockedW = 0;
+  for (const c of cands) {
+    c.locked = windows && c.isOn && c.onLockUntil > ctx.nowMs;
+    c.lockBroken = false;
+    c.admitted = false;
+    c.allocA = 0;
+    c.allocW = 0;
+    c.heldCode = undefined;
+    if (c.locked) lockedW += c.minW;
+  }
+  // A budget below the reserved minimums breaks the reservations, lowest priority first.
+  for (let i = cands.length - 1; i >= 0 && ctx.uncontrolled + lockedW > ctx.budget + ctx.tol; i--) {
+    const c = cands[i]!;
+    if (!c.locked) continue;
+    c.locked = false;
+    c.lockBroken = true;
+    lockedW -= c.minW;
+  }
+  ctx.free = ctx.budget - ctx.uncontrolled - lockedW;
+  if (ctx.minimumFirst) for (const c of cands) tryAdmit(ctx, c, windows, startsInU);
+  let starved = false;
+  for (const level of ctx.levels) {
+    // A level short of its maximum (someone held or shared down) leaves nothing to the levels below
+    // it, not even rounding crumbs: only reserved minimums (min on-time) stay below.
+    if (starved) ctx.free = Math.min(ctx.free, 0);
+    const leftW = ctx.free + lockedIn(level) + (ctx.minimumFirst ? admittedUnlockedIn(level) : 0);
+    for (const c of level) {
+      c.levelLeftW = leftW;
+      if (!ctx.minimumFirst) tryAdmit(ctx, c, windows, startsInU);
+    }
+    ctx.free -= waterFill(
+      level.filter((c) => c.admitted),
+      ctx.free,
+    );
+    for (const c of level) {
+      const short = c.admitted ? c.wPerA !== undefined && c.allocA < c.maxA - STEP_A : c.heldCode !== 'min_off_time';
+      if (short) starved = true;
+    }
+  }
 }
 
 /**
@@ -251,42 +371,8 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     } else cands.push(x);
   }
 
-  // Reservations of running sessions inside their min on-time; a budget below them breaks the lowest first.
-  let lockedW = 0;
-  for (const c of cands) {
-    if (c.isOn && c.onLockUntil > nowMs) {
-      c.locked = true;
-      lockedW += c.minW;
-    }
-  }
-  for (let i = cands.length - 1; i >= 0 && uncontrolled + lockedW > budget + tol; i--) {
-    const c = cands[i]!;
-    if (!c.locked) continue;
-    c.locked = false;
-    c.lockBroken = true;
-    lockedW -= c.minW;
-  }
-
-  let free = budget - uncontrolled - lockedW;
   let inForce = uncontrolled;
   for (const c of cands) inForce += c.inForceW;
-
-  const tryAdmit = (c: Cand): void => {
-    if (c.locked) {
-      c.admitted = true;
-    } else if (c.offLockUntil > nowMs) {
-      c.heldCode = 'min_off_time';
-    } else if (c.minW <= free + (c.wPerA === undefined ? tol : 1e-6)) {
-      c.admitted = true;
-      free -= c.minW;
-    } else {
-      c.heldCode = c.lockBroken ? 'overrun' : 'over_budget';
-    }
-    if (c.admitted) {
-      c.allocA = c.minA;
-      c.allocW = c.minW;
-    }
-  };
 
   // Levels: runs of equal priority in scheduling order.
   const levels: Cand[][] = [];
@@ -295,30 +381,12 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     if (last !== undefined && last[0]!.prio === c.prio) last.push(c);
     else levels.push([c]);
   }
-  const lockedIn = (level: readonly Cand[]): number => level.reduce((sum, c) => sum + (c.locked ? c.minW : 0), 0);
   const minimumFirst = config.sharing === 'minimum_first';
-  if (minimumFirst) {
-    for (const c of cands) tryAdmit(c);
-  }
-  let starved = false;
-  for (const level of levels) {
-    // A level short of its maximum (someone held or shared down) leaves nothing to the levels below
-    // it, not even rounding crumbs: only reserved minimums (min on-time) stay below.
-    if (starved) free = Math.min(free, 0);
-    const leftW = free + lockedIn(level) + (minimumFirst ? level.reduce((sum, c) => sum + (c.admitted && !c.locked ? c.minW : 0), 0) : 0);
-    for (const c of level) {
-      c.levelLeftW = leftW;
-      if (!minimumFirst) tryAdmit(c);
-    }
-    free -= waterFill(
-      level.filter((c) => c.admitted),
-      free,
-    );
-    for (const c of level) {
-      const short = c.admitted ? c.wPerA !== undefined && c.allocA < c.maxA - STEP_A : c.heldCode !== 'min_off_time';
-      if (short) starved = true;
-    }
-  }
+
+  const ctx: PassContext = { cands, levels, budget, uncontrolled, tol, nowMs, minimumFirst, free: 0 };
+  runPass(ctx, false);
+  const startsInU = new Set(cands.filter((c) => c.admitted));
+  runPass(ctx, true, startsInU);
 
   // Decisions, in scheduling order.
   const decisions: Decision[] = [];
@@ -326,68 +394,68 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   let nextReview = Number.POSITIVE_INFINITY;
   /** Some session earlier in scheduling order got less than its maximum. */
   let shortAbove = false;
+  // Sessions of one level share the figure "left after higher priorities": format it once.
+  let leftFor = Number.NaN;
+  let leftText = '';
+  const left = (w: number): string => {
+    if (w !== leftFor) {
+      leftFor = w;
+      leftText = `${kw(w)} left after higher priorities`;
+    }
+    return leftText;
+  };
   for (const x of all) {
-    const d: Decision = {
-      key: x.s.key,
-      moduleId: x.s.moduleId,
-      connectorId: x.s.connectorId,
-      decision: 'leave',
-      reason: '',
-      reasonCode: 'no_session',
-      expectedW: 0,
-      demandW: 0,
-      priority: x.prio,
-    };
     if (isLeave(x)) {
-      d.reason = x.reason;
-      d.reasonCode = x.code;
-      d.expectedW = x.w;
-      d.demandW = x.w;
-    } else {
-      let review: number | undefined;
-      d.demandW = x.wPerA !== undefined ? x.maxA * x.wPerA : x.minW;
-      if (x.admitted) {
-        d.decision = 'charge';
-        d.expectedW = x.allocW;
-        if (x.wPerA !== undefined) {
-          d.currentA = x.allocA;
-          const atMax = x.allocA >= x.maxA - 1e-9;
-          d.reasonCode = atMax ? 'fits' : 'share';
-          d.reason = `${amps(x.allocA)}${atMax ? ' (its maximum)' : ''}: priority ${x.prio}, ${kw(x.levelLeftW)} left after higher priorities`;
-        } else {
-          d.reasonCode = 'fits';
-          d.reason = `priority ${x.prio} fits: ${Math.round(x.minW)} W, ${kw(x.levelLeftW)} left after higher priorities`;
-        }
-        if (x.locked && shortAbove && x.allocA <= x.minA) {
-          d.reasonCode = 'min_on_time';
-          d.reason = `${x.wPerA !== undefined ? amps(x.allocA) : `${Math.round(x.minW)} W`}: min on-time, ${secondsLeft(x.onLockUntil, nowMs)} s left`;
-        }
-        if (x.locked) review = x.onLockUntil;
-        if (x.observeAt !== undefined) review = Math.min(review ?? Number.POSITIVE_INFINITY, x.observeAt);
-        if (x.wPerA !== undefined && x.allocA < x.maxA - STEP_A) shortAbove = true;
+      decisions.push(makeDecision(x.s, x.prio, 'leave', x.reason, x.code, x.w, x.w, undefined, undefined));
+      plannedW += x.w;
+      continue;
+    }
+    let review = Number.POSITIVE_INFINITY;
+    let decision: DecisionKind;
+    let code: ReasonCode;
+    let reason: string;
+    let expectedW = 0;
+    let currentA: number | undefined;
+    const demandW = x.wPerA !== undefined ? x.maxA * x.wPerA : x.minW;
+    if (x.admitted) {
+      decision = 'charge';
+      expectedW = x.allocW;
+      if (x.wPerA !== undefined) {
+        currentA = x.allocA;
+        const atMax = x.allocA >= x.maxA - 1e-9;
+        code = atMax ? 'fits' : 'share';
+        reason = `${amps(x.allocA)}${atMax ? ' (its maximum)' : ''}: priority ${x.prio}, ${left(x.levelLeftW)}`;
       } else {
-        shortAbove = true;
-        d.decision = x.holdKind;
-        d.reasonCode = x.heldCode ?? 'over_budget';
-        if (x.wPerA !== undefined) d.currentA = 0;
-        const held = x.wPerA !== undefined ? 'held at 0 A' : 'paused';
-        const needs = x.wPerA !== undefined ? `${amps(x.minA)} (${kw(x.minW)})` : kw(x.minW);
-        if (d.reasonCode === 'min_off_time') {
-          d.reason = `${held}: min off-time, ${secondsLeft(x.offLockUntil, nowMs)} s left`;
-          review = x.offLockUntil;
-        } else if (d.reasonCode === 'overrun') {
-          d.reason = `${held}: the budget (${kw(budget)}) is below the minimums of the running sessions; lowest priorities first`;
-        } else {
-          d.reason = `${held}: priority ${x.prio} needs ${needs}, ${kw(x.levelLeftW)} left after higher priorities`;
-        }
+        code = 'fits';
+        reason = `priority ${x.prio} fits: ${Math.round(x.minW)} W, ${left(x.levelLeftW)}`;
       }
-      if (review !== undefined && Number.isFinite(review) && review > nowMs) {
-        d.nextReviewAtMs = review;
-        if (review < nextReview) nextReview = review;
+      if (x.locked && shortAbove && x.allocA <= x.minA) {
+        code = 'min_on_time';
+        reason = `${x.wPerA !== undefined ? amps(x.allocA) : `${Math.round(x.minW)} W`}: min on-time, ${secondsLeft(x.onLockUntil, nowMs)} s left`;
+      }
+      if (x.locked) review = x.onLockUntil;
+      if (x.observeAt > nowMs) review = Math.min(review, x.observeAt);
+      if (x.wPerA !== undefined && x.allocA < x.maxA - STEP_A) shortAbove = true;
+    } else {
+      shortAbove = true;
+      decision = x.holdKind;
+      code = x.heldCode ?? 'over_budget';
+      if (x.wPerA !== undefined) currentA = 0;
+      const held = x.wPerA !== undefined ? 'held at 0 A' : 'paused';
+      if (code === 'min_off_time') {
+        reason = `${held}: min off-time, ${secondsLeft(x.offLockUntil, nowMs)} s left`;
+        review = x.offLockUntil;
+      } else if (code === 'overrun') {
+        reason = `${held}: the budget (${kw(budget)}) is below the minimums of the running sessions; lowest priorities first`;
+      } else {
+        const needs = x.wPerA !== undefined ? `${amps(x.minA)} (${kw(x.minW)})` : kw(x.minW);
+        reason = `${held}: priority ${x.prio} needs ${needs}, ${left(x.levelLeftW)}`;
       }
     }
-    plannedW += d.expectedW;
-    decisions.push(d);
+    const reviewAt = Number.isFinite(review) && review > nowMs ? review : undefined;
+    if (reviewAt !== undefined && reviewAt < nextReview) nextReview = reviewAt;
+    decisions.push(makeDecision(x.s, x.prio, decision, reason, code, expectedW, demandW, currentA, reviewAt));
+    plannedW += expectedW;
   }
 
   const result: ScheduleResult = { decisions, plannedW, uncontrolledW: uncontrolled, urgentDecrease: inForce > budget + tol };

@@ -92,8 +92,8 @@ interface LimitLane {
   urgent: boolean;
   /** The limit in force: what we last sent. */
   sent?: SentLimit;
-  /** When the value in force was first sent (refreshes do not move it). */
-  sinceMs?: number;
+  /** When the limit was last raised (refreshes and decreases do not move it). */
+  raisedAtMs?: number;
   timer?: Subscription;
 }
 
@@ -182,11 +182,11 @@ export class Enforcer {
     return this.options.limits?.modules.has(moduleId) ?? false;
   }
 
-  /** The limit in force (last sent) and since when its value holds; undefined before the first. */
-  limitInForce(moduleId: string): { currentA: number; sinceMs: number; sentAtMs: number } | undefined {
+  /** The limit in force (last sent) and when it was last raised; undefined before the first. */
+  limitInForce(moduleId: string): { currentA: number; raisedAtMs: number; sentAtMs: number } | undefined {
     const limit = this.lanes.get(moduleId)?.limit;
     if (!limit?.sent) return undefined;
-    return { currentA: limit.sent.currentA, sinceMs: limit.sinceMs ?? limit.sent.atMs, sentAtMs: limit.sent.atMs };
+    return { currentA: limit.sent.currentA, raisedAtMs: limit.raisedAtMs ?? limit.sent.atMs, sentAtMs: limit.sent.atMs };
   }
 
   /** What we did to this EVSE on the scheduler's behalf (see OurHold). */
@@ -371,7 +371,8 @@ export class Enforcer {
     const lane = this.lane(moduleId);
     const wasHeld = limit.sent === undefined ? undefined : limit.sent.currentA < limit.minA;
     const held = currentA < limit.minA;
-    if (limit.sent?.currentA !== currentA) limit.sinceMs = now;
+    // A raised limit takes a moment to show in the car's draw; a lowered one shows at once.
+    if (limit.sent === undefined || currentA > limit.sent.currentA) limit.raisedAtMs = now;
     if (held && wasHeld !== true) lane.hold = { pausedByUs: true, lastOffMs: now };
     else if (!held && wasHeld === true) {
       lane.hold = { pausedByUs: false, ...(lane.hold.lastOffMs !== undefined ? { lastOffMs: lane.hold.lastOffMs } : {}), grant: { atMs: now, w: lane.desiredW } };

@@ -66,8 +66,8 @@ export interface CurrentControl {
   evMaxA?: number;
   /** The limit we last sent (in force now), A per phase; absent before the first. */
   limitA?: number;
-  /** When the limit in force was sent with its current value. */
-  limitSinceMs?: number;
+  /** When the limit in force was last raised: until it has shown in the car's draw, the draw says nothing. */
+  limitRaisedAtMs?: number;
 }
 
 export interface SiteSnapshot {

@@ -10,7 +10,7 @@ export interface SnapshotInputs {
   /** What we did to the EVSE on the scheduler's behalf (the enforcer lane owns it). */
   holdOf: (moduleId: string) => Readonly<OurHold>;
   /** The limit in force for an EVSE under current control (the enforcer lane owns it). */
-  limitOf: (moduleId: string) => { currentA: number; sinceMs: number } | undefined;
+  limitOf: (moduleId: string) => { currentA: number; raisedAtMs: number } | undefined;
   /** `limits.min_current_a`: the least current a session is admitted with. */
   minCurrentA: number;
   isOnline: (moduleId: string) => boolean;
@@ -69,7 +69,7 @@ function currentControl(
     minA: Math.max(inputs.minCurrentA, view.hw?.minCurrentA ?? 0),
     evseMaxA: view.hw?.maxCurrentA ?? configured.maxCurrentA ?? FALLBACK_CURRENT_A,
     ...(evMaxW !== undefined && evMaxW > 0 ? { evMaxA: evMaxW / (phases * inputs.nominalVoltageV) } : {}),
-    ...(limit ? { limitA: limit.currentA, limitSinceMs: limit.sinceMs } : {}),
+    ...(limit ? { limitA: limit.currentA, limitRaisedAtMs: limit.raisedAtMs } : {}),
   };
 }
 

@@ -13,7 +13,7 @@ function cur(n: number, overrides: Partial<SessionSnapshot> = {}, control: Parti
   return evse(n, {
     limitCurrentA: undefined,
     hwMaxCurrentA: 16,
-    current: { minA: 6, evseMaxA: 16, limitA: 16, limitSinceMs: NOW - HOUR_MS, ...control },
+    current: { minA: 6, evseMaxA: 16, limitA: 16, limitRaisedAtMs: NOW - HOUR_MS, ...control },
     ...overrides,
   });
 }
@@ -23,7 +23,7 @@ function arriving(n: number, arrivalMs: number, overrides: Partial<SessionSnapsh
   return cur(
     n,
     { evseState: 'Preparing', measuredPowerW: undefined, lastOnMs: undefined, arrivalMs, ...overrides },
-    { limitA: undefined, limitSinceMs: undefined },
+    { limitA: undefined, limitRaisedAtMs: undefined },
   );
 }
 
@@ -117,7 +117,7 @@ describe('minimum_first', () => {
 describe('reclaiming unused current', () => {
   it('a car drawing well below its limit is capped at its draw + margin; the rest goes to others', () => {
     // evse_1 (priority 5) draws 5 kW under a 16 A limit, for an hour.
-    const r = plan([cur(1, { priority: 5, measuredPowerW: 5_000 }), cur(2, { measuredPowerW: 3_000 }, { limitA: 6 })], 16_000);
+    const r = plan([cur(1, { priority: 5, measuredPowerW: 5_000 }), cur(2, { measuredPowerW: 4_100 }, { limitA: 6 })], 16_000);
     const capA = 5_000 / W_PER_A + DRAW_MARGIN_A; // 9.25 A
     expect(byModule(r).evse_1!.currentA).toBe(Math.floor(capA * 10) / 10);
     // evse_2 draws its whole (low) limit: it may want more, so it gets the rest.
@@ -126,7 +126,7 @@ describe('reclaiming unused current', () => {
 
   it('does not cap before the car has charged for a while, nor right after its limit was raised', () => {
     const early = cur(1, { priority: 5, measuredPowerW: 5_000, lastOnMs: NOW - OBSERVE_AFTER_MS + 1_000 });
-    const raised = cur(1, { priority: 5, measuredPowerW: 5_000 }, { limitSinceMs: NOW - 2_000 });
+    const raised = cur(1, { priority: 5, measuredPowerW: 5_000 }, { limitRaisedAtMs: NOW - 2_000 });
     for (const s of [early, raised]) expect(byModule(plan([s, cur(2)], 16_000)).evse_1!.currentA).toBe(16);
   });
 

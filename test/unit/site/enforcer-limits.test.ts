@@ -79,7 +79,7 @@ describe('Enforcer: limits lane', () => {
     expect(limits.currentAt(T0)).toBe(13);
     expect(limits.currentAt(T0 + FAILSAFE_S * 1000 - 1)).toBe(13);
     expect(limits.currentAt(T0 + FAILSAFE_S * 1000)).toBe(FAILSAFE_A);
-    expect(enforcer.limitInForce('evse_1')).toEqual({ currentA: 13, sinceMs: T0, sentAtMs: T0 });
+    expect(enforcer.limitInForce('evse_1')).toEqual({ currentA: 13, raisedAtMs: T0, sentAtMs: T0 });
     expect(sentLog).toEqual([{ moduleId: 'evse_1', limitsModuleId: 'limits_1', currentA: 13, why: 'plan', atMs: T0 }]);
   });
 
@@ -109,7 +109,7 @@ describe('Enforcer: limits lane', () => {
     expect(limits.sent).toHaveLength(6);
     for (const m of limits.sent) expect(importCurrentAt(m.limits, m.atMs + REFRESH_S * 1000)).toBe(13);
     expect(sentLog.slice(1).every((s) => s.why === 'refresh')).toBe(true);
-    expect(enforcer.limitInForce('evse_1')?.sinceMs).toBe(T0);
+    expect(enforcer.limitInForce('evse_1')?.raisedAtMs).toBe(T0);
   });
 
   it('owns "held by us": a limit below the minimum holds, lifting it grants', () => {
