@@ -105,7 +105,7 @@ describe('start-up warnings', () => {
   });
 
   it('says nothing when every EVSE fits or is under current control', async () => {
-    await start({ tokens: ['t'] });
+    await start({ tokens: ['a-token-of-16-chars-or-more'] });
     expect(lines.some((l) => l.includes(NO_CURRENT_CONTROL_WARNING))).toBe(false);
   });
 });
