@@ -5,15 +5,16 @@ import { build, type BuildResult } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWeb } from './build-web.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 
 /**
  * Files the bundle opens at run time, relative to the repository root, copied to the same place under dist/
- * (code finds them next to the bundle). src/web/ is the dashboard page's static files, whatever they are.
+ * (code finds them next to the bundle). The dashboard is built by scripts/build-web.mjs into dist/web/.
  */
-const ASSETS = ['asyncapi', 'src/web'];
+const ASSETS = ['asyncapi'];
 
 /**
  * Optional modules our dependencies `require` inside try/catch and run fine without (native speed-ups of
@@ -54,6 +55,7 @@ export async function buildArtifact({ outdir = dist, quiet = false }: BuildOptio
     if (!existsSync(from)) continue;
     cpSync(from, join(outdir, asset), { recursive: true, filter: (file) => !/\.(ts|tsx)$/.test(file) || statSync(file).isDirectory() });
   }
+  await buildWeb({ outdir: join(outdir, 'web') });
   if (!quiet) {
     const bytes = statSync(join(outdir, 'evse-priority.mjs')).size;
     process.stdout.write(`built ${relative(root, join(outdir, 'evse-priority.mjs'))} (${(bytes / 1024 / 1024).toFixed(1)} MB)\n`);

@@ -1,6 +1,6 @@
 import type { Config } from './config/types.js';
 import type { Logger } from './log/logger.js';
-import { EventFeed } from './api/events.js';
+import { apiEventFeed } from './api/live.js';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from './api/http/server.js';
 import { WebhookDispatcher } from './api/webhooks.js';
 import { createPromMetrics, type PromMetrics } from './api/metrics.js';
@@ -54,7 +54,7 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     if (config.http.enabled) {
       http = await startHttpServer({ service, http: config.http, webhooks: config.webhooks, metrics, logger, ...httpExtras });
     } else if (config.webhooks.length > 0) {
-      const feed = new EventFeed(service.events$);
+      const feed = apiEventFeed(service);
       const dispatcher = new WebhookDispatcher(config.webhooks, feed.events$, logger.child({ component: 'webhooks' }));
       webhooksOnly = {
         close() {

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, redactConfig, unrecognisedEnvNames } from './config/index.js';
-import { createLogger, type Logger } from './log/logger.js';
+import type { LevelWithSilent } from 'pino';
+import { LOG_LEVELS } from './config/types.js';
+import { createLogger, createSplitLogger, openLogFile, type Logger } from './log/logger.js';
 import { startApp } from './app.js';
 import { runDemo } from './demo.js';
 import { runSimCommand } from './sim/cli.js';
@@ -12,8 +14,9 @@ Usage:
   evse-priority check-config <file>          validate a config file (and env overrides), print it redacted
   evse-priority sim --url <mqtt-url> --module-id <id> [--module-id <id> ...] [--scenario <file>] [--seed N]
                                              an EVerest-like simulator for the evse_manager_consumer_API
-  evse-priority demo [--port N] [--http-port N]
-                                             embedded broker + three simulated EVSEs + the module (npm start)
+  evse-priority demo [--port N] [--http-port N] [--log-level L] [--log-file F]
+                                             embedded broker + three simulated EVSEs + the module + the
+                                             dashboard (npm start); warnings only on the console by default
   evse-priority help
 
 Environment: EVSE_PRIORITY_MQTT_URL, EVSE_PRIORITY_HTTP_TOKEN and one EVSE_PRIORITY_<KEY> per config key.`;
@@ -68,10 +71,25 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'demo': {
-      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, 'http-port': { type: 'string' } } });
-      const logger = createLogger({ level: process.env.EVSE_PRIORITY_LOG_LEVEL === 'debug' ? 'debug' : 'info' });
+      const { values } = parseArgs({
+        args: rest,
+        options: { port: { type: 'string' }, 'http-port': { type: 'string' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' } },
+      });
+      // The page is where a newcomer looks: the console shows warnings only unless asked for more.
+      const asked = values['log-level'] ?? process.env.EVSE_PRIORITY_LOG_LEVEL;
+      if (asked !== undefined && !(LOG_LEVELS as readonly string[]).includes(asked)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+      const level = (asked ?? 'warn') as LevelWithSilent;
+      const file = values['log-file'] ? openLogFile(values['log-file']) : undefined;
+      const logger = createSplitLogger({ consoleLevel: level, ...(file ? { file } : {}) });
+      // The simulated EVerest talks only when asked to (its start-up faults are part of the act).
+      const simLogger = createSplitLogger({ consoleLevel: asked !== undefined ? level : 'silent', ...(file ? { file } : {}) });
+      const hint =
+        `${asked === undefined ? 'warnings only here' : `${level} and above here`}` +
+        (values['log-file'] ? `; everything in ${values['log-file']}` : '; --log-level debug or --log-file demo.log for all of it');
       const demo = await runDemo({
         logger,
+        simLogger,
+        logHint: hint,
         ...(values.port ? { brokerPort: Number(values.port) } : {}),
         ...(values['http-port'] ? { httpPort: Number(values['http-port']) } : {}),
       });

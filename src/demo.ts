@@ -11,6 +11,10 @@ import { startSimulator } from './sim/simulator.js';
 
 export interface DemoOptions {
   logger: Logger;
+  /** The simulated EVerest's log (default: the module's logger). */
+  simLogger?: Logger;
+  /** One line on where the full log is, for the banner. */
+  logHint?: string;
   /** Broker port; default a free one. */
   brokerPort?: number;
   /** HTTP port; default 8080 from config/demo.yaml (0 for a free one). */
@@ -48,25 +52,27 @@ export async function runDemo(options: DemoOptions): Promise<{ stop: () => Promi
     communicationCheckTimeoutS: config.everest.communication_check_timeout_s,
     // 16 A three-phase wallboxes, as config/demo.yaml describes them: 11 kW each, two fit the 22 kW site.
     evse: { hwMaxCurrentA: 16, hwPhases: 3 },
-    logger: logger.child({ role: 'sim' }),
+    logger: (options.simLogger ?? logger).child({ role: 'sim' }),
     contract,
   });
   const http = app.http?.url;
   const lines = [
     '',
-    'evse-priority demo is running: three simulated EVSEs (evse_1..evse_3), 11 kW cars, 22 kW site budget,',
-    '  current control through external limits modules (evse_1_limits..evse_3_limits): watch decision.current_a.',
-    `  MQTT broker (point MQTT Explorer here): ${broker.url}`,
-    `    watch:  mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t '${config.namespace}/#' -t 'everest_api/#' -v`,
+    'evse-priority demo: three simulated EVSEs (evse_1..evse_3), 11 kW cars, 22 kW site budget, current control',
+    '  through external limits modules (evse_1_limits..evse_3_limits).',
+    '',
+    ...(http ? [`  Dashboard:   ${http}/?token=${token}`, ''] : []),
     ...(http
       ? [
-          `  HTTP API: ${http}/v1  (OpenAPI: ${http}/v1/openapi.json)`,
-          `  token:    ${token}`,
-          `    curl -H 'Authorization: Bearer ${token}' ${http}/v1/evses`,
+          `  HTTP API:    ${http}/v1  (OpenAPI: ${http}/v1/openapi.json)`,
+          `  token:       ${token}`,
           `    curl -X PUT -H 'Authorization: Bearer ${token}' -H 'content-type: application/json' \\`,
           `         -d '{"by":"module","module_id":"evse_3","connector_id":1,"priority":9}' ${http}/v1/priorities`,
         ]
       : []),
+    `  MQTT broker: ${broker.url}  (MQTT Explorer; mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t '${config.namespace}/#' -v)`,
+    ...(options.logHint ? [`  Log:         ${options.logHint}`] : []),
+    '',
     'Ctrl-C stops everything.',
     '',
   ];

@@ -2,6 +2,7 @@ import type { ConnectorRef, PriorityRecord, PriorityScope } from '../priorities/
 import type { ResolveErrorCode } from '../priorities/resolve.js';
 import { EMPTY, type Observable } from 'rxjs';
 import { FORWARDING_OFF, type ForwardingStatus } from '../forwarding/status.js';
+import type { PriorityChange } from '../priorities/store.js';
 import type { RunningModule } from '../module.js';
 import type { ActionOrigin, ActionRecord, ActionRequest } from '../site/actions.js';
 import type { EvseView } from '../site/evse-view.js';
@@ -73,6 +74,10 @@ export function ocpiStatus(view: EvseView): OcpiStatus {
       return 'UNKNOWN';
   }
 }
+
+export type SiteFigures = Omit<ReturnType<ModuleService['site']>, 'next_review_at'> & {
+  evses: Array<{ module_id: string; power_w: number; energy_wh: number }>;
+};
 
 export type PriorityResult =
   | { ok: true; record: PriorityRecord; created: boolean }
@@ -183,6 +188,16 @@ export class ModuleService {
     return this.module.forwarding?.status$ ?? EMPTY;
   }
 
+  /** The site's live figures as the SSE `site` event carries them (no review time: it is not a figure). */
+  siteFigures(): SiteFigures {
+    const { next_review_at: _next, ...summary } = this.site();
+    const evses = this.evseIds.map((id) => {
+      const view = this.module.site.view(id);
+      return { module_id: id, power_w: Math.round(view?.powerW ?? 0), energy_wh: Math.round(view?.energyWh ?? 0) };
+    });
+    return { ...summary, evses };
+  }
+
   setSiteBudget(maxPowerW: number, setBy: string): void {
     this.module.site.setBudget(maxPowerW, setBy);
   }
@@ -206,6 +221,16 @@ export class ModuleService {
   /** Every EVSE view change (power and energy move without events). */
   get viewChanges$() {
     return this.module.site.views$;
+  }
+
+  /** Fires after every schedule recomputation (planned power moves with it). */
+  get recomputed$(): Observable<number> {
+    return this.module.site.recomputed$;
+  }
+
+  /** Acknowledged priority writes. */
+  get priorityChanges$(): Observable<PriorityChange> {
+    return this.module.store.changes$;
   }
 
   health() {

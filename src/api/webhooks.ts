@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Observable, Subscription } from 'rxjs';
 import type { WebhookConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { ApiEvent } from './events.js';
+import { FREQUENT_EVENT_TYPES, type ApiEvent } from './events.js';
 
 export const SIGNATURE_HEADER = 'X-EVSE-Priority-Signature';
 export const TIMESTAMP_HEADER = 'X-EVSE-Priority-Timestamp';
@@ -60,7 +60,7 @@ class WebhookTarget {
 
   /** Called from the event subscription: never waits, never throws. */
   offer(event: ApiEvent): void {
-    if (this.wanted && !this.wanted.has(event.type)) return;
+    if (this.wanted ? !this.wanted.has(event.type) : FREQUENT_EVENT_TYPES.has(event.type)) return;
     if (this.queue.length >= this.options.maxQueue) {
       this.queue.shift();
       this.stats.dropped += 1;

@@ -542,7 +542,7 @@ export const configSchema = {
             type: 'array',
             nullable: true,
             items: { type: 'string', minLength: 1 },
-            description: 'Event types to send; omit for all.',
+            description: 'Event types to send; omit for all but the once-a-second `site` figures.',
           },
         },
       },

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { DestinationStream, LevelWithSilent, LoggerOptions } from 'pino';
+import type { DestinationStream, Level, LevelWithSilent, LoggerOptions } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { REDACTED, redactUrl } from '../config/redact.js';
 
@@ -36,6 +36,10 @@ function censor(value: unknown, path: string[]): unknown {
   return typeof value === 'string' ? redactUrl(value) : value;
 }
 
+function redaction(): LoggerOptions['redact'] {
+  return { paths: [...REDACT_PATHS], censor };
+}
+
 export interface CreateLoggerOptions {
   level: LevelWithSilent;
   /** Human-readable lines instead of JSON; defaults to whether stdout is a terminal. */
@@ -49,11 +53,41 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   const pretty = options.pretty ?? process.stdout.isTTY === true;
   const base: LoggerOptions = {
     level: options.level,
-    redact: { paths: [...REDACT_PATHS], censor },
+    redact: redaction(),
   };
   if (!pretty) return options.destination === undefined ? pino(base) : pino(base, options.destination);
   // In process, not in a worker-thread transport: a transport loads its target by file name, which a
   // single-file bundle does not have. Pretty lines are for a person at a terminal; chargers log JSON.
   if (options.destination !== undefined) return pino(base, pinoPretty({ destination: options.destination, colorize: false, sync: true }));
   return pino(base, pinoPretty({ destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+}
+
+export interface SplitLoggerOptions {
+  /** What reaches the console ('silent': nothing). */
+  consoleLevel: LevelWithSilent;
+  /** Human-readable console lines; defaults to whether stdout is a terminal. */
+  pretty?: boolean;
+  /** A log file (openLogFile) that receives JSON lines from `fileLevel` up, whatever the console shows. */
+  file?: DestinationStream;
+  fileLevel?: Level;
+}
+
+/** Appends JSON lines to `path` (directories created); one stream can serve several loggers. */
+export function openLogFile(path: string): DestinationStream {
+  return pino.destination({ dest: path, mkdir: true, append: true, sync: false });
+}
+
+/** A quiet console and, optionally, the whole story in a file: the demo's logging. */
+export function createSplitLogger(options: SplitLoggerOptions): Logger {
+  const streams: pino.StreamEntry[] = [];
+  if (options.consoleLevel !== 'silent') {
+    const pretty = options.pretty ?? process.stdout.isTTY === true;
+    const stream = pretty ? pinoPretty({ destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }) : pino.destination(1);
+    streams.push({ level: options.consoleLevel, stream });
+  }
+  const fileLevel = options.fileLevel ?? 'debug';
+  if (options.file) streams.push({ level: fileLevel, stream: options.file });
+  const levels = streams.map((s) => pino.levels.values[s.level ?? 'info'] ?? Infinity);
+  const lowest = levels.length === 0 ? 'silent' : (pino.levels.labels[Math.min(...levels)] ?? 'info');
+  return pino({ level: lowest, redact: redaction() }, pino.multistream(streams));
 }

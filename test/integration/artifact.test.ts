@@ -57,6 +57,8 @@ describe('the npm package: bundle only, installs and runs without dev dependenci
     expect(readdirSync(installed).filter((name) => !name.startsWith('.'))).toEqual(['evse-priority']);
     expect(existsSync(join(installed, 'tsx'))).toBe(false);
     expect(existsSync(join(installed, 'evse-priority', 'dist', 'evse-priority.mjs'))).toBe(true);
+    // The dashboard ships built: no CDN and no build step on the charger.
+    for (const file of ['index.html', 'dashboard.js', 'dashboard.css']) expect(existsSync(join(installed, 'evse-priority', 'dist', 'web', file))).toBe(true);
     expect(existsSync(join(installed, 'evse-priority', 'src'))).toBe(false);
     expect(duMb(installed)).toBeLessThanOrEqual(SIZE_TARGET_MB);
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
 import { startHarness, type Harness } from '../support/api-harness.js';
+import { arrive } from '../support/site-stack.js';
 import { openSse } from '../support/sse-client.js';
 
 const TOKEN = 'events-token-000001';
@@ -192,6 +193,76 @@ describe('webhooks', () => {
     const id = (posted.body as { data: ActionData }).data.id;
     await waitFor(() => receiver.received.some((r) => r.path === '/all' && r.raw.includes(id) && r.raw.includes('"completed"')));
     expect(receiver.received.filter((r) => r.path === '/flaky').every((r) => (JSON.parse(r.raw) as { type: string }).type === 'budget')).toBe(true);
+  });
+});
+
+describe('live view events and SSE tickets', () => {
+  async function ticket(): Promise<string> {
+    const r = await h.call('POST', '/v1/events/tickets');
+    expect(r.status).toBe(201);
+    const data = (r.body as { data: { ticket: string; expires_at: string } }).data;
+    expect(Date.parse(data.expires_at)).toBeGreaterThan(Date.now());
+    return data.ticket;
+  }
+
+  it('a ticket opens the stream once without a header; a spent, unknown or missing one does not', async () => {
+    expect((await h.call('POST', '/v1/events/tickets', { token: null })).status).toBe(401);
+    const t = await ticket();
+    // Tickets are for the event stream only.
+    expect((await h.call('GET', `/v1/evses?ticket=${t}`, { token: null })).status).toBe(401);
+    const sse = await openSse(`${h.url}/v1/events?ticket=${t}`);
+    expect(sse.status).toBe(200);
+    const again = await openSse(`${h.url}/v1/events?ticket=${t}`);
+    expect(again.status).toBe(401);
+    const bogus = await openSse(`${h.url}/v1/events?ticket=not-a-ticket`);
+    expect(bogus.status).toBe(401);
+    expect(bogus.headers.get('www-authenticate')).toContain('invalid_token');
+
+    // last_event_id in the query replays like the header, for EventSource that reconnects with a new ticket.
+    await h.call('PUT', '/v1/site', { json: { max_power_w: 20500 } });
+    const seen = await sse.next((m) => m.event === 'budget' && m.data.includes('20500'));
+    await h.call('PUT', '/v1/site', { json: { max_power_w: 20600 } });
+    sse.close();
+    const resumed = await openSse(`${h.url}/v1/events?types=budget&ticket=${await ticket()}&last_event_id=${seen.id}`);
+    const replayed = await resumed.next((m) => m.data.includes('20600'));
+    expect(Number(replayed.id)).toBeGreaterThan(Number(seen.id));
+    expect(resumed.messages.some((m) => m.data.includes('20500'))).toBe(false);
+    resumed.close();
+  });
+
+  it('site figures: the latest at once, then only changes, at most one a second', async () => {
+    const sse = await openSse(`${h.url}/v1/events?types=site`, auth);
+    const first = await sse.next((m) => m.event === 'site', 3000);
+    const figures = JSON.parse(first.data) as { data: { max_power_w: number; evses: Array<{ module_id: string; power_w: number; energy_wh: number }> } };
+    expect(figures.data.evses.map((e) => e.module_id)).toEqual(['evse_1', 'evse_2', 'evse_3']);
+    await h.call('PUT', '/v1/site', { json: { max_power_w: 19000 } });
+    await sse.next((m) => m.event === 'site' && m.data.includes('"max_power_w":19000'));
+    arrive(h.sim, 'evse_1');
+    await sse.next((m) => m.event === 'site' && (JSON.parse(m.data) as typeof figures).data.evses[0]!.power_w > 0, 15_000);
+    await h.call('PUT', '/v1/site', { json: { max_power_w: 22000 } });
+    await sse.next((m) => m.event === 'site' && m.data.includes('"max_power_w":22000'));
+    sse.close();
+    const events = sse.messages.filter((m) => m.event === 'site').map((m) => JSON.parse(m.data) as { timestamp: string; data: unknown });
+    for (let i = 1; i < events.length; i++) {
+      expect(JSON.stringify(events[i]!.data)).not.toBe(JSON.stringify(events[i - 1]!.data));
+      // Server-side timestamps: the throttle's window, not this machine's scheduling, decides the spacing.
+      expect(Date.parse(events[i]!.timestamp) - Date.parse(events[i - 1]!.timestamp)).toBeGreaterThanOrEqual(990);
+    }
+    // Webhooks get the figures only when they ask for them.
+    expect(receiver.received.some((r) => r.headers['x-evse-priority-event'] === 'site')).toBe(false);
+  });
+
+  it('evse: the whole status of an EVSE as soon as its priority or session changes', async () => {
+    const sse = await openSse(`${h.url}/v1/events?types=evse`, auth);
+    await h.call('PUT', '/v1/priorities', { json: { by: 'module', module_id: 'evse_2', connector_id: 1, priority: 5 } });
+    const pushed = await sse.next((m) => m.data.includes('"module_id":"evse_2"') && m.data.includes('"priority":5'));
+    const status = (JSON.parse(pushed.data) as { data: Record<string, unknown> }).data;
+    const fetched = ((await h.call('GET', '/v1/evses/evse_2')).body as { data: Record<string, unknown> }).data;
+    const settled = (s: Record<string, unknown>) => ({ ...s, power_w: 0, energy_wh: 0, heartbeat: { ...(s.heartbeat as object), last_seen_at: null } });
+    expect(settled(status)).toEqual(settled(fetched));
+    arrive(h.sim, 'evse_2');
+    await sse.next((m) => m.data.includes('"module_id":"evse_2"') && m.data.includes('"state":"Charging"'), 15_000);
+    sse.close();
   });
 });
 

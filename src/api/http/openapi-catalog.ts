@@ -28,4 +28,5 @@ export const openApiTags = [
   { name: 'site', description: 'Site power budget.' },
   { name: 'events', description: 'Server-Sent Events.' },
   { name: 'operations', description: 'Health, metrics and this document.' },
+  { name: 'dashboard', description: 'The web page at / (no token needed to load it; it signs in with one).' },
 ];

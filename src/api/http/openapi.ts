@@ -32,7 +32,7 @@ export function buildOpenApi(routes: readonly DocumentedRoute[], options: OpenAp
       summary: route.summary,
       ...(route.description ? { description: route.description } : {}),
       tags: [route.tag],
-      security: options.needsToken(route.auth) ? [{ bearerAuth: [] }] : [],
+      security: !options.needsToken(route.auth) ? [] : route.auth === 'token_or_ticket' ? [{ bearerAuth: [] }, { sseTicket: [] }] : [{ bearerAuth: [] }],
     };
     const parameters = [
       ...parametersOf(route.params, 'path', ref),
@@ -61,7 +61,15 @@ export function buildOpenApi(routes: readonly DocumentedRoute[], options: OpenAp
     tags: options.tags,
     paths,
     components: {
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'One of http.tokens (or EVSE_PRIORITY_HTTP_TOKEN).' } },
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'One of http.tokens (or EVSE_PRIORITY_HTTP_TOKEN).' },
+        sseTicket: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'ticket',
+          description: 'One-time ticket from POST /v1/events/tickets, for EventSource, which cannot send Authorization.',
+        },
+      },
       schemas: Object.fromEntries(Object.entries(options.components).map(([name, schema]) => [name, refify(schema, names, schema)])),
     },
   };

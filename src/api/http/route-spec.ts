@@ -9,8 +9,11 @@ import type {
 } from 'fastify';
 import { errorEnvelopeSchema, type JsonSchema } from './schemas/common.js';
 
-/** Who may call a route: 'token' always needs one (when any is configured); the others follow http.*_public. */
-export type AuthPolicy = 'token' | 'health' | 'metrics' | 'public';
+/**
+ * Who may call a route: 'token' always needs one (when any is configured); 'token_or_ticket' also takes a
+ * one-time SSE ticket in the query (EventSource cannot send headers); the others follow http.*_public.
+ */
+export type AuthPolicy = 'token' | 'token_or_ticket' | 'health' | 'metrics' | 'public';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

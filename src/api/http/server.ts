@@ -3,13 +3,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { HttpConfig, WebhookConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
-import { EventFeed } from '../events.js';
+import { apiEventFeed } from '../live.js';
 import type { PromMetrics } from '../metrics.js';
 import type { ModuleService } from '../service.js';
 import { WebhookDispatcher, type WebhookDeliveryOptions } from '../webhooks.js';
 import { bearerToken, TokenVerifier } from './auth.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { installJsonBodyParser } from './body-parser.js';
+import { dashboardRoutes, defaultDashboardDir } from './dashboard.js';
 import { ApiError, OCPI_STATUS } from './envelope.js';
 import { HostAllowList } from './host-check.js';
 import { frameworkErrorHandler, installErrorHandling } from './error-handling.js';
@@ -22,6 +23,7 @@ import { evseRoutes } from './routes/evses.js';
 import { opsRoutes } from './routes/ops.js';
 import { priorityRoutes } from './routes/priorities.js';
 import { siteRoutes } from './routes/site.js';
+import { SseTickets } from './sse-tickets.js';
 import { openApiComponents, openApiTags } from './openapi-catalog.js';
 import { validatorCompiler } from './validators.js';
 
@@ -35,6 +37,8 @@ export interface HttpServerOptions {
   /** Interval of the SSE keepalive comment (default 15 s). */
   sseKeepaliveMs?: number;
   webhookDelivery?: WebhookDeliveryOptions;
+  /** Directory of the built dashboard (default dist/web of the package). */
+  dashboardDir?: string;
   /** Registers extra routes before listening (the bench's baseline); they are open and not documented. */
   extend?: (app: FastifyInstance) => void | Promise<void>;
   /** Clock of the failed-authentication limiter (tests). */
@@ -81,7 +85,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const needsToken = (policy: AuthPolicy): boolean => {
     if (policy === 'health') return !http.health_public;
     if (policy === 'metrics') return !http.metrics_public;
-    return policy === 'token';
+    return policy === 'token' || policy === 'token_or_ticket';
   };
   /** Without tokens nobody can present one: what would need one is served only if it reads nothing secret. */
   const anonymousRefusal = (policy: AuthPolicy, method: string): string | undefined => {
@@ -91,6 +95,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
     return `${method} changes state and needs a bearer token, but none is configured (set http.tokens or EVSE_PRIORITY_HTTP_TOKEN; http.allow_anonymous: true accepts anonymous changes)`;
   };
+  const tickets = new SseTickets();
 
   const app = Fastify({
     logger: false,
@@ -131,6 +136,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       throw new ApiError(429, OCPI_STATUS.clientError, `too many failed authentications from ${address}; try again in ${wait} s`, { 'Retry-After': String(wait) });
     }
     const token = bearerToken(request.headers.authorization);
+    const ticket = policy === 'token_or_ticket' && token === undefined ? ticketOf(request.query) : undefined;
+    if (ticket !== undefined) {
+      const principal = tickets.redeem(ticket);
+      if (principal === undefined) {
+        limiter.fail(address);
+        throw new ApiError(401, OCPI_STATUS.clientError, 'unknown, used or expired SSE ticket (POST /v1/events/tickets for a new one)', {
+          'WWW-Authenticate': `${WWW_AUTHENTICATE}, error="invalid_token"`,
+        });
+      }
+      request.principal = principal;
+      return;
+    }
     if (token === undefined) {
       limiter.fail(address);
       throw new ApiError(401, OCPI_STATUS.clientError, 'missing bearer token (Authorization: Bearer <token>)', { 'WWW-Authenticate': WWW_AUTHENTICATE });
@@ -147,12 +164,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
   });
 
-  const feed = new EventFeed(service.events$);
+  const feed = apiEventFeed(service);
   const table = new RouteTable(app);
   const context: RouteContext = {
     table,
     service,
     feed,
+    tickets,
     metrics,
     log,
     sse: { maxBufferedBytes: 1 << 20 },
@@ -163,6 +181,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   actionRoutes(context);
   siteRoutes(context);
   eventRoutes(context);
+  dashboardRoutes(context, options.dashboardDir ?? defaultDashboardDir());
   let openapi: OpenApiDocument | undefined;
   opsRoutes(context, () => {
     openapi ??= document(table, documentedNeedsToken);
@@ -211,4 +230,10 @@ function document(table: RouteTable, needsToken: (policy: AuthPolicy) => boolean
     needsToken,
     components: openApiComponents,
   });
+}
+
+function ticketOf(query: unknown): string | undefined {
+  if (typeof query !== 'object' || query === null) return undefined;
+  const ticket = (query as Record<string, unknown>).ticket;
+  return typeof ticket === 'string' && ticket !== '' ? ticket : undefined;
 }

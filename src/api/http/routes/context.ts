@@ -3,12 +3,14 @@ import type { EventFeed } from '../../events.js';
 import type { PromMetrics } from '../../metrics.js';
 import type { ModuleService } from '../../service.js';
 import type { RouteTable } from '../route-spec.js';
+import type { SseTickets } from '../sse-tickets.js';
 
 /** What route modules get to register their routes with. */
 export interface RouteContext {
   table: RouteTable;
   service: ModuleService;
   feed: EventFeed;
+  tickets: SseTickets;
   metrics: PromMetrics;
   log: Logger;
   sse: { maxBufferedBytes: number };

@@ -1,20 +1,45 @@
 import { filter } from 'rxjs';
 import { isEventType, type ApiEvent, type EventType } from '../../events.js';
 import { errorResponses } from '../route-spec.js';
-import { apiEventSchema, eventsQuerySchema } from '../schemas/events.js';
+import { success } from '../envelope.js';
+import { envelopeOf } from '../schemas/common.js';
+import { apiEventSchema, eventsQuerySchema, sseTicketSchema } from '../schemas/events.js';
 import type { RouteContext } from './context.js';
 
-export function eventRoutes({ table, feed, log, sse, metrics }: RouteContext): void {
-  table.add<{ Querystring: { types?: string }; Headers: { 'last-event-id'?: string } }>({
+export function eventRoutes({ table, feed, tickets, log, sse, metrics }: RouteContext): void {
+  table.add({
+    method: 'POST',
+    url: '/v1/events/tickets',
+    operationId: 'createEventTicket',
+    tag: 'events',
+    summary: 'A one-time ticket to open the event stream from a browser',
+    description:
+      "EventSource cannot send an Authorization header. Buy a ticket with your token and open /v1/events?ticket=<ticket>: it opens " +
+      'one stream within 30 s and is then spent, so the URL it travels in (browser history, proxy logs) never carries a usable secret.',
+    auth: 'token',
+    responses: {
+      201: { description: 'The ticket.', schema: envelopeOf(sseTicketSchema) },
+      ...errorResponses(401),
+    },
+    handler: async (request, reply) => {
+      const { ticket, expiresAtMs } = tickets.issue(request.principal);
+      reply.code(201);
+      return success({ ticket, expires_at: new Date(expiresAtMs).toISOString() }, 'ticket issued');
+    },
+  });
+
+  table.add<{ Querystring: { types?: string; ticket?: string; last_event_id?: string }; Headers: { 'last-event-id'?: string } }>({
     method: 'GET',
     url: '/v1/events',
     operationId: 'streamEvents',
     tag: 'events',
-    summary: 'Server-Sent Events: action status changes, session states, decisions, budget and liveness',
+    summary: 'Server-Sent Events: actions, session states, decisions, budget, liveness, EVSE status and live site figures',
     description:
       'event = type, id = event id, data = the event JSON. A comment line keeps the connection alive every 15 s. ' +
-      'Reconnect with Last-Event-ID to receive the events missed meanwhile (the last 1000 are kept).',
-    auth: 'token',
+      'Reconnect with Last-Event-ID (header, or last_event_id in the query) to receive the events missed meanwhile (the last 1000 are kept; ' +
+      'of `site` only the latest). A new stream starts with the latest `site` event when it asks for that type. ' +
+      'Authorization: Bearer, or a one-time ticket from POST /v1/events/tickets in the query.',
+    auth: 'token_or_ticket',
     query: eventsQuerySchema,
     headers: {
       type: 'object',
@@ -46,8 +71,14 @@ export function eventRoutes({ table, feed, log, sse, metrics }: RouteContext): v
         stream.send({ id: String(event.id), event: event.type, data: event }).catch((err: Error) => log.debug({ err: err.message }, 'SSE send failed'));
       };
 
-      const lastId = Number(request.headers['last-event-id']);
-      if (Number.isSafeInteger(lastId)) for (const event of feed.since(lastId)) if (selected(event)) send(event);
+      const lastId = Number(request.headers['last-event-id'] ?? request.query.last_event_id);
+      if (Number.isSafeInteger(lastId)) {
+        for (const event of feed.since(lastId)) if (selected(event)) send(event);
+      } else {
+        // A live view needs the figures now, not at the next change.
+        const site = feed.latest('site');
+        if (site && selected(site)) send(site);
+      }
       const subscription = feed.events$.pipe(filter(selected)).subscribe({ next: send, complete: () => stream.close() });
       metrics.sseClients(1);
       let released = false;

@@ -1,6 +1,7 @@
 import { EVENT_TYPES, type EventType } from '../../events.js';
 import { actionRecordSchema } from './actions.js';
-import { currentASchema } from './evses.js';
+import { currentASchema, evseStatusSchema } from './evses.js';
+import { siteFiguresSchema } from './site.js';
 import { timestampSchema, type JsonSchema } from './common.js';
 
 const eventData: Record<EventType, JsonSchema> = {
@@ -35,6 +36,8 @@ const eventData: Record<EventType, JsonSchema> = {
       status: { type: 'string', enum: ['online', 'stale'] },
     },
   },
+  site: siteFiguresSchema,
+  evse: evseStatusSchema,
 };
 
 /** The JSON of one event: the SSE `data` line and the webhook request body. */
@@ -56,10 +59,21 @@ export const apiEventSchema = {
 export const eventsQuerySchema = {
   type: 'object',
   properties: {
+    ticket: { type: 'string', minLength: 1, maxLength: 64, description: 'One-time ticket from POST /v1/events/tickets, instead of Authorization.' },
+    last_event_id: { type: 'string', pattern: '^[0-9]{1,16}$', description: 'As the Last-Event-ID header (which wins), for clients that cannot set headers.' },
     types: {
       type: 'string',
       pattern: `^(${EVENT_TYPES.join('|')})(,(${EVENT_TYPES.join('|')}))*$`,
       description: `Comma-separated event types to receive (${EVENT_TYPES.join(', ')}); all when absent.`,
     },
+  },
+} as const;
+
+export const sseTicketSchema = {
+  type: 'object',
+  required: ['ticket', 'expires_at'],
+  properties: {
+    ticket: { type: 'string', description: 'Opens one stream: GET /v1/events?ticket=<ticket>.' },
+    expires_at: { ...timestampSchema, description: 'Unused tickets expire then.' },
   },
 } as const;
