@@ -1,4 +1,5 @@
 import type { EvseModel } from './evse-model.js';
+import type { EnergyNodeModel } from './external-limits.js';
 
 /** Retained per module, so an MQTT explorer shows at a glance what the simulated EVerest is doing. */
 export interface SimStatus {
@@ -15,6 +16,8 @@ export interface SimStatus {
   meter_wh: number;
   heartbeat: number;
   silent: boolean;
+  /** With an EnergyNode above the EVSE: the limit in force, who set it, and the API module's check. */
+  limits?: { module_id: string; current_a: number; source: string; comm_fault: boolean };
   timestamp: string;
 }
 
@@ -22,7 +25,7 @@ export function statusTopic(prefix: string, moduleId: string): string {
   return `${prefix}evse_priority_sim/${moduleId}/status`;
 }
 
-export function simStatus(model: EvseModel, heartbeat: number, silent: boolean, now: number): SimStatus {
+export function simStatus(model: EvseModel, heartbeat: number, silent: boolean, now: number, node?: EnergyNodeModel): SimStatus {
   const snap = model.snapshot();
   const comm = model.comm.status;
   return {
@@ -39,6 +42,12 @@ export function simStatus(model: EvseModel, heartbeat: number, silent: boolean, 
     meter_wh: Math.round(snap.meterWh),
     heartbeat,
     silent,
+    ...(node ? { limits: limitsStatus(node, now) } : {}),
     timestamp: new Date(now).toISOString(),
   };
+}
+
+function limitsStatus(node: EnergyNodeModel, now: number): NonNullable<SimStatus['limits']> {
+  const limit = node.limitAt(now);
+  return { module_id: node.limitsModuleId, current_a: limit.currentA, source: limit.source, comm_fault: node.comm.status.fault };
 }

@@ -411,7 +411,7 @@ class MqttSimulator implements Simulator {
   /** The simulator's own diagnostic topic; published even while silent, with `silent: true`. */
   private publishStatus(rt: ModuleRuntime, now: number): void {
     if (!this.transport.connected || this.stopped) return;
-    const status = simStatus(rt.model, Math.max(0, rt.heartbeat - 1), now < rt.silentUntil, now);
+    const status = simStatus(rt.model, Math.max(0, rt.heartbeat - 1), now < rt.silentUntil, now, rt.node);
     this.transport.publish(this.statusTopic(rt.model.moduleId), JSON.stringify(status), { qos: 0, retain: true }).catch(() => undefined);
   }
 

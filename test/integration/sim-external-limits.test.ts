@@ -102,8 +102,13 @@ describe('simulated external limits', () => {
     const last = JSON.parse(enforced.messages.at(-1)?.payload ?? '{}') as EnforcedLimits;
     expect(last.limits_root_side.ac_max_current_A).toEqual({ value: 8, source: 'evse_priority' });
     expect(contract.validateE2m('enforced_limits', last)).toMatchObject({ ok: true });
-    // The EVSE without a limits module publishes no such stream.
+    // The EVSE without a limits module keeps its own limit.
     expect(sim.evse('evse_2').snapshot().limitA).toBe(16);
+    // The retained status shows the limit in force for a person with an MQTT explorer.
+    const status = await collect(peer, sim.statusTopic('evse_1'));
+    await waitFor(() => status.messages.some((m) => (JSON.parse(m.payload) as { limits?: { current_a: number } }).limits?.current_a === 8));
+    expect(JSON.parse(status.messages.at(-1)?.payload ?? '{}')).toMatchObject({ limits: { module_id: 'evse_1_limits', source: 'evse_priority', comm_fault: true } });
+    await status.stop();
     await enforced.stop();
   });
 
