@@ -12,6 +12,7 @@ import { ReactSite, RECOMPUTE_THROTTLE_MS, TRIAL_LABELS, type TrialKind, type Tr
 import { openWire, type Wire } from './lib/react-wire.js';
 import type { Stages } from './lib/react-probe.js';
 import { printTable, summarize, type Cell, type Summary } from './lib/stats.js';
+import { measureLimitReaction, type LimitTrial } from './lib/react-limits.js';
 import { runSchedulerMicroBench } from './site.bench.js';
 
 const SETTINGS = {
@@ -32,6 +33,10 @@ const SETTINGS = {
   steadyTimeoutMs: 5000,
   schedulerSessions: 1000,
   schedulerRuns: 2000,
+  /** Budget changes under current control (half drops, half raises). */
+  limitTrials: 40,
+  /** Longer than the 1 s between two increases for one EVSE, so the rate limit never holds a raise back. */
+  limitSettleMs: 1_100,
 } as const;
 
 const TARGETS = { reactionP99MaxMs: 50, schedulerMaxMs: 2 } as const;
@@ -145,6 +150,7 @@ async function main(): Promise<void> {
   let wire: Wire | undefined;
   let site: ReactSite | undefined;
   let collected: Collected;
+  let limitTrials: LimitTrial[] = [];
   try {
     broker = await startBroker({ name: 'react-bench' });
     log(`broker ${broker.strategy} at ${broker.url}; node ${process.version}, ${cpus().length} CPUs`);
@@ -159,6 +165,11 @@ async function main(): Promise<void> {
     });
     log(`module and simulator up at ${(performance.now() / 1000).toFixed(1)} s; ${SETTINGS.warmupRounds} warm-up + up to ${SETTINGS.rounds} rounds`);
     collected = await runRounds(site, wire);
+    // The same EVSE ids on the same broker: the on/off site goes before the site under current control comes.
+    await site.close();
+    site = undefined;
+    log(`limits: ${SETTINGS.limitTrials} budget changes with two cars under current control`);
+    limitTrials = await measureLimitReaction(broker.url, SETTINGS.limitTrials, SETTINGS.limitSettleMs);
   } finally {
     await site?.close().catch((err: Error) => log(`closing the site: ${err.message}`));
     await wire?.close().catch((err: Error) => log(`closing the clients: ${err.message}`));
@@ -199,6 +210,16 @@ async function main(): Promise<void> {
     };
   };
   printTable('Reaction: trigger -> first command on the wire (ms)', [...TARGET_KINDS, ...INFO_KINDS].map(reactionRow));
+  const limitSummary = roundSummary(summarize(limitTrials.map((t) => t.totalMs)));
+  const limitRow = (label: string, xs: readonly LimitTrial[]): Record<string, Cell> => {
+    const sm = summarize(xs.map((t) => t.totalMs));
+    return { trigger: label, n: sm.n, p50: ms(sm.p50), p99: ms(sm.p99), max: ms(sm.max), 'p50 / 1-hop': `${(sm.p50 / oneHop.p50).toFixed(1)}x`, 'p99 / 1-hop': `${(sm.p99 / oneHop.p99).toFixed(1)}x` };
+  };
+  printTable('Reaction under current control: budget change -> first set_external_limits on the wire (ms)', [
+    limitRow('budget drop (limits decrease)', limitTrials.filter((t) => t.kind === 'drop')),
+    limitRow('budget raise (limits increase)', limitTrials.filter((t) => t.kind === 'raise')),
+    { ...limitRow('all', limitTrials), verdict: limitSummary.n > 0 && limitSummary.p99 <= TARGETS.reactionP99MaxMs ? 'PASS' : 'MISS' },
+  ]);
   printTable('Baseline: bare MQTT through the same broker, sampled between the trials (ms)', [
     { path: '1 hop: publish -> watcher', n: oneHop.n, p50: ms(oneHop.p50), p99: ms(oneHop.p99), max: ms(oneHop.max) },
     { path: '2 hops: publish -> mqtt.js relay -> watcher', n: twoHop.n, p50: ms(twoHop.p50), p99: ms(twoHop.p99), max: ms(twoHop.max) },
@@ -242,6 +263,8 @@ async function main(): Promise<void> {
     verdicts[`reaction_${k}`] = v;
     lines.push(`${v}  reaction p99 <= ${TARGETS.reactionP99MaxMs} ms, ${f.label}: ${ms(f.summary.p99)} ms (n ${f.summary.n})`);
   }
+  verdicts.reaction_limits = limitSummary.n > 0 && limitSummary.p99 <= TARGETS.reactionP99MaxMs ? 'PASS' : 'MISS';
+  lines.push(`${verdicts.reaction_limits}  reaction p99 <= ${TARGETS.reactionP99MaxMs} ms, trigger -> limit on the wire: ${ms(limitSummary.p99)} ms (n ${limitSummary.n})`);
   verdicts.scheduler = scheduler.scheduleP99Ms <= TARGETS.schedulerMaxMs ? 'PASS' : 'MISS';
   lines.push(`${verdicts.scheduler}  schedule() for 1000 sessions p99 <= ${TARGETS.schedulerMaxMs} ms: ${scheduler.scheduleP99Ms.toFixed(3)} ms (p50 ${scheduler.scheduleP50Ms.toFixed(3)} ms)`);
   const unexpected = [...TARGET_KINDS, ...INFO_KINDS].filter((k) => kinds[k].unexpected > 0);
@@ -266,6 +289,7 @@ async function main(): Promise<void> {
     ratios: Object.fromEntries(
       [...TARGET_KINDS, ...INFO_KINDS].map((k) => [k, { p50: r3(kinds[k].summary.p50 / oneHop.p50), p99: r3(kinds[k].summary.p99 / oneHop.p99) }]),
     ),
+    limits: { summary: limitSummary, samplesMs: limitTrials.map((t) => ({ kind: t.kind, ms: r3(t.totalMs) })) },
     scheduler,
     verdicts,
     elapsedS: r3(elapsedS),

@@ -2,21 +2,16 @@
 // external_energy_limits_consumer_API module above every EVSE, over a real Mosquitto. The simulator
 // applies our limits as EVerest does (fuse clamp, pause below 6 A with NoEnergy, resume by itself),
 // so the allocations are checked where they act: in the simulated EVSEs and cars.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Parser, fromFile } from '@asyncapi/parser';
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.js';
-import type { ExternalLimits } from '../../src/everest/external-limits.js';
-import { limitsModulesOf } from '../../src/sim/external-limits.js';
-import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
+import type { Simulator } from '../../src/sim/simulator.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
-import { quietLogger, sharedContract } from '../support/everest-stack.js';
-import { fastConfig } from '../support/site-stack.js';
+import { sharingStack as site, W_PER_A, type SharingStack as Site } from '../support/sharing-stack.js';
 import { waitFor } from '../support/wait.js';
 
 const Ajv = AjvModule.default;
@@ -39,56 +34,6 @@ async function referenceValidator(): Promise<((data: unknown) => string | undefi
   addFormats(ajv);
   const validate = ajv.compile(schema);
   return (data) => (validate(data) ? undefined : ajv.errorsText(validate.errors));
-}
-
-interface Site {
-  sim: Simulator;
-  app: RunningApp;
-  /** Every set_external_limits payload the simulator received. */
-  sent: Array<{ limitsModuleId: string; value: ExternalLimits }>;
-  limitA(moduleId: string): number;
-  drawW(moduleId: string): number;
-  close(): Promise<void>;
-}
-
-const W_PER_A = 3 * 230;
-
-async function site(url: string, modules: string[], maxPowerW: number): Promise<Site> {
-  const evses = modules.map((module_id) => ({ module_id, limits_module_id: `${module_id}_limits` }));
-  const contract = await sharedContract();
-  const sim = await startSimulator({
-    url,
-    logger: quietLogger(),
-    contract,
-    moduleIds: modules,
-    limitsModules: limitsModulesOf(evses),
-    evse: { hwMaxCurrentA: 16, hwPhases: 3 },
-    heartbeatIntervalMs: 250,
-    powermeterIntervalMs: 200,
-  });
-  const sent: Site['sent'] = [];
-  sim.events$.subscribe((e) => {
-    if (e.kind === 'received' && e.name === 'set_external_limits') sent.push({ limitsModuleId: e.moduleId, value: e.value as ExternalLimits });
-  });
-  const config = fastConfig(url, mkdtempSync(path.join(tmpdir(), 'evse-priority-sharing-')), {
-    evses: evses.map((e) => ({ ...e, connectors: [1], phases: 3, max_current_a: 16 })),
-    site: { max_power_w: maxPowerW, nominal_voltage_v: 230 },
-    limits: { failsafe_s: 30, refresh_s: 5 },
-  });
-  const app = await startApp(config, quietLogger(), { contract });
-  await waitFor(() => modules.every((id) => app.module.heartbeat.isCommandable(id)), { message: 'all EVSEs online' });
-  return {
-    sim,
-    app,
-    sent,
-    limitA: (id) => sim.limitsNode(`${id}_limits`).limitAt(Date.now()).currentA,
-    drawW: (id) => Math.round(sim.evse(id).snapshot().powerW),
-    async close() {
-      await app.stop();
-      await sim.stop();
-      rmSync(config.store.dir, { recursive: true, force: true });
-    },
-  };
 }
 
 function arrive(sim: Simulator, moduleId: string): void {

@@ -301,7 +301,9 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
       if (h === undefined) continue;
       const hWants = !h.full && h.state !== 'ChargingPausedEV' && t >= h.preparingUntilS;
       const hw = h.plan.phases * V;
-      const hShort = hWants && (h.limitA ?? cfg.evseMaxA) * hw < h.targetW - hw;
+      // A car we hold inside its min off-time waits out hysteresis, not an inversion.
+      const inOffWindow = h.sent !== undefined && h.sent.currentA < cfg.minCurrentA && h.heldSinceMs !== undefined && h.lastOnMs !== undefined && now < h.heldSinceMs + sched.minOffTimeS * 1000;
+      const hShort = hWants && !inOffWindow && (h.limitA ?? cfg.evseMaxA) * hw < h.targetW - hw;
       let lowerAbove = false;
       if (hShort) {
         for (const l of cars) {

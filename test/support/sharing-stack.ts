@@ -1,0 +1,67 @@
+// A site under current control for tests and benches: the module (startApp) and the simulator with an
+// EnergyNode and an external_energy_limits_consumer_API module above every EVSE.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startApp, type RunningApp } from '../../src/app.js';
+import type { Config, DeepPartial } from '../../src/config/types.js';
+import type { ExternalLimits } from '../../src/everest/external-limits.js';
+import { limitsModulesOf } from '../../src/sim/external-limits.js';
+import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
+import { quietLogger, sharedContract } from './everest-stack.js';
+import { fastConfig } from './site-stack.js';
+import { waitFor } from './wait.js';
+
+export interface SharingStack {
+  sim: Simulator;
+  app: RunningApp;
+  /** Every set_external_limits payload the simulator received. */
+  sent: Array<{ limitsModuleId: string; value: ExternalLimits }>;
+  limitA(moduleId: string): number;
+  drawW(moduleId: string): number;
+  close(): Promise<void>;
+}
+
+/** W per A of limit on a three-phase 230 V EVSE. */
+export const W_PER_A = 3 * 230;
+
+/** EVSEs `modules` (16 A, three-phase), each with a limits module `${id}_limits`, on a `maxPowerW` site. */
+export async function sharingStack(url: string, modules: string[], maxPowerW: number, overrides: DeepPartial<Config> = {}): Promise<SharingStack> {
+  const evses = modules.map((module_id) => ({ module_id, limits_module_id: `${module_id}_limits` }));
+  const contract = await sharedContract();
+  const sim = await startSimulator({
+    url,
+    logger: quietLogger(),
+    contract,
+    moduleIds: modules,
+    limitsModules: limitsModulesOf(evses),
+    evse: { hwMaxCurrentA: 16, hwPhases: 3 },
+    heartbeatIntervalMs: 250,
+    powermeterIntervalMs: 200,
+  });
+  const sent: SharingStack['sent'] = [];
+  sim.events$.subscribe((e) => {
+    if (e.kind === 'received' && e.name === 'set_external_limits') sent.push({ limitsModuleId: e.moduleId, value: e.value as ExternalLimits });
+  });
+  const config = fastConfig(url, mkdtempSync(path.join(tmpdir(), 'evse-priority-sharing-')), {
+    evses: evses.map((e) => ({ ...e, connectors: [1], phases: 3, max_current_a: 16 })),
+    site: { max_power_w: maxPowerW, nominal_voltage_v: 230 },
+    limits: { failsafe_s: 30, refresh_s: 5 },
+    ...overrides,
+  });
+  const app = await startApp(config, quietLogger(), { contract });
+  await waitFor(() => modules.every((id) => app.module.heartbeat.isCommandable(id)), { message: 'all EVSEs online' });
+  return {
+    sim,
+    app,
+    sent,
+    limitA: (id) => sim.limitsNode(`${id}_limits`).limitAt(Date.now()).currentA,
+    drawW: (id) => Math.round(sim.evse(id).snapshot().powerW),
+    async close() {
+      await app.stop();
+      await sim.stop();
+      rmSync(config.store.dir, { recursive: true, force: true });
+    },
+  };
+}
+
