@@ -120,6 +120,7 @@ export class SiteController {
       exclusive: (id, request) => this.enforcer.exclusive(id, request),
       now: () => this.rx.now(),
       logger: options.logger,
+      scheduler: this.rx,
     });
     this.views$ = this.ingest.views$;
     const limitsModules = new Map(options.evses.flatMap((e) => (e.limitsModuleId !== undefined ? [[e.moduleId, e.limitsModuleId] as const] : [])));

@@ -2,7 +2,7 @@
 // EVSE (the pure reducer in evse-view.ts) and says which changes may alter the plan. It owns the
 // views and nothing else: planning and enforcement only read them.
 import type { Logger } from 'pino';
-import { EMPTY, Subject, catchError, map, merge, switchMap, type Observable, type Subscription } from 'rxjs';
+import { EMPTY, Subject, asyncScheduler, catchError, distinctUntilChanged, map, merge, switchMap, throttleTime, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { EverestClient } from '../everest/client.js';
 import type { Evse } from '../everest/payloads.js';
 import type { HeartbeatMonitor } from '../everest/liveness.js';
@@ -28,7 +28,17 @@ export interface SiteIngestOptions {
   exclusive: <T>(moduleId: string, request: () => Observable<T>) => Observable<T>;
   now: () => number;
   logger: Logger;
+  scheduler?: SchedulerLike;
 }
+
+/**
+ * get_evse at most this often per EVSE: heartbeat counters that keep resetting (a flapping or hostile
+ * publisher on e2m/heartbeat) must not turn into a stream of requests to the charger. The last
+ * trigger of a window is still served at its end.
+ */
+export const GET_EVSE_MIN_INTERVAL_MS = 10_000;
+
+type Reachability = 'online' | 'restarted' | 'unreachable';
 
 export class SiteIngest {
   private readonly views = new Map<string, EvseView>();
@@ -85,6 +95,10 @@ export class SiteIngest {
         heartbeat
           .status$(id)
           .pipe(
+            map((status): Reachability => (status === 'online' || status === 'restarted' ? status : 'unreachable')),
+            // After a restart the EVSE goes on beating ('online'): the same EVerest, nothing new to read.
+            distinctUntilChanged((previous, current) => previous === current || (previous === 'restarted' && current === 'online')),
+            throttleTime(GET_EVSE_MIN_INTERVAL_MS, this.options.scheduler ?? asyncScheduler, { leading: true, trailing: true }),
             switchMap((status) =>
               status === 'online' || status === 'restarted'
                 ? this.options.exclusive<Evse>(id, () => channel.request('get_evse')).pipe(

@@ -91,7 +91,9 @@ beforeAll(async () => {
   // A baseline priority, so "nothing changed" covers replacing and deleting too.
   expect((await h.call('PUT', '/v1/priorities', { json: { ...priority, scope: 'persistent' } })).status).toBe(201);
   watch = h.sim.events$.subscribe((e) => {
-    if (e.kind === 'received' && e.name !== 'communication_check') commands.push(`${e.moduleId} ${e.name}`);
+    // Requests (answered by the simulator) and fire-and-forget sends, but not the periodic ones.
+    if (e.kind === 'replied') commands.push(`${e.moduleId} ${e.request}`);
+    if (e.kind === 'received' && e.name !== 'communication_check' && e.name !== 'set_external_limits') commands.push(`${e.moduleId} ${e.name}`);
   });
 });
 afterAll(async () => {
