@@ -2,7 +2,7 @@
 // EVSE (the pure reducer in evse-view.ts) and says which changes may alter the plan. It owns the
 // views and nothing else: planning and enforcement only read them.
 import type { Logger } from 'pino';
-import { EMPTY, Subject, asyncScheduler, catchError, distinctUntilChanged, map, merge, switchMap, throttleTime, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { EMPTY, Subject, asyncScheduler, catchError, distinctUntilChanged, filter, map, merge, share, switchMap, throttleTime, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { EverestClient } from '../everest/client.js';
 import type { Evse } from '../everest/payloads.js';
 import type { HeartbeatMonitor } from '../everest/liveness.js';
@@ -39,6 +39,26 @@ export interface SiteIngestOptions {
 export const GET_EVSE_MIN_INTERVAL_MS = 10_000;
 
 type Reachability = 'online' | 'restarted' | 'unreachable';
+
+/**
+ * When to (re-)read an EVSE: on becoming reachable and after each EVerest restart, throttled; and
+ * 'unreachable' at once, which cancels a read in progress.
+ */
+function readsOf(status$: Observable<string>, scheduler: SchedulerLike): Observable<Reachability> {
+  const reach$ = status$.pipe(
+    map((status): Reachability => (status === 'online' || status === 'restarted' ? status : 'unreachable')),
+    // After a restart the EVSE goes on beating ('online'): the same EVerest, nothing new to read.
+    distinctUntilChanged((previous, current) => previous === current || (previous === 'restarted' && current === 'online')),
+    share(),
+  );
+  return merge(
+    reach$.pipe(
+      filter((r) => r !== 'unreachable'),
+      throttleTime(GET_EVSE_MIN_INTERVAL_MS, scheduler, { leading: true, trailing: true }),
+    ),
+    reach$.pipe(filter((r) => r === 'unreachable')),
+  );
+}
 
 export class SiteIngest {
   private readonly views = new Map<string, EvseView>();
@@ -92,13 +112,8 @@ export class SiteIngest {
       subscriptions.push(inputs.subscribe((input) => this.apply(id, input)));
       // Learn the connectors once the EVSE is reachable; a missing reply only costs the config's guess.
       subscriptions.push(
-        heartbeat
-          .status$(id)
+        readsOf(heartbeat.status$(id), this.options.scheduler ?? asyncScheduler)
           .pipe(
-            map((status): Reachability => (status === 'online' || status === 'restarted' ? status : 'unreachable')),
-            // After a restart the EVSE goes on beating ('online'): the same EVerest, nothing new to read.
-            distinctUntilChanged((previous, current) => previous === current || (previous === 'restarted' && current === 'online')),
-            throttleTime(GET_EVSE_MIN_INTERVAL_MS, this.options.scheduler ?? asyncScheduler, { leading: true, trailing: true }),
             switchMap((status) =>
               status === 'online' || status === 'restarted'
                 ? this.options.exclusive<Evse>(id, () => channel.request('get_evse')).pipe(
