@@ -12,6 +12,8 @@ export class ApiFailure extends Error {
 }
 
 const TOKEN_KEY = 'evse-priority.token';
+/** Kept events a fresh page starts with, so its log shows what happened before it opened. */
+const RECENT_EVENTS = 120;
 
 /** The token for this browser session: `?token=` wins (and leaves the address bar), else the one kept. */
 export function takeToken(): string | undefined {
@@ -86,7 +88,9 @@ export class Api {
       }
       if (closed) return;
       const query = new URLSearchParams({ ticket });
+      // Resume after the last event seen; a first connection starts with the recent past for the event log.
       if (lastId !== undefined) query.set('last_event_id', String(lastId));
+      else query.set('recent', String(RECENT_EVENTS));
       const es = new EventSource(`/v1/events?${query}`);
       source = es;
       es.onopen = () => {

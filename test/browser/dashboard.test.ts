@@ -101,6 +101,9 @@ describe.skipIf(missing !== undefined)(missing ? `dashboard (skipped: ${missing}
     await anonymous.getByLabel('Access token').fill(TOKEN);
     await anonymous.getByRole('button', { name: 'Sign in' }).click();
     await anonymous.locator('[data-module-id="evse_1"]').waitFor();
+    // A page opened later still tells what happened before: its log starts with the recent past.
+    await expect.poll(() => anonymous.locator('.log .entry').count(), { timeout: 10_000 }).toBeGreaterThan(3);
+    expect(await anonymous.locator('.log').innerText()).toMatch(/evse_3[\s\S]*(pause|waiting)/);
     // The only errors are the browser's own lines for the refused requests.
     expect(shown.filter((t) => !/status of 401/.test(t))).toEqual([]);
     await anonymous.close();

@@ -230,6 +230,14 @@ describe('live view events and SSE tickets', () => {
     resumed.close();
   });
 
+  it('recent=N starts a new stream with the last N kept events of the selected types', async () => {
+    for (const w of [21100, 21200, 21300]) await h.call('PUT', '/v1/site', { json: { max_power_w: w } });
+    const sse = await openSse(`${h.url}/v1/events?types=budget&recent=2`, auth);
+    await sse.next((m) => m.data.includes('21300'));
+    expect(sse.messages.map((m) => (JSON.parse(m.data) as { data: { max_power_w: number } }).data.max_power_w)).toEqual([21200, 21300]);
+    sse.close();
+  });
+
   it('site figures: the latest at once, then only changes, at most one a second', async () => {
     const sse = await openSse(`${h.url}/v1/events?types=site`, auth);
     const first = await sse.next((m) => m.event === 'site', 3000);

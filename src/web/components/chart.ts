@@ -9,7 +9,8 @@ const HEIGHT = 220;
 const MIN_SPAN_MS = 30_000;
 
 function data(s: Samples): uPlot.AlignedData {
-  return [s.t, s.budget, s.planned, s.measured];
+  // The budget last, so it is drawn over measured and planned power where they meet it.
+  return [s.t, s.planned, s.measured, s.budget];
 }
 
 function options(width: number): uPlot.Options {
@@ -30,9 +31,9 @@ function options(width: number): uPlot.Options {
     ],
     series: [
       {},
-      { label: 'Budget', stroke: '#d1495b', width: 2, dash: [6, 4], paths: uPlot.paths.stepped?.({ align: 1 }), points: { show: false } },
       { label: 'Planned', stroke: '#3d6fb6', width: 2, points: { show: false } },
       { label: 'Measured', stroke: '#2a9d62', fill: 'rgba(42,157,98,0.14)', width: 2, points: { show: false } },
+      { label: 'Budget', stroke: '#d1495b', width: 2, dash: [6, 4], paths: uPlot.paths.stepped?.({ align: 1 }), points: { show: false } },
     ],
   };
 }

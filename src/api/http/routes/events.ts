@@ -28,7 +28,7 @@ export function eventRoutes({ table, feed, tickets, log, sse, metrics }: RouteCo
     },
   });
 
-  table.add<{ Querystring: { types?: string; ticket?: string; last_event_id?: string }; Headers: { 'last-event-id'?: string } }>({
+  table.add<{ Querystring: { types?: string; ticket?: string; last_event_id?: string; recent?: string }; Headers: { 'last-event-id'?: string } }>({
     method: 'GET',
     url: '/v1/events',
     operationId: 'streamEvents',
@@ -75,6 +75,8 @@ export function eventRoutes({ table, feed, tickets, log, sse, metrics }: RouteCo
       if (Number.isSafeInteger(lastId)) {
         for (const event of feed.since(lastId)) if (selected(event)) send(event);
       } else {
+        const recent = Number(request.query.recent ?? 0);
+        if (recent > 0) for (const event of feed.since(-1).filter((e) => e.type !== 'site' && selected(e)).slice(-recent)) send(event);
         // A live view needs the figures now, not at the next change.
         const site = feed.latest('site');
         if (site && selected(site)) send(site);

@@ -61,6 +61,11 @@ export const eventsQuerySchema = {
   properties: {
     ticket: { type: 'string', minLength: 1, maxLength: 64, description: 'One-time ticket from POST /v1/events/tickets, instead of Authorization.' },
     last_event_id: { type: 'string', pattern: '^[0-9]{1,16}$', description: 'As the Last-Event-ID header (which wins), for clients that cannot set headers.' },
+    recent: {
+      type: 'string',
+      pattern: '^[0-9]{1,4}$',
+      description: 'Without Last-Event-ID: start with up to this many of the most recent kept events (of the selected types), e.g. to fill an event log.',
+    },
     types: {
       type: 'string',
       pattern: `^(${EVENT_TYPES.join('|')})(,(${EVENT_TYPES.join('|')}))*$`,
