@@ -2,7 +2,7 @@ import type { Config } from './config/types.js';
 import type { Logger } from './log/logger.js';
 import { apiEventFeed } from './api/live.js';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from './api/http/server.js';
-import { WebhookDispatcher } from './api/webhooks.js';
+import { WebhookDispatcher, type WebhookDeliveryOptions } from './api/webhooks.js';
 import { createPromMetrics, type PromMetrics } from './api/metrics.js';
 import { MqttApi } from './api/mqtt-api.js';
 import { ModuleService } from './api/service.js';
@@ -10,7 +10,9 @@ import { startModule, type ModuleDeps, type RunningModule } from './module.js';
 
 export interface AppOptions extends ModuleDeps {
   /** HTTP knobs that are not configuration (test timings, the HTTP bench's baseline route). */
-  http?: Pick<HttpServerOptions, 'sseKeepaliveMs' | 'webhookDelivery' | 'extend'>;
+  http?: Pick<HttpServerOptions, 'sseKeepaliveMs' | 'extend'>;
+  /** Webhook retry timings (tests shorten them). */
+  webhookDelivery?: WebhookDeliveryOptions;
   /** Process metrics (CPU, memory, GC) in /metrics; default true. */
   processMetrics?: boolean;
 }
@@ -28,43 +30,44 @@ export interface RunningApp {
  * all start exactly this.
  */
 export async function startApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<RunningApp> {
-  const { http: httpExtras, processMetrics, ...deps } = options;
+  const { http: httpExtras, processMetrics, webhookDelivery, ...deps } = options;
   const metrics = createPromMetrics({ processMetrics: processMetrics ?? true });
   const module = await startModule(config, logger, { metrics, forwardingMetrics: metrics.forwarding, ...deps });
-  const service = new ModuleService(module);
+  const service = new ModuleService({
+    evses: config.evses,
+    site: module.site,
+    priorities: module.store,
+    directory: module.directory,
+    broker: module.transport,
+    heartbeat: module.heartbeat,
+    ...(module.forwarding ? { forwarding: module.forwarding } : {}),
+  });
   const actionTracking = metrics.trackActions(module.site.events$);
   actionTracking.add(metrics.trackLimits(module.site.enforcer.limits$));
   metrics.allocations(() => module.site.allocations());
+  // One feed of API events for SSE and webhooks, built only when one of them is on; webhooks deliver
+  // with or without the HTTP API.
+  const feed = config.http.enabled || config.webhooks.length > 0 ? apiEventFeed(service) : undefined;
+  const webhooks = feed && config.webhooks.length > 0 ? new WebhookDispatcher(config.webhooks, feed.events$, logger.child({ component: 'webhooks' }), webhookDelivery) : undefined;
   // mqtt_api.enabled false: nothing of ours on the broker but the transport's status topic.
   const mqttApi = config.mqtt_api.enabled
     ? new MqttApi({
-        transport: module.transport,
+        bus: module.transport,
         service,
         namespace: config.namespace,
         logger: logger.child({ component: 'mqtt_api' }),
-        onInvalid: () => metrics.invalid('mqtt_api_request'),
+        onRejected: (request) => metrics.mqttApiRejected(request),
         readOnly: config.mqtt_api.read_only,
       })
     : undefined;
-  await mqttApi?.start();
   let http: HttpServer | undefined;
-  // Without HTTP the webhooks still deliver: they are how a back-end hears about actions.
-  let webhooksOnly: { close(): void } | undefined;
   try {
-    if (config.http.enabled) {
-      http = await startHttpServer({ service, http: config.http, webhooks: config.webhooks, metrics, logger, ...httpExtras });
-    } else if (config.webhooks.length > 0) {
-      const feed = apiEventFeed(service);
-      const dispatcher = new WebhookDispatcher(config.webhooks, feed.events$, logger.child({ component: 'webhooks' }));
-      webhooksOnly = {
-        close() {
-          dispatcher.close();
-          feed.close();
-        },
-      };
-    }
+    await mqttApi?.start();
+    if (config.http.enabled && feed) http = await startHttpServer({ service, feed, http: config.http, metrics, logger, ...httpExtras });
   } catch (err) {
     mqttApi?.stop();
+    webhooks?.close();
+    feed?.close();
     actionTracking.unsubscribe();
     await module.stop();
     throw err;
@@ -76,7 +79,8 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     ...(http ? { http } : {}),
     async stop() {
       await http?.close();
-      webhooksOnly?.close();
+      webhooks?.close();
+      feed?.close();
       mqttApi?.stop();
       actionTracking.unsubscribe();
       await module.stop();

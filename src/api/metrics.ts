@@ -13,6 +13,8 @@ export interface PromMetrics extends EverestMetrics {
   readonly contentType: string;
   metricsText(): Promise<string>;
   httpRequest(method: string, route: string, statusCode: number, durationMs: number): void;
+  /** A request on our MQTT API was refused, by request name ('unknown' for names we do not serve). */
+  mqttApiRejected(request: string): void;
   /** An SSE client connected (+1) or went away (-1). */
   sseClients(delta: 1 | -1): void;
   /** Counts every action that reaches a final status, by type, origin and outcome. */
@@ -118,6 +120,12 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     labelNames: ['module_id'] as const,
     registers: [registry],
   });
+  const mqttApiRejected = new Counter({
+    name: `${PREFIX}mqtt_api_rejected_requests_total`,
+    help: 'Requests on our MQTT API that were refused (unknown name, invalid JSON or body, failed operation), by request name.',
+    labelNames: ['request'] as const,
+    registers: [registry],
+  });
 
   const sseClients = new Gauge({
     name: `${PREFIX}http_sse_clients`,
@@ -142,6 +150,7 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
       httpRequests.inc({ method, route, status_code: String(statusCode) });
       httpDuration.observe({ method, route }, durationMs / 1000);
     },
+    mqttApiRejected: (request) => mqttApiRejected.inc({ request }),
     sseClients: (delta) => sseClients.inc(delta),
     trackActions: (events$) =>
       events$

@@ -1,11 +1,29 @@
-import { Ajv, type ValidateFunction } from 'ajv';
-import type { Logger } from 'pino';
+import type { Observable } from 'rxjs';
 import { Subscription, merge, throttleTime, asyncScheduler, type SchedulerLike, filter, map } from 'rxjs';
-import type { ConnectorRef, PriorityScope } from '../priorities/model.js';
-import { connectorRefSchema, prioritySetSchema } from '../priorities/model.js';
-import { ACTION_TYPES, type ActionType } from '../site/actions.js';
-import type { MqttTransport } from '../transport/mqtt-transport.js';
+import type { ValidateFunction } from 'ajv';
+import type { Logger } from '../log/logger.js';
+import { connectorRefOf, type ConnectorRef } from '../priorities/model.js';
+import {
+  connectorRefSchema,
+  emptyRequestSchema,
+  mqttActionSchema,
+  prioritySetBodySchema,
+  siteBudgetBodySchema,
+  type MqttActionBody,
+  type PrioritySetBody,
+} from './requests.js';
 import type { ModuleService } from './service.js';
+import { checkBody, compileValidator } from './validation.js';
+
+/** The broker connection as our MQTT API needs it; the composition root hands in the transport. */
+export interface ApiBus {
+  readonly connected: boolean;
+  /** Fires on every (re)connect. */
+  readonly connected$: Observable<unknown>;
+  readonly messages$: Observable<{ topic: string; payload: Buffer }>;
+  subscribe(filters: string[]): Promise<void>;
+  publish(topic: string, payload: string, options?: { retain?: boolean; qos?: 0 | 1 | 2 }): Promise<void>;
+}
 
 /**
  * Our own topics, readable in an MQTT explorer:
@@ -16,48 +34,88 @@ import type { ModuleService } from './service.js';
  * Request names: priority/set, priority/delete, priority/reset, site/set, action.
  */
 export interface MqttApiOptions {
-  transport: MqttTransport;
+  bus: ApiBus;
   service: ModuleService;
   namespace: string;
   logger: Logger;
   /** Per-EVSE state topics change at most this often (power moves every second while charging). */
   stateThrottleMs?: number;
   scheduler?: SchedulerLike;
-  onInvalid?: (topic: string, reason: string) => void;
+  /** A request we refused (unknown name, bad JSON, invalid body, failed operation), by known request name or 'unknown'. */
+  onRejected?: (request: string) => void;
   /** mqtt_api.read_only: publish the state topics, never subscribe to the request topics. */
   readOnly?: boolean;
 }
 
-type RequestName = 'priority/set' | 'priority/delete' | 'priority/reset' | 'site/set' | 'action';
+type Outcome = { ok: unknown } | { error: string };
 
-interface Envelope {
-  transaction?: string | number;
+interface RequestHandler {
+  validate: ValidateFunction;
+  execute(service: ModuleService, body: never): Promise<Outcome>;
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-const validators: Record<RequestName, ValidateFunction> = {
-  'priority/set': ajv.compile({ ...prioritySetSchema, properties: { ...prioritySetSchema.properties, transaction: { type: ['string', 'number'] } } }),
-  'priority/delete': ajv.compile({ ...connectorRefSchema, properties: { ...connectorRefSchema.properties, transaction: { type: ['string', 'number'] } } }),
-  'priority/reset': ajv.compile({ type: 'object', properties: { transaction: { type: ['string', 'number'] } }, additionalProperties: false }),
-  'site/set': ajv.compile({
-    type: 'object',
-    required: ['max_power_w'],
-    properties: { max_power_w: { type: 'number', minimum: 0 }, transaction: { type: ['string', 'number'] } },
-    additionalProperties: false,
-  }),
-  action: ajv.compile({
-    type: 'object',
-    required: ['module_id', 'type'],
-    properties: {
-      module_id: { type: 'string', minLength: 1 },
-      type: { type: 'string', enum: [...ACTION_TYPES] },
-      connector_id: { type: 'integer', minimum: 1 },
-      reason: { type: 'string', maxLength: 500 },
-      transaction: { type: ['string', 'number'] },
-    },
-    additionalProperties: false,
-  }),
-};
+/** The echoed `transaction` is only ever a short string or a number: never a structure we would have to serialise. */
+export const MAX_TRANSACTION_LENGTH = 128;
+
+const transactionSchema = {
+  anyOf: [{ type: 'string', maxLength: MAX_TRANSACTION_LENGTH }, { type: 'number' }],
+  description: 'Echoed in the response so a client can match it to its request.',
+} as const;
+
+/** A request schema of the shared set, plus the MQTT envelope's `transaction`. */
+function withTransaction<S extends { properties: object }>(schema: S): S {
+  return { ...schema, properties: { ...schema.properties, transaction: transactionSchema } };
+}
+
+function handler<B>(schema: { properties: object }, execute: (service: ModuleService, body: B) => Promise<Outcome>): RequestHandler {
+  return { validate: compileValidator(withTransaction(schema), 'body'), execute: execute as RequestHandler['execute'] };
+}
+
+/**
+ * Request names are looked up in a Map of the known ones: a topic named after an object property
+ * (`__proto__`, `constructor`, `toString`) is just an unknown name.
+ */
+const REQUESTS: ReadonlyMap<string, RequestHandler> = new Map([
+  [
+    'priority/set',
+    handler<PrioritySetBody>(prioritySetBodySchema, async (service, body) => {
+      const result = await service.setPriority(connectorRefOf(body), body.priority, body.scope ?? 'session', 'mqtt');
+      return result.ok ? { ok: { ...result.record, created: result.created } } : { error: result.message };
+    }),
+  ],
+  [
+    'priority/delete',
+    handler<ConnectorRef>(connectorRefSchema, async (service, body) => {
+      const target = service.resolve(connectorRefOf(body));
+      if (!target.ok) return { error: target.message };
+      return { ok: { deleted: await service.deletePriority(target.module_id, target.connector_id), module_id: target.module_id, connector_id: target.connector_id } };
+    }),
+  ],
+  ['priority/reset', handler<object>(emptyRequestSchema, async (service) => ({ ok: { removed: await service.clearPriorities() } }))],
+  [
+    'site/set',
+    handler<{ max_power_w: number }>(siteBudgetBodySchema, async (service, body) => {
+      service.setSiteBudget(body.max_power_w, 'mqtt');
+      return { ok: service.site() };
+    }),
+  ],
+  [
+    'action',
+    handler<MqttActionBody>(mqttActionSchema, async (service, body) => {
+      const { module_id, type, connector_id, reason } = body;
+      const result = service.requestAction(module_id, { type, ...(connector_id !== undefined ? { connector_id } : {}), ...(reason !== undefined ? { reason } : {}) }, 'mqtt');
+      return result.ok ? { ok: result.action } : { error: result.message };
+    }),
+  ],
+]);
+
+/** Longest request name repeated in a log line or error text. */
+const MAX_NAME_SHOWN = 64;
+
+function echoable(value: unknown): string | number | undefined {
+  if (typeof value === 'string' && value.length <= MAX_TRANSACTION_LENGTH) return value;
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
 
 export class MqttApi {
   private readonly subscription = new Subscription();
@@ -69,20 +127,25 @@ export class MqttApi {
   }
 
   async start(): Promise<void> {
-    const { transport, service } = this.options;
+    const { bus, service, logger } = this.options;
     const scheduler = this.options.scheduler ?? asyncScheduler;
     if (this.options.readOnly) {
-      this.options.logger.info({ requests: `${this.requestPrefix}#` }, 'MQTT API is read-only (mqtt_api.read_only): request topics are not subscribed');
+      logger.info({ requests: `${this.requestPrefix}#` }, 'MQTT API is read-only (mqtt_api.read_only): request topics are not subscribed');
     } else {
-      await transport.subscribe([`${this.requestPrefix}#`]);
+      await bus.subscribe([`${this.requestPrefix}#`]);
       this.subscription.add(
-        transport.messages$
+        bus.messages$
           .pipe(filter((m) => m.topic.startsWith(this.requestPrefix)))
-          .subscribe((m) => void this.handle(m.topic, m.payload)),
+          .subscribe((m) => {
+            // Whatever a request does, its failure is logged here and never becomes an unhandled rejection.
+            this.handle(m.topic, m.payload).catch((err: unknown) => {
+              logger.error({ topic: m.topic.slice(0, this.requestPrefix.length + MAX_NAME_SHOWN), err: err instanceof Error ? err.message : String(err) }, 'MQTT API request failed');
+            });
+          }),
       );
     }
     // Retained state: re-published on every connect so a restarted broker shows it again.
-    this.subscription.add(transport.connected$.subscribe(() => this.publishAll(true)));
+    this.subscription.add(bus.connected$.subscribe(() => this.publishAll(true)));
     const throttle = this.options.stateThrottleMs ?? 1000;
     this.subscription.add(
       merge(
@@ -107,7 +170,7 @@ export class MqttApi {
 
   private publishAll(force: boolean): void {
     const { service, namespace } = this.options;
-    if (!this.options.transport.connected) return;
+    if (!this.options.bus.connected) return;
     this.publishRetained(`${namespace}/site/state`, { ...service.site(), updated_at: new Date().toISOString() }, force);
     for (const evse of service.evses()) this.publishRetained(`${namespace}/evse/${evse.module_id}/state`, evse, force);
   }
@@ -118,82 +181,47 @@ export class MqttApi {
     const key = JSON.stringify(body, (name, value: unknown) => (name === 'updated_at' || name === 'last_seen_at' ? undefined : value));
     if (!force && this.lastPublished.get(topic) === key) return;
     this.lastPublished.set(topic, key);
-    this.options.transport.publish(topic, JSON.stringify(body), { retain: true, qos: 0 }).catch((err: Error) => {
+    this.options.bus.publish(topic, JSON.stringify(body), { retain: true, qos: 0 }).catch((err: Error) => {
       this.lastPublished.delete(topic);
       this.options.logger.debug({ topic, err: err.message }, 'state publish failed');
     });
   }
 
   private async handle(topic: string, payload: Buffer): Promise<void> {
-    const name = topic.slice(this.requestPrefix.length) as RequestName;
-    const validate = validators[name];
-    if (!validate) return this.fail(topic, name, undefined, `unknown request "${name}"; known: ${Object.keys(validators).join(', ')}`);
+    const name = topic.slice(this.requestPrefix.length);
+    const request = REQUESTS.get(name);
+    if (!request) {
+      const shown = name.length > MAX_NAME_SHOWN ? `${name.slice(0, MAX_NAME_SHOWN)}...` : name;
+      return this.fail(name, undefined, `unknown request ${JSON.stringify(shown)}; known: ${[...REQUESTS.keys()].join(', ')}`);
+    }
     let body: unknown;
     try {
       body = payload.length === 0 ? {} : JSON.parse(payload.toString('utf8'));
     } catch (err) {
-      return this.fail(topic, name, undefined, `invalid JSON: ${(err as Error).message}`);
+      return this.fail(name, undefined, `invalid JSON: ${(err as Error).message}`);
     }
-    const transaction = (body as Envelope | null)?.transaction;
-    if (!validate(body)) {
-      const e = validate.errors?.[0];
-      return this.fail(topic, name, transaction, `${e?.instancePath || '/'} ${e?.message ?? 'invalid'}${e?.params && 'allowedValues' in e.params ? ` (${String(e.params.allowedValues)})` : ''}`);
-    }
+    const transaction = typeof body === 'object' && body !== null ? echoable((body as { transaction?: unknown }).transaction) : undefined;
+    const checked = checkBody<never>(request.validate, body);
+    if (!checked.ok) return this.fail(name, transaction, checked.reason);
     try {
-      const data = await this.execute(name, body as Record<string, unknown>);
-      if ('error' in data) return this.fail(topic, name, transaction, data.error);
-      this.respond(name, { status: 'ok', data: data.ok, ...(transaction !== undefined ? { transaction } : {}) });
+      const outcome = await request.execute(this.options.service, checked.value);
+      if ('error' in outcome) return this.fail(name, transaction, outcome.error);
+      this.respond(name, { status: 'ok', data: outcome.ok, ...(transaction !== undefined ? { transaction } : {}) });
     } catch (err) {
       this.options.logger.error({ topic, err: (err as Error).message }, 'request failed');
       this.respond(name, { status: 'error', error: (err as Error).message, ...(transaction !== undefined ? { transaction } : {}) });
     }
   }
 
-  private async execute(name: RequestName, body: Record<string, unknown>): Promise<{ ok: unknown } | { error: string }> {
-    const { service } = this.options;
-    switch (name) {
-      case 'priority/set': {
-        const { priority, scope, transaction: _t, ...ref } = body as { priority: number; scope?: PriorityScope; transaction?: unknown } & ConnectorRef;
-        const result = await service.setPriority(ref as ConnectorRef, priority, scope ?? 'session', 'mqtt');
-        return result.ok ? { ok: { ...result.record, created: result.created } } : { error: result.message };
-      }
-      case 'priority/delete': {
-        const { transaction: _t, ...ref } = body as { transaction?: unknown } & ConnectorRef;
-        const target = service.resolve(ref as ConnectorRef);
-        if (!target.ok) return { error: target.message };
-        return { ok: { deleted: await service.deletePriority(target.module_id, target.connector_id), module_id: target.module_id, connector_id: target.connector_id } };
-      }
-      case 'priority/reset':
-        return { ok: { removed: await service.clearPriorities() } };
-      case 'site/set':
-        service.setSiteBudget(body.max_power_w as number, 'mqtt');
-        return { ok: service.site() };
-      case 'action': {
-        const moduleId = body.module_id as string;
-        if (!service.hasEvse(moduleId)) return { error: `unknown module_id "${moduleId}"` };
-        const action = service.requestAction(
-          moduleId,
-          {
-            type: body.type as ActionType,
-            ...(typeof body.connector_id === 'number' ? { connector_id: body.connector_id } : {}),
-            ...(typeof body.reason === 'string' ? { reason: body.reason } : {}),
-          },
-          'mqtt',
-        );
-        return { ok: action };
-      }
-    }
-  }
-
-  private fail(topic: string, name: string, transaction: string | number | undefined, reason: string): void {
-    this.options.logger.warn({ topic, reason }, 'rejected request on our MQTT API');
-    this.options.onInvalid?.(topic, reason);
+  private fail(name: string, transaction: string | number | undefined, reason: string): void {
+    this.options.logger.warn({ topic: `${this.requestPrefix}${name.slice(0, MAX_NAME_SHOWN)}`, reason }, 'rejected request on our MQTT API');
+    this.options.onRejected?.(REQUESTS.has(name) ? name : 'unknown');
     this.respond(name, { status: 'error', error: reason, ...(transaction !== undefined ? { transaction } : {}) });
   }
 
   private respond(name: string, body: object): void {
     const topic = `${this.options.namespace}/response/${name}`;
-    this.options.transport.publish(topic, JSON.stringify(body)).catch((err: Error) => {
+    this.options.bus.publish(topic, JSON.stringify(body)).catch((err: Error) => {
       this.options.logger.debug({ topic, err: err.message }, 'response publish failed');
     });
   }

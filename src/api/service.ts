@@ -1,12 +1,36 @@
-import type { ConnectorRef, PriorityRecord, PriorityScope } from '../priorities/model.js';
-import type { ResolveErrorCode } from '../priorities/resolve.js';
 import { EMPTY, type Observable } from 'rxjs';
+import type { EvseConfig } from '../config/types.js';
+import type { HeartbeatMonitor, Liveness } from '../everest/liveness.js';
+import type { ConnectorRef, PriorityRecord, PriorityScope } from '../priorities/model.js';
+import type { ConnectorDirectory, ResolveErrorCode } from '../priorities/resolve.js';
+import type { PriorityChange, PriorityStore } from '../priorities/store.js';
 import { FORWARDING_OFF, type ForwardingStatus } from '../forwarding/status.js';
-import type { PriorityChange } from '../priorities/store.js';
-import type { RunningModule } from '../module.js';
+import type { Forwarder } from '../forwarding/forwarder.js';
 import type { ActionOrigin, ActionRecord, ActionRequest } from '../site/actions.js';
+import type { SiteController } from '../site/controller.js';
+import type { Enforcer } from '../site/enforcer.js';
 import type { EvseView } from '../site/evse-view.js';
-import type { Liveness } from '../everest/liveness.js';
+
+/**
+ * What the API may see of the running module, and nothing more; the composition root hands in the
+ * real objects, the types keep the API to these members.
+ */
+export interface ServicePorts {
+  /** The configured EVSEs, in configuration order. */
+  evses: readonly Pick<EvseConfig, 'module_id' | 'serial_number' | 'charge_box_identity' | 'limits_module_id'>[];
+  /** Site state queries and commands. */
+  site: Pick<SiteController, 'view' | 'decisionFor' | 'summary' | 'setBudget' | 'requestAction' | 'events$' | 'views$' | 'recomputed$'> & {
+    enforcer: Pick<Enforcer, 'action' | 'lastAction' | 'manualHold'>;
+  };
+  /** Priority records and identifier resolution. */
+  priorities: Pick<PriorityStore, 'get' | 'list' | 'upsert' | 'delete' | 'clear' | 'changes$'>;
+  directory: Pick<ConnectorDirectory, 'resolve'>;
+  /** Health: the broker connection and each EVSE's heartbeat. */
+  broker: { readonly connected: boolean };
+  heartbeat: Pick<HeartbeatMonitor, 'current'>;
+  /** Present while forwarding is configured. */
+  forwarding?: Pick<Forwarder, 'status' | 'status$'>;
+}
 
 /** OCPI-style EVSE status, mapped from the EVerest state (what CPMS back-ends already understand). */
 export type OcpiStatus = 'AVAILABLE' | 'BLOCKED' | 'CHARGING' | 'INOPERATIVE' | 'OUTOFORDER' | 'PLANNED' | 'REMOVED' | 'RESERVED' | 'UNKNOWN';
@@ -79,6 +103,8 @@ export type SiteFigures = Omit<ReturnType<ModuleService['site']>, 'next_review_a
   evses: Array<{ module_id: string; power_w: number; energy_wh: number }>;
 };
 
+export type ActionResult = { ok: true; action: ActionRecord } | { ok: false; code: ResolveErrorCode; message: string };
+
 export type PriorityResult =
   | { ok: true; record: PriorityRecord; created: boolean }
   | { ok: false; code: ResolveErrorCode; message: string };
@@ -88,17 +114,17 @@ export type PriorityResult =
  * Talks to the site domain and the priority store only.
  */
 export class ModuleService {
-  constructor(private readonly module: RunningModule) {}
+  constructor(private readonly ports: ServicePorts) {}
 
   get evseIds(): string[] {
-    return this.module.config.evses.map((e) => e.module_id);
+    return this.ports.evses.map((e) => e.module_id);
   }
 
   evse(moduleId: string): EvseStatusDto | undefined {
-    const view = this.module.site.view(moduleId);
-    const configured = this.module.config.evses.find((e) => e.module_id === moduleId);
+    const view = this.ports.site.view(moduleId);
+    const configured = this.ports.evses.find((e) => e.module_id === moduleId);
     if (!view || !configured) return undefined;
-    const { store, site } = this.module;
+    const { priorities: store, site } = this.ports;
     const decision = site.decisionFor(moduleId);
     const lastAction = site.enforcer.lastAction(moduleId);
     const record = store.get(moduleId, view.connectorId);
@@ -123,7 +149,7 @@ export class ModuleService {
       limits:
         configured.limits_module_id === undefined
           ? null
-          : { module_id: configured.limits_module_id, heartbeat: heartbeatDto(this.module.heartbeat.current(configured.limits_module_id)) },
+          : { module_id: configured.limits_module_id, heartbeat: heartbeatDto(this.ports.heartbeat.current(configured.limits_module_id)) },
       priority: record?.priority ?? 0,
       decision: decision
         ? {
@@ -144,13 +170,13 @@ export class ModuleService {
   }
 
   resolve(ref: ConnectorRef) {
-    return this.module.directory.resolve(ref);
+    return this.ports.directory.resolve(ref);
   }
 
   async setPriority(ref: ConnectorRef, priority: number, scope: PriorityScope, setBy: string, ifMatchVersion?: number): Promise<PriorityResult> {
-    const target = this.module.directory.resolve(ref);
+    const target = this.ports.directory.resolve(ref);
     if (!target.ok) return target;
-    const { record, created } = await this.module.store.upsert(
+    const { record, created } = await this.ports.priorities.upsert(
       { module_id: target.module_id, connector_id: target.connector_id, priority, scope, set_by: setBy },
       ifMatchVersion !== undefined ? { ifMatchVersion } : {},
     );
@@ -158,85 +184,91 @@ export class ModuleService {
   }
 
   priority(moduleId: string, connectorId: number): PriorityRecord | undefined {
-    return this.module.store.get(moduleId, connectorId);
+    return this.ports.priorities.get(moduleId, connectorId);
   }
 
   priorities(): PriorityRecord[] {
-    return this.module.store.list();
+    return this.ports.priorities.list();
   }
 
   deletePriority(moduleId: string, connectorId: number, ifMatchVersion?: number): Promise<boolean> {
-    return this.module.store.delete(moduleId, connectorId, ifMatchVersion !== undefined ? { ifMatchVersion } : {});
+    return this.ports.priorities.delete(moduleId, connectorId, ifMatchVersion !== undefined ? { ifMatchVersion } : {});
   }
 
   clearPriorities(): Promise<number> {
-    return this.module.store.clear();
+    return this.ports.priorities.clear();
   }
 
   /** The site summary; `forwarding` is there while forwarding to a cloud is configured. */
   site() {
-    const forwarding = this.module.forwarding?.status;
-    return { ...this.module.site.summary(), ...(forwarding ? { forwarding } : {}) };
+    const forwarding = this.ports.forwarding?.status;
+    return { ...this.ports.site.summary(), ...(forwarding ? { forwarding } : {}) };
   }
 
   forwarding(): ForwardingStatus {
-    return this.module.forwarding?.status ?? FORWARDING_OFF;
+    return this.ports.forwarding?.status ?? FORWARDING_OFF;
   }
 
   /** Forwarder status changes (state, queue depth, whole-second age); nothing while forwarding is off. */
   get forwarding$(): Observable<ForwardingStatus> {
-    return this.module.forwarding?.status$ ?? EMPTY;
+    return this.ports.forwarding?.status$ ?? EMPTY;
   }
 
   /** The site's live figures as the SSE `site` event carries them (no review time: it is not a figure). */
   siteFigures(): SiteFigures {
     const { next_review_at: _next, ...summary } = this.site();
     const evses = this.evseIds.map((id) => {
-      const view = this.module.site.view(id);
+      const view = this.ports.site.view(id);
       return { module_id: id, power_w: Math.round(view?.powerW ?? 0), energy_wh: Math.round(view?.energyWh ?? 0) };
     });
     return { ...summary, evses };
   }
 
   setSiteBudget(maxPowerW: number, setBy: string): void {
-    this.module.site.setBudget(maxPowerW, setBy);
+    this.ports.site.setBudget(maxPowerW, setBy);
   }
 
   hasEvse(moduleId: string): boolean {
-    return this.module.site.view(moduleId) !== undefined;
+    return this.ports.site.view(moduleId) !== undefined;
   }
 
-  requestAction(moduleId: string, req: ActionRequest, origin: ActionOrigin): ActionRecord {
-    return this.module.site.requestAction(moduleId, req, origin);
+  /** One rule for both APIs: the EVSE must be configured, and a named connector must exist on it. */
+  requestAction(moduleId: string, req: ActionRequest, origin: ActionOrigin): ActionResult {
+    if (!this.hasEvse(moduleId)) return { ok: false, code: 'unknown_module', message: `unknown module_id ${JSON.stringify(moduleId)}` };
+    if (req.connector_id !== undefined) {
+      const target = this.ports.directory.resolve({ by: 'module', module_id: moduleId, connector_id: req.connector_id });
+      if (!target.ok) return target;
+    }
+    return { ok: true, action: this.ports.site.requestAction(moduleId, req, origin) };
   }
 
   action(id: string): ActionRecord | undefined {
-    return this.module.site.enforcer.action(id);
+    return this.ports.site.enforcer.action(id);
   }
 
   get events$() {
-    return this.module.site.events$;
+    return this.ports.site.events$;
   }
 
   /** Every EVSE view change (power and energy move without events). */
   get viewChanges$() {
-    return this.module.site.views$;
+    return this.ports.site.views$;
   }
 
   /** Fires after every schedule recomputation (planned power moves with it). */
   get recomputed$(): Observable<number> {
-    return this.module.site.recomputed$;
+    return this.ports.site.recomputed$;
   }
 
   /** Acknowledged priority writes. */
   get priorityChanges$(): Observable<PriorityChange> {
-    return this.module.store.changes$;
+    return this.ports.priorities.changes$;
   }
 
   health() {
-    const online = this.module.transport.connected;
-    const status = (id: string) => this.module.heartbeat.current(id)?.status ?? 'unknown';
-    const evses = this.module.config.evses.map((e) => ({
+    const online = this.ports.broker.connected;
+    const status = (id: string) => this.ports.heartbeat.current(id)?.status ?? 'unknown';
+    const evses = this.ports.evses.map((e) => ({
       module_id: e.module_id,
       heartbeat: status(e.module_id),
       ...(e.limits_module_id === undefined ? {} : { limits_module_id: e.limits_module_id, limits_heartbeat: status(e.limits_module_id) }),

@@ -6,8 +6,8 @@ export const PRIORITY_MAX = 9;
 export const PRIORITY_DEFAULT = 0;
 
 /** 'session' ends with the charging session (SessionFinished); 'persistent' stays until deleted. */
-export type PriorityScope = 'session' | 'persistent';
-export const PRIORITY_SCOPES: readonly PriorityScope[] = ['session', 'persistent'];
+export const PRIORITY_SCOPES = ['session', 'persistent'] as const;
+export type PriorityScope = (typeof PRIORITY_SCOPES)[number];
 
 export interface PriorityRecord {
   module_id: string;
@@ -32,9 +32,6 @@ export type ConnectorRef =
 
 export type ConnectorRefKind = ConnectorRef['by'];
 
-/** Request body accepted by the API layers: a connector reference plus the priority to set. */
-export type PrioritySetBody = ConnectorRef & { priority: number; scope?: PriorityScope };
-
 /** The key of one connector everywhere: the store's records and change events, the scheduler's sessions. */
 export function connectorKey(module_id: string, connector_id: number): string {
   return `${module_id}/${connector_id}`;
@@ -45,7 +42,7 @@ export function isValidPriority(value: unknown): value is number {
 }
 
 export function isPriorityScope(value: unknown): value is PriorityScope {
-  return value === 'session' || value === 'persistent';
+  return (PRIORITY_SCOPES as readonly unknown[]).includes(value);
 }
 
 /** Strips the priority fields (and anything else) off a validated body, leaving only the reference. */
@@ -61,74 +58,3 @@ export function connectorRefOf(body: ConnectorRef): ConnectorRef {
       return { by: 'charge_box_identity', charge_box_identity: body.charge_box_identity, connector_id: body.connector_id };
   }
 }
-
-// JSON schemas. The reference is a flat object discriminated by `by`, expressed with if/then rather than
-// oneOf: fastify's ajv runs with removeAdditional, which strips properties while trying non-matching oneOf
-// branches that carry additionalProperties:false, so a valid evse_id body would lose its evse_id. Keeping
-// additionalProperties on the single outer object, and only `required` plus per-property checks in the
-// branches, avoids that.
-
-const identifier = { type: 'string', minLength: 1, maxLength: 255 } as const;
-const connectorId = { type: 'integer', minimum: 1, maximum: 255 } as const;
-
-const refFields = ['module_id', 'evse_id', 'serial_number', 'charge_box_identity', 'connector_id'] as const;
-
-const refRequirements: Record<ConnectorRefKind, readonly (typeof refFields)[number][]> = {
-  module: ['module_id', 'connector_id'],
-  evse_id: ['evse_id'],
-  serial_number: ['serial_number', 'connector_id'],
-  charge_box_identity: ['charge_box_identity', 'connector_id'],
-};
-
-const refProperties = {
-  by: { type: 'string', enum: ['module', 'evse_id', 'serial_number', 'charge_box_identity'] },
-  module_id: identifier,
-  evse_id: identifier,
-  serial_number: identifier,
-  charge_box_identity: identifier,
-  connector_id: connectorId,
-} as const;
-
-function refBranches(): object[] {
-  return (Object.keys(refRequirements) as ConnectorRefKind[]).map((kind) => {
-    const required = refRequirements[kind];
-    const forbidden = refFields.filter((f) => !required.includes(f));
-    return {
-      if: { properties: { by: { const: kind } }, required: ['by'] },
-      then: {
-        required: [...required],
-        // A stray identifier would be silently ignored by the resolver; rejecting it surfaces client mix-ups.
-        properties: Object.fromEntries([
-          // Repeated from the outer properties because ajv's strictRequired wants required names defined alongside.
-          ...required.map((f) => [f, refProperties[f]]),
-          ...forbidden.map((f) => [f, { not: {} }]),
-        ]),
-      },
-    };
-  });
-}
-
-// No $id: the same schema object may be compiled by several ajv instances or routes, and a repeated $id
-// in one ajv instance is an error.
-
-/** JSON schema for a bare ConnectorRef (e.g. DELETE bodies or query objects). */
-export const connectorRefSchema = {
-  type: 'object',
-  required: ['by'],
-  properties: refProperties,
-  additionalProperties: false,
-  allOf: refBranches(),
-} as const;
-
-/** JSON schema for `ConnectorRef & { priority, scope? }` bodies; compile once with ajv or hand to fastify. */
-export const prioritySetSchema = {
-  type: 'object',
-  required: ['by', 'priority'],
-  properties: {
-    ...refProperties,
-    priority: { type: 'integer', minimum: PRIORITY_MIN, maximum: PRIORITY_MAX },
-    scope: { type: 'string', enum: ['session', 'persistent'] },
-  },
-  additionalProperties: false,
-  allOf: refBranches(),
-} as const;

@@ -2,10 +2,12 @@
 export const ACTION_TYPES = ['pause', 'resume', 'enable', 'disable', 'release', 'stop', 'unlock'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
-/** eDRV-style lifecycle: requested -> completed | rejected | failed | timed_out. */
-export type ActionStatus = 'requested' | 'in_flight' | 'completed' | 'rejected' | 'failed' | 'timed_out';
+/** eDRV-style lifecycle: requested -> in_flight -> completed | rejected | failed | timed_out. */
+export const ACTION_STATUSES = ['requested', 'in_flight', 'completed', 'rejected', 'failed', 'timed_out'] as const;
+export type ActionStatus = (typeof ACTION_STATUSES)[number];
 
-export type ActionOrigin = 'scheduler' | 'api' | 'mqtt' | 'reconcile';
+export const ACTION_ORIGINS = ['scheduler', 'api', 'mqtt', 'reconcile'] as const;
+export type ActionOrigin = (typeof ACTION_ORIGINS)[number];
 
 export interface ActionRequest {
   type: ActionType;

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -7,14 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PriorityStore } from '../../src/priorities/store.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/everest-stack.js';
+import { runModule, writeSiteConfig } from '../support/real-process.js';
 import { collect, waitFor, type Collector } from '../support/wait.js';
 
 const NS = 'evse_priority/crash';
-
-/** The real process, as an operator runs it: `evse-priority run --config <file>`. */
-function runModule(configFile: string): ChildProcess {
-  return spawn(process.execPath, ['bin/evse-priority.js', 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
 
 describe('a crash never loses an acknowledged write', () => {
   let broker: TestBroker;
@@ -27,18 +23,7 @@ describe('a crash never loses an acknowledged write', () => {
   beforeAll(async () => {
     broker = await startBroker();
     dir = mkdtempSync(join(tmpdir(), 'evse-priority-crash-'));
-    configFile = join(dir, 'site.yaml');
-    writeFileSync(
-      configFile,
-      [
-        'instance: crash',
-        `mqtt: { url: "${broker.url}" }`,
-        'evses: [{ module_id: evse_1 }, { module_id: evse_2 }, { module_id: evse_3 }]',
-        `store: { dir: "${join(dir, 'data')}" }`,
-        'http: { enabled: false }',
-        'log: { level: warn }',
-      ].join('\n'),
-    );
+    configFile = writeSiteConfig(dir, { instance: 'crash', brokerUrl: broker.url, evses: '[{ module_id: evse_1 }, { module_id: evse_2 }, { module_id: evse_3 }]' });
     client = await rawClient(broker.url);
     seen = await collect(client, `${NS}/#`);
   });

@@ -56,7 +56,7 @@ describe('our MQTT interface, as seen from an MQTT explorer', () => {
     expect(badJson.status).toBe('error');
     const range = await request('priority/set', JSON.stringify({ by: 'module', module_id: 'evse_1', connector_id: 1, priority: 10, transaction: 't2' }), 't2');
     expect(range).toMatchObject({ status: 'error', transaction: 't2' });
-    expect(range.error).toMatch(/priority.*<= 9/);
+    expect(range.error).toMatch(/priority.*from -9 to 9/);
     const unknown = await request('priority/set', JSON.stringify({ by: 'module', module_id: 'nope', connector_id: 1, priority: 1, transaction: 't3' }), 't3');
     expect(unknown.error).toContain('nope');
     const site = await request('site/set', JSON.stringify({ max_power_w: -5, transaction: 't4' }), 't4');

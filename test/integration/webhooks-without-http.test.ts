@@ -36,7 +36,9 @@ describe('webhooks with the HTTP API switched off', () => {
 
   it('still delivers signed action events', async () => {
     expect(stack.app.http).toBeUndefined();
-    const action = stack.app.service.requestAction('evse_1', { type: 'release' }, 'api');
+    const result = stack.app.service.requestAction('evse_1', { type: 'release' }, 'api');
+    if (!result.ok) throw new Error(result.message);
+    const { action } = result;
     const hit = await waitFor(() => received.find((r) => r.body.includes(action.id) && r.body.includes('"completed"')), { message: 'webhook for the completed action' });
     expect(hit.signature).toBe(signBody(hit.body, 's3cret'));
   });

@@ -107,10 +107,8 @@ export async function startHarness(broker: TestBroker, options: HarnessOptions =
   const app = await startApp(config, logger, {
     contract,
     processMetrics: false,
-    http: {
-      ...(options.sseKeepaliveMs !== undefined ? { sseKeepaliveMs: options.sseKeepaliveMs } : {}),
-      ...(options.webhookDelivery ? { webhookDelivery: options.webhookDelivery } : {}),
-    },
+    http: options.sseKeepaliveMs !== undefined ? { sseKeepaliveMs: options.sseKeepaliveMs } : {},
+    ...(options.webhookDelivery ? { webhookDelivery: options.webhookDelivery } : {}),
   });
   const { module, service, metrics } = app;
   const server = app.http;

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Logger } from '../../log/logger.js';
 import { InvalidPriorityError, PreconditionFailedError } from '../../priorities/store.js';
 import { ApiError, OCPI_STATUS, failure, type Envelope, type OcpiStatusCode } from './envelope.js';
-import { describeValidation } from './validation-message.js';
+import { describeValidation } from '../validation-message.js';
 
 const SERVER_ERROR_MESSAGE = 'internal server error (see the module log)';
 

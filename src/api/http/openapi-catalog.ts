@@ -1,11 +1,12 @@
 import type { JsonSchema } from './schemas/common.js';
 import { errorEnvelopeSchema } from './schemas/common.js';
-import { actionRecordSchema, actionRequestSchema } from './schemas/actions.js';
+import { actionRequestSchema, prioritySetBodySchema, siteBudgetBodySchema } from '../requests.js';
+import { actionRecordSchema } from './schemas/actions.js';
 import { apiEventSchema } from './schemas/events.js';
 import { evseStatusSchema } from './schemas/evses.js';
 import { healthSchema } from './schemas/health.js';
-import { priorityDtoSchema, prioritySetBodySchema } from './schemas/priorities.js';
-import { siteBudgetBodySchema, siteSummarySchema } from './schemas/site.js';
+import { priorityDtoSchema } from './schemas/priorities.js';
+import { siteSummarySchema } from './schemas/site.js';
 
 /** Schemas the document names under components/schemas (by object identity, see buildOpenApi). */
 export const openApiComponents: Readonly<Record<string, JsonSchema>> = {

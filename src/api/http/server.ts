@@ -1,12 +1,12 @@
 import { fastifySSE } from '@fastify/sse';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import type { HttpConfig, WebhookConfig } from '../../config/types.js';
+import { Subject, takeUntil } from 'rxjs';
+import type { HttpConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
-import { apiEventFeed } from '../live.js';
+import type { EventFeed } from '../events.js';
 import type { PromMetrics } from '../metrics.js';
 import type { ModuleService } from '../service.js';
-import { WebhookDispatcher, type WebhookDeliveryOptions } from '../webhooks.js';
 import { bearerToken, TokenVerifier } from './auth.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { installJsonBodyParser } from './body-parser.js';
@@ -29,14 +29,14 @@ import { validatorCompiler } from './validators.js';
 
 export interface HttpServerOptions {
   service: ModuleService;
+  /** The API event feed SSE streams from (the composition root owns it; webhooks read it too). */
+  feed: EventFeed;
   http: HttpConfig;
-  webhooks: readonly WebhookConfig[];
   /** Serves /metrics and counts HTTP requests; action counting (metrics.trackActions) is the composition root's job. */
   metrics: PromMetrics;
   logger: Logger;
   /** Interval of the SSE keepalive comment (default 15 s). */
   sseKeepaliveMs?: number;
-  webhookDelivery?: WebhookDeliveryOptions;
   /** Directory of the built dashboard (default dist/web of the package). */
   dashboardDir?: string;
   /** Registers extra routes before listening (the bench's baseline); they are open and not documented. */
@@ -58,7 +58,7 @@ const WWW_AUTHENTICATE = 'Bearer realm="evse-priority"';
 
 /**
  * The HTTP API: OCPI-style envelopes over ModuleService, an OpenAPI document built from the route
- * schemas, SSE of the site's events, webhooks and Prometheus metrics.
+ * schemas, SSE of the site's events and Prometheus metrics.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { service, http, metrics } = options;
@@ -164,7 +164,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
   });
 
-  const feed = apiEventFeed(service);
+  // The feed outlives the server (webhooks read it too); closing the server ends its SSE streams.
+  const closing = new Subject<void>();
+  const shared = options.feed;
+  const feed: RouteContext['feed'] = {
+    since: (id) => shared.since(id),
+    latest: (type) => shared.latest(type),
+    events$: shared.events$.pipe(takeUntil(closing)),
+  };
   const table = new RouteTable(app);
   const context: RouteContext = {
     table,
@@ -190,12 +197,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   openapi = document(table, documentedNeedsToken);
   await options.extend?.(app);
 
-  const webhooks = new WebhookDispatcher(options.webhooks, feed.events$, log.child({ component: 'webhooks' }), options.webhookDelivery);
   try {
     await app.listen({ host: http.host, port: http.port });
   } catch (error) {
-    webhooks.close();
-    feed.close();
+    closing.next();
     await app.close();
     throw error;
   }
@@ -212,8 +217,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     async close() {
       if (closed) return;
       closed = true;
-      webhooks.close();
-      feed.close();
+      closing.next();
       await app.close();
     },
   };

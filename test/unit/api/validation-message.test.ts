@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { prioritySetBodySchema } from '../../../src/api/http/schemas/priorities.js';
 import { pageQuerySchema } from '../../../src/api/http/schemas/priorities.js';
-import { describeValidation, type ValidationIssue } from '../../../src/api/http/validation-message.js';
-import { compileValidator } from '../../../src/api/http/validators.js';
+import { prioritySetBodySchema } from '../../../src/api/requests.js';
+import { MAX_PROBLEMS, describeValidation, type ValidationIssue } from '../../../src/api/validation-message.js';
+import { compileValidator } from '../../../src/api/validation.js';
 
 function messageFor(schema: object, part: string, data: unknown): string | undefined {
   const validate = compileValidator(schema, part);
@@ -39,5 +39,28 @@ describe('validation messages name the field and what was expected', () => {
     const query: Record<string, unknown> = { limit: '20' };
     expect(compileValidator(pageQuerySchema, 'querystring')(query)).toBe(true);
     expect(query).toEqual({ limit: 20, offset: 0 });
+  });
+
+  it('describes 10 000 unknown fields in a short message built in one pass', () => {
+    const body: Record<string, unknown> = { by: 'module', module_id: 'a', connector_id: 1, priority: 1 };
+    for (let i = 0; i < 10_000; i++) body[`field_${i}`] = i;
+    const message = messageFor(prioritySetBodySchema, 'body', body)!;
+    expect(message.startsWith('field "field_0" is not a known field; field "field_1" is not a known field')).toBe(true);
+    expect(message.endsWith(`; and ${10_000 - MAX_PROBLEMS} more problems`)).toBe(true);
+    expect(message.length).toBeLessThan(1_000);
+  });
+
+  it('shows a huge or deeply nested value by its first characters only', () => {
+    const deep: unknown[] = [];
+    let cursor = deep;
+    for (let i = 0; i < 100_000; i++) {
+      const next: unknown[] = [];
+      cursor.push(next);
+      cursor = next;
+    }
+    expect(messageFor(prioritySetBodySchema, 'body', deep)).toBe(`the request body must be a JSON object (got a list ${'['.repeat(37)}...)`);
+    expect(messageFor(prioritySetBodySchema, 'body', Array.from({ length: 1_000_000 }, (_, i) => i))).toBe(
+      'the request body must be a JSON object (got a list [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,1...)',
+    );
   });
 });

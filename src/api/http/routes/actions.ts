@@ -1,7 +1,8 @@
 import type { ActionRecord, ActionRequest } from '../../../site/actions.js';
 import { notFound, success, unknownLocation } from '../envelope.js';
 import { errorResponses } from '../route-spec.js';
-import { actionParamsSchema, actionRecordSchema, actionRequestSchema } from '../schemas/actions.js';
+import { actionRequestSchema } from '../../requests.js';
+import { actionParamsSchema, actionRecordSchema } from '../schemas/actions.js';
 import { envelopeOf, evseParamsSchema } from '../schemas/common.js';
 import type { RouteContext } from './context.js';
 
@@ -38,17 +39,14 @@ export function actionRoutes({ table, service, log }: RouteContext): void {
     },
     handler: async (request, reply) => {
       const { module_id } = request.params;
-      if (!service.hasEvse(module_id)) throw unknownLocation(`unknown module_id ${JSON.stringify(module_id)}`);
       const { type, connector_id, reason } = request.body;
-      if (connector_id !== undefined) {
-        const target = service.resolve({ by: 'module', module_id, connector_id });
-        if (!target.ok) throw unknownLocation(target.message);
-      }
-      const record = service.requestAction(
+      const result = service.requestAction(
         module_id,
         { type, ...(connector_id !== undefined ? { connector_id } : {}), ...(reason !== undefined ? { reason } : {}) },
         'api',
       );
+      if (!result.ok) throw unknownLocation(result.message);
+      const record = result.action;
       log.info({ action: record.id, module_id, type, by: request.principal }, 'action requested over HTTP');
       reply.code(202).header('Location', `/v1/actions/${encodeURIComponent(record.id)}`);
       return success(asRequested(record), 'action requested');

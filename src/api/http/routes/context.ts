@@ -9,7 +9,8 @@ import type { SseTickets } from '../sse-tickets.js';
 export interface RouteContext {
   table: RouteTable;
   service: ModuleService;
-  feed: EventFeed;
+  /** The API events; its stream completes when the server closes, which ends every SSE response. */
+  feed: Pick<EventFeed, 'since' | 'latest' | 'events$'>;
   tickets: SseTickets;
   metrics: PromMetrics;
   log: Logger;

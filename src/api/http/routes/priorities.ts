@@ -1,4 +1,5 @@
-import { connectorRefOf, connectorKey, type PriorityRecord, type PrioritySetBody } from '../../../priorities/model.js';
+import { connectorRefOf, connectorKey, type PriorityRecord } from '../../../priorities/model.js';
+import { prioritySetBodySchema, type PrioritySetBody } from '../../requests.js';
 import type { ModuleService } from '../../service.js';
 import { success, unresolved } from '../envelope.js';
 import { etagOf, parseIfMatch, requireMatch } from '../if-match.js';
@@ -13,7 +14,6 @@ import {
   priorityDtoSchema,
   priorityListSchema,
   priorityParamsSchema,
-  prioritySetBodySchema,
 } from '../schemas/priorities.js';
 import type { RouteContext } from './context.js';
 

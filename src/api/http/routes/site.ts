@@ -1,7 +1,8 @@
 import { success } from '../envelope.js';
 import { errorResponses } from '../route-spec.js';
 import { envelopeOf } from '../schemas/common.js';
-import { siteBudgetBodySchema, siteSummarySchema } from '../schemas/site.js';
+import { siteBudgetBodySchema } from '../../requests.js';
+import { siteSummarySchema } from '../schemas/site.js';
 import type { RouteContext } from './context.js';
 
 export function siteRoutes({ table, service }: RouteContext): void {

@@ -1,23 +1,6 @@
-import { ACTION_TYPES } from '../../../site/actions.js';
-import { identifierSchema, timestampSchema } from './common.js';
-
-export const actionRequestSchema = {
-  type: 'object',
-  required: ['type'],
-  additionalProperties: false,
-  properties: {
-    type: {
-      type: 'string',
-      enum: ACTION_TYPES,
-      description:
-        'pause/resume charging, enable/disable the EVSE (our enable_disable claim), release our claim, stop the transaction, unlock the connector. ' +
-        'pause and disable hold the EVSE until resume/enable/release; the scheduler does not override them.',
-    },
-    connector_id: { type: 'integer', minimum: 1, maximum: 255, description: 'Defaults to the connector of the current session.' },
-    reason: { type: 'string', maxLength: 200, description: 'Free text kept with the action.' },
-  },
-  examples: [{ type: 'pause', reason: 'grid operator request' }],
-} as const;
+import { ACTION_ORIGINS, ACTION_STATUSES, ACTION_TYPES } from '../../../site/actions.js';
+import { identifierSchema } from '../../requests.js';
+import { timestampSchema } from './common.js';
 
 export const actionRecordSchema = {
   type: 'object',
@@ -30,9 +13,9 @@ export const actionRecordSchema = {
     module_id: { type: 'string' },
     connector_id: { type: 'integer' },
     type: { type: 'string', enum: ACTION_TYPES },
-    origin: { type: 'string', enum: ['scheduler', 'api', 'mqtt', 'reconcile'] },
+    origin: { type: 'string', enum: ACTION_ORIGINS },
     reason: { type: 'string' },
-    status: { type: 'string', enum: ['requested', 'in_flight', 'completed', 'rejected', 'failed', 'timed_out'] },
+    status: { type: 'string', enum: ACTION_STATUSES },
     result: { type: 'string', description: 'What the EVSE answered, or why it did not (final states).' },
     reply: { type: 'boolean' },
     attempts: { type: 'integer' },

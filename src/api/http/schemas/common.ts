@@ -1,11 +1,10 @@
+import { identifierSchema } from '../../requests.js';
 import { OCPI_STATUS, OCPI_STATUS_CODES } from '../envelope.js';
 
 /** A JSON schema as the routes hand it to fastify and to the OpenAPI document. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
 export const timestampSchema = { type: 'string', format: 'date-time' } as const;
-
-export const identifierSchema = { type: 'string', minLength: 1, maxLength: 255 } as const;
 
 /** Wraps a data schema in the OCPI response envelope. */
 export function envelopeOf(data: JsonSchema): JsonSchema {

@@ -1,33 +1,6 @@
-import { PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, prioritySetSchema } from '../../../priorities/model.js';
-import { identifierSchema, type JsonSchema } from './common.js';
-
-// The model's schema is the validation source; this adds only annotations (and the gridX default
-// scope), so what the route validates and what the document shows cannot drift apart.
-export const prioritySetBodySchema = {
-  ...prioritySetSchema,
-  description:
-    'Sets the priority of one connector, named by exactly one identifier form chosen with "by": ' +
-    '"module" (module_id + connector_id), "evse_id" (the EVSE-ID EVerest publishes; connector 1 of that EVSE), ' +
-    '"serial_number" + connector_id, or "charge_box_identity" + connector_id. Identifier fields of other forms are rejected.',
-  properties: {
-    ...prioritySetSchema.properties,
-    priority: {
-      ...prioritySetSchema.properties.priority,
-      description: `Integer ${PRIORITY_MIN}..${PRIORITY_MAX} (the OCPP 2.0.1 chargingPriority range); higher wins, ${PRIORITY_DEFAULT} is the default of every connector.`,
-    },
-    scope: {
-      ...prioritySetSchema.properties.scope,
-      default: 'session',
-      description: '"session" ends with the charging session (SessionFinished), "persistent" stays until deleted.',
-    },
-  },
-  examples: [
-    { by: 'module', module_id: 'evse_1', connector_id: 1, priority: 5 },
-    { by: 'evse_id', evse_id: 'DE*PNX*E12345*1', priority: 3, scope: 'persistent' },
-    { by: 'serial_number', serial_number: 'ACE9876543', connector_id: 1, priority: -2 },
-    { by: 'charge_box_identity', charge_box_identity: 'DE_EDR_E12345678', connector_id: 2, priority: 9 },
-  ],
-} as const;
+import { PRIORITY_MAX, PRIORITY_MIN, PRIORITY_SCOPES } from '../../../priorities/model.js';
+import { identifierSchema } from '../../requests.js';
+import type { JsonSchema } from './common.js';
 
 export const priorityParamsSchema = {
   type: 'object',
@@ -75,7 +48,7 @@ export const priorityDtoSchema = {
     connector_id: { type: 'integer' },
     priority: { type: 'integer', minimum: PRIORITY_MIN, maximum: PRIORITY_MAX },
     assigned: { type: 'boolean' },
-    scope: { type: ['string', 'null'], enum: ['session', 'persistent', null] },
+    scope: { type: ['string', 'null'], enum: [...PRIORITY_SCOPES, null] },
     set_by: { type: ['string', 'null'], description: 'Who set it: "http:token-<n>" (n-th configured token), "http", "mqtt", ...' },
     set_at: { type: ['string', 'null'], description: 'When the write was acknowledged (ISO 8601).' },
     version: { type: ['integer', 'null'], description: 'Increases with every write of this connector; the ETag.' },

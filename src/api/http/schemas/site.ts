@@ -12,21 +12,6 @@ export const siteSummarySchema = {
   },
 } as const;
 
-export const siteBudgetBodySchema = {
-  type: 'object',
-  required: ['max_power_w'],
-  additionalProperties: false,
-  properties: {
-    max_power_w: {
-      type: 'number',
-      minimum: 0,
-      maximum: 100_000_000,
-      description: 'New site budget in W. Applies at once; not persisted (a restart uses site.max_power_w from the configuration).',
-    },
-  },
-  examples: [{ max_power_w: 22000 }],
-} as const;
-
 /** The data of the SSE/webhook `site` event. */
 export const siteFiguresSchema = {
   type: 'object',

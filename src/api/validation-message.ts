@@ -40,15 +40,27 @@ const TYPE_WORDS: Record<string, string> = {
 /** Wrapper keywords whose failure is always accompanied by the specific error underneath. */
 const NOISE = new Set(['if', 'allOf', 'anyOf', 'oneOf']);
 
+/** Problems spelled out at most; the rest are counted, so a body with 10 000 unknown fields gets a short answer. */
+export const MAX_PROBLEMS = 10;
+
+/**
+ * One sentence per distinct problem, joined with "; ". Linear in the number of issues and capped in
+ * size whatever the request holds: only the first MAX_PROBLEMS distinct problems are described.
+ */
 export function describeValidation(issues: readonly ValidationIssue[], part: string, root: unknown): string {
-  const sentences: string[] = [];
+  const sentences = new Set<string>();
+  let more = 0;
   for (const issue of issues) {
     if (NOISE.has(issue.keyword)) continue;
-    const sentence = describeIssue(issue, part, root);
-    if (!sentences.includes(sentence)) sentences.push(sentence);
+    if (sentences.size >= MAX_PROBLEMS) {
+      more += 1;
+      continue;
+    }
+    sentences.add(describeIssue(issue, part, root));
   }
-  if (sentences.length === 0) return `${WHOLE_PART[part] ?? part} is invalid`;
-  return sentences.join('; ');
+  if (sentences.size === 0) return `${WHOLE_PART[part] ?? part} is invalid`;
+  const text = [...sentences].join('; ');
+  return more > 0 ? `${text}; and ${more} more problem${more === 1 ? '' : 's'}` : text;
 }
 
 function describeIssue(issue: ValidationIssue, part: string, root: unknown): string {
@@ -123,14 +135,52 @@ function range(issue: ValidationIssue): string {
   return `${String(issue.params.comparison)} ${String(issue.params.limit)}`;
 }
 
+const CLIP = 40;
+
 function shown(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  if (Array.isArray(value)) return `a list ${clip(text)}`;
+  if (Array.isArray(value)) return `a list ${clip(boundedJson(value, CLIP + 1))}`;
   if (typeof value === 'object' && value !== null) return 'an object';
-  return typeof value === 'string' ? `the string ${clip(text)}` : clip(text);
+  if (typeof value === 'string') return `the string ${clip(JSON.stringify(value.slice(0, CLIP + 1)))}`;
+  return clip(JSON.stringify(value));
 }
 
 function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  return text.length > CLIP ? `${text.slice(0, CLIP - 3)}...` : text;
+}
+
+/**
+ * JSON text of a value, cut once `budget` characters are written: the same as JSON.stringify for
+ * small values, and never a walk over all of a huge or deeply nested one.
+ */
+function boundedJson(value: unknown, budget: number): string {
+  let out = '';
+  const write = (v: unknown): void => {
+    if (out.length > budget) return;
+    if (Array.isArray(v)) {
+      out += '[';
+      for (let i = 0; i < v.length && out.length <= budget; i++) {
+        if (i > 0) out += ',';
+        write(v[i]);
+      }
+      out += ']';
+    } else if (typeof v === 'object' && v !== null) {
+      out += '{';
+      let first = true;
+      for (const key of Object.keys(v)) {
+        if (out.length > budget) break;
+        if (!first) out += ',';
+        first = false;
+        out += `${JSON.stringify(key.slice(0, budget))}:`;
+        write((v as Record<string, unknown>)[key]);
+      }
+      out += '}';
+    } else if (typeof v === 'string') {
+      out += JSON.stringify(v.slice(0, budget));
+    } else {
+      out += JSON.stringify(v) ?? 'null';
+    }
+  };
+  write(value);
+  return out;
 }

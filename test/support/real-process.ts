@@ -1,0 +1,29 @@
+// The module as an operator runs it (`evse-priority run --config <file>`), for tests that must prove
+// the process itself survives or recovers, not just an in-process stack.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Writes a minimal site configuration for a real process: one broker, HTTP off, store under `dir`. */
+export function writeSiteConfig(dir: string, options: { instance: string; brokerUrl: string; evses: string; logLevel?: string }): string {
+  const file = join(dir, 'site.yaml');
+  writeFileSync(
+    file,
+    [
+      `instance: ${options.instance}`,
+      `mqtt: { url: "${options.brokerUrl}" }`,
+      `evses: ${options.evses}`,
+      `store: { dir: "${join(dir, 'data')}" }`,
+      'http: { enabled: false }',
+      `log: { level: ${options.logLevel ?? 'warn'}, pretty: false }`,
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** Starts the real process; with `log`, its stdout (JSON log lines) is collected there. */
+export function runModule(configFile: string, log?: string[]): ChildProcess {
+  const child = spawn(process.execPath, ['bin/evse-priority.js', 'run', '--config', configFile], { stdio: ['ignore', log ? 'pipe' : 'ignore', 'inherit'] });
+  if (log) child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
+  return child;
+}
