@@ -51,7 +51,8 @@ export async function runDemo(options: DemoOptions): Promise<{ stop: () => Promi
     scenario,
     communicationCheckTimeoutS: config.everest.communication_check_timeout_s,
     // 16 A three-phase wallboxes, as config/demo.yaml describes them: 11 kW each, two fit the 22 kW site.
-    evse: { hwMaxCurrentA: 16, hwPhases: 3 },
+    // The simulated EVerest plays the release the module is configured for.
+    evse: { hwMaxCurrentA: 16, hwPhases: 3, release: config.everest.release },
     logger: (options.simLogger ?? logger).child({ role: 'sim' }),
     contract,
   });

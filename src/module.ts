@@ -81,6 +81,7 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
     topics,
     logger: logger.child({ component: 'everest' }),
     requestTimeoutMs: config.everest.request_timeout_ms,
+    release: config.everest.release,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     ...rx,
   });

@@ -17,7 +17,7 @@ export interface PromMetrics extends EverestMetrics {
   mqttApiRejected(request: string): void;
   /** An SSE client connected (+1) or went away (-1). */
   sseClients(delta: 1 | -1): void;
-  /** Counts every action that reaches a final status, by type, origin and outcome. */
+  /** Counts every action that reaches a final status (type, origin, outcome) and every hlc_session_failed event. */
   trackActions(events$: Observable<SiteEvent>): Subscription;
   /** Counts every limit message sent, by EVSE. */
   trackLimits(limits$: Observable<LimitSent>): Subscription;
@@ -59,6 +59,12 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     labelNames: ['name'] as const,
     registers: [registry],
   });
+  const unknownValues = new Counter({
+    name: `${PREFIX}everest_unknown_values_total`,
+    help: 'EVerest messages on display-only variables with a value newer than our contract (an added enum value), delivered anyway, by variable.',
+    labelNames: ['name'] as const,
+    registers: [registry],
+  });
   const lateReplies = new Counter({
     name: `${PREFIX}everest_late_replies_total`,
     help: 'Replies that arrived after their request had timed out.',
@@ -87,6 +93,12 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     name: `${PREFIX}actions_total`,
     help: 'Actions (EVerest commands) that reached a final status, by type, origin and outcome.',
     labelNames: ['type', 'origin', 'outcome'] as const,
+    registers: [registry],
+  });
+  const hlcFailures = new Counter({
+    name: `${PREFIX}hlc_session_failures_total`,
+    help: 'ISO 15118 sessions EVerest reported as failed (e2m/hlc_session_failed), by EVSE and reason.',
+    labelNames: ['module_id', 'reason'] as const,
     registers: [registry],
   });
   const httpRequests = new Counter({
@@ -141,6 +153,7 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     messageIn: (name) => received.inc({ name }),
     messageOut: (name) => sent.inc({ name }),
     invalid: (name) => invalid.inc({ name }),
+    unknownValue: (name) => unknownValues.inc({ name }),
     lateReply: () => lateReplies.inc(),
     requestDone: (command, latencyMs, outcome) => requestDuration.observe({ command, outcome }, latencyMs / 1000),
     heartbeatSeen: (moduleId, atMs) => {
@@ -152,10 +165,17 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     },
     mqttApiRejected: (request) => mqttApiRejected.inc({ request }),
     sseClients: (delta) => sseClients.inc(delta),
-    trackActions: (events$) =>
-      events$
+    trackActions: (events$) => {
+      const tracking = events$
         .pipe(filter((e): e is Extract<SiteEvent, { type: 'action' }> => e.type === 'action' && isFinal(e.action.status)))
-        .subscribe(({ action }) => actions.inc({ type: action.type, origin: action.origin, outcome: action.status })),
+        .subscribe(({ action }) => actions.inc({ type: action.type, origin: action.origin, outcome: action.status }));
+      tracking.add(
+        events$
+          .pipe(filter((e): e is Extract<SiteEvent, { type: 'hlc_session_failed' }> => e.type === 'hlc_session_failed'))
+          .subscribe((e) => hlcFailures.inc({ module_id: e.module_id, reason: e.reason })),
+      );
+      return tracking;
+    },
     trackLimits: (limits$) => limits$.subscribe((sent) => limitMessages.inc({ module_id: sent.moduleId })),
     allocations: (read) => {
       readAllocations = read;

@@ -43,6 +43,7 @@ export interface EvseStatusDto {
   connectors: Array<{ id: number; type: string | null; priority: number; priority_scope: PriorityScope | null }>;
   status: OcpiStatus;
   state: string;
+  pause_reasons: string[] | null;
   connector_id: number;
   session: { uuid: string; started_at: string; transaction: boolean } | null;
   power_w: number;
@@ -139,6 +140,7 @@ export class ModuleService {
       }),
       status: ocpiStatus(view),
       state: view.state,
+      pause_reasons: view.pauseReasons ? [...view.pauseReasons] : null,
       connector_id: view.connectorId,
       session: view.session
         ? { uuid: view.session.uuid, started_at: new Date(view.session.startedAtMs).toISOString(), transaction: view.session.transaction }

@@ -1,6 +1,7 @@
 import type { JSONSchemaType } from 'ajv';
 import { ENABLE_SOURCES, LOG_LEVELS, SHARING_POLICIES } from './types.js';
 import type { ConfigFile } from './types.js';
+import { DEFAULT_EVEREST_RELEASE, EVEREST_RELEASES } from '../everest/release.js';
 
 /** Shorter bearer tokens are refused: they can be guessed. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -138,6 +139,7 @@ export const configSchema = {
       default: section(),
       description: 'How EVerest speaks on the broker (evse_manager_consumer_API modules).',
       required: [
+        'release',
         'topic_prefix',
         'api_version',
         'communication_check_interval_ms',
@@ -147,6 +149,13 @@ export const configSchema = {
         'send_false_on_shutdown',
       ],
       properties: {
+        release: {
+          type: 'string',
+          enum: [...EVEREST_RELEASES],
+          default: DEFAULT_EVEREST_RELEASE,
+          description:
+            "The EVerest release on the chargers: 2026.02 has no e2m/limits (enforced_limits instead), pauses through StoppingCharging with reasons and dropped the reserve/authorization routes.",
+        },
         topic_prefix: {
           type: 'string',
           pattern: '^[^#+]*$',

@@ -3,6 +3,7 @@
  * ajv's `JSONSchemaType`, so a key added here without the schema (or the reverse) fails to compile.
  */
 import { ENABLE_SOURCES, type EnableSource } from '../everest/payloads.js';
+import type { EverestRelease } from '../everest/release.js';
 
 // EVerest's enum: the wire owns the list, the schema offers it.
 export { ENABLE_SOURCES };
@@ -32,6 +33,7 @@ export interface MqttConfig {
 }
 
 export interface EverestConfig {
+  release: EverestRelease;
   topic_prefix: string;
   api_version: string;
   communication_check_interval_ms: number;

@@ -8,6 +8,7 @@ import { InvalidReplyError, RequestPublishError, RequestTimeoutError, UnknownEvs
 import { NOOP_EVEREST_METRICS, type EverestMetrics } from './metrics.js';
 import type { E2mPayloads, E2mVar, M2eRequest, M2eRequests, M2eSend, M2eSends } from './payloads.js';
 import { EXTERNAL_LIMITS_API, type EverestTopics } from './topics.js';
+import { DEFAULT_EVEREST_RELEASE, RouteRemovedError, hasM2eRoute, type EverestRelease } from './release.js';
 
 export interface EverestClientOptions {
   transport: MqttTransport;
@@ -17,6 +18,8 @@ export interface EverestClientOptions {
   requestTimeoutMs: number;
   scheduler?: SchedulerLike;
   metrics?: EverestMetrics;
+  /** The EVerest release on the chargers (default 2026.02): commands it has no route for are refused here. */
+  release?: EverestRelease;
 }
 
 /** A message EVerest sent that we could not use; it was logged, counted and dropped. */
@@ -145,6 +148,12 @@ export class EverestClient {
         subscriber.error(new UnknownEvseError(moduleId));
         return;
       }
+      // EVerest would drop it without a word and we would only see a timeout: say why at once instead.
+      const release = this.options.release ?? DEFAULT_EVEREST_RELEASE;
+      if (!hasM2eRoute(release, command)) {
+        subscriber.error(new RouteRemovedError(command, release));
+        return;
+      }
       const { topics, transport, requestTimeoutMs } = this.options;
       const replyTo = topics.replyTo(moduleId, command, randomUUID());
       const startedAt = this.scheduler.now();
@@ -182,6 +191,8 @@ export class EverestClient {
    */
   async send<K extends M2eSend>(moduleId: string, command: K, payload: M2eSends[K]): Promise<void> {
     if (!this.streams.has(moduleId)) throw new UnknownEvseError(moduleId);
+    const release = this.options.release ?? DEFAULT_EVEREST_RELEASE;
+    if (!hasM2eRoute(release, command)) throw new RouteRemovedError(command, release);
     let topic: string;
     if (!this.limitsModules.has(moduleId)) topic = this.options.topics.m2e(moduleId, command);
     else if (command === 'communication_check') topic = this.limitsTopics.m2e(moduleId, command);
@@ -240,6 +251,10 @@ export class EverestClient {
     if (!result.ok) {
       this.reject(topic, moduleId, name, result.reason);
       return;
+    }
+    if (result.unknownValue !== undefined) {
+      this.metrics.unknownValue(name);
+      this.log.debug({ topic, reason: result.unknownValue }, 'unknown value on a display-only variable: delivered');
     }
     this.streams.get(moduleId)?.get(name)?.next(result.value);
   }

@@ -25,10 +25,16 @@ import {
 } from './payloads.js';
 import { LIMITS_E2M_VARS, LIMITS_M2E_SENDS } from './external-limits.js';
 import { ContractError, describeValidationErrors } from './validation-error.js';
+import { withoutEnums } from './lenient-schema.js';
+import { DISPLAY_ONLY_E2M } from './release.js';
 
 export { ContractError } from './validation-error.js';
 
-export type ValidationResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+/**
+ * `unknownValue`: the payload of a display-only variable carried a value our contract does not list (an enum
+ * value a newer EVerest added); it is delivered anyway and the reason says what was new.
+ */
+export type ValidationResult<T> = { ok: true; value: T; unknownValue?: string } | { ok: false; reason: string };
 
 export interface Contract {
   /** info.version of the AsyncAPI document. */
@@ -179,6 +185,8 @@ interface PendingMessage {
 interface CompiledContract {
   version: string;
   e2m: Map<string, Check>;
+  /** Display-only variables: the same schemas without enums. */
+  lenientE2m: Map<string, Check>;
   requests: Map<string, { request: Check; reply: Check }>;
   sends: Map<string, Check>;
 }
@@ -193,7 +201,7 @@ interface ExpectedNames {
 const EVSE_NAMES: ExpectedNames = { e2m: E2M_VARS, requests: M2E_REQUESTS, sends: M2E_SENDS };
 const LIMITS_NAMES: ExpectedNames = { e2m: LIMITS_E2M_VARS, requests: [], sends: LIMITS_M2E_SENDS };
 
-function compile(document: AsyncAPIDocumentInterface, warnings: string[], expected: ExpectedNames, codeFile: string): CompiledContract {
+function newAjv(warnings: string[]): AjvInstance {
   const ajv = new Ajv({
     // AsyncAPI schemas carry keywords ajv does not know (x-parser-schema-id added by the parser, our own
     // x- notes, discriminator, externalDocs, ...). Non-strict mode ignores them instead of throwing.
@@ -208,10 +216,19 @@ function compile(document: AsyncAPIDocumentInterface, warnings: string[], expect
   // 'fast' checks the shape of date-times by regex; the full mode costs ~15x per timestamp on the
   // hot path and EVerest's own clock is the authority on what it sends anyway.
   addFormats(ajv, { mode: 'fast' });
+  return ajv;
+}
+
+function compile(document: AsyncAPIDocumentInterface, warnings: string[], expected: ExpectedNames, codeFile: string): CompiledContract {
+  const ajv = newAjv(warnings);
   const registry = new SchemaRegistry(ajv);
+  // Display-only variables also get a validator without enums, in an ajv of their own (the shared named
+  // schemas differ: ConnectorType there has no enum).
+  const lenientAjv = newAjv(warnings);
+  const lenientRegistry = new SchemaRegistry(lenientAjv);
   const problems: string[] = [];
 
-  const collect = (where: string, messages: readonly MessageInterface[]): PendingMessage[] => {
+  const collect = (where: string, messages: readonly MessageInterface[], into = registry, transform = (s: unknown) => s): PendingMessage[] => {
     if (messages.length === 0) problems.push(`${where}: no message`);
     const pending: PendingMessage[] = [];
     for (const message of messages) {
@@ -220,7 +237,7 @@ function compile(document: AsyncAPIDocumentInterface, warnings: string[], expect
         pending.push({ where, schema: true });
         continue;
       }
-      const schema: unknown = registry.share(payload.json());
+      const schema: unknown = into.share(transform(payload.json()));
       if (isSchema(schema)) pending.push({ where: `${where} message ${message.id()}`, schema });
       else problems.push(`${where}: message ${message.id()} has no usable payload schema`);
     }
@@ -228,6 +245,7 @@ function compile(document: AsyncAPIDocumentInterface, warnings: string[], expect
   };
 
   const e2m = new Map<string, PendingMessage[]>();
+  const lenientE2m = new Map<string, PendingMessage[]>();
   const requests = new Map<string, { request: PendingMessage[]; reply: PendingMessage[] }>();
   const sends = new Map<string, PendingMessage[]>();
 
@@ -248,7 +266,10 @@ function compile(document: AsyncAPIDocumentInterface, warnings: string[], expect
       if (direction === 'e2m') {
         if (!operation.isReceive()) problems.push(`${where}: e2m channels must be received`);
         else if (e2m.has(name)) problems.push(`${where}: e2m/${name} declared twice`);
-        else e2m.set(name, collect(where, messages));
+        else {
+          e2m.set(name, collect(where, messages));
+          if (DISPLAY_ONLY_E2M.has(name)) lenientE2m.set(name, collect(where, messages, lenientRegistry, withoutEnums));
+        }
         continue;
       }
       if (!operation.isSend()) {
@@ -283,14 +304,15 @@ function compile(document: AsyncAPIDocumentInterface, warnings: string[], expect
 
   try {
     registry.seal();
+    lenientRegistry.seal();
   } catch (err) {
     throw new ContractError('EVerest contract schemas do not compile', [err instanceof Error ? err.message : String(err)]);
   }
-  const build = (pending: readonly PendingMessage[]): Check => {
+  const build = (pending: readonly PendingMessage[], using = ajv): Check => {
     const validators: ValidateFunction[] = [];
     for (const { where, schema } of pending) {
       try {
-        validators.push(ajv.compile(schema));
+        validators.push(using.compile(schema));
       } catch (err) {
         problems.push(`${where}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -300,6 +322,7 @@ function compile(document: AsyncAPIDocumentInterface, warnings: string[], expect
   const result: CompiledContract = {
     version: document.info().version(),
     e2m: new Map([...e2m].map(([name, pending]) => [name, build(pending)])),
+    lenientE2m: new Map([...lenientE2m].map(([name, pending]) => [name, build(pending, lenientAjv)])),
     requests: new Map([...requests].map(([name, p]) => [name, { request: build(p.request), reply: build(p.reply) }])),
     sends: new Map([...sends].map(([name, pending]) => [name, build(pending)])),
   };
@@ -331,7 +354,11 @@ function validatorsOf(compiled: CompiledContract) {
   return {
     validateE2m(name: string, data: unknown): ValidationResult<unknown> {
       const check = compiled.e2m.get(name);
-      return check ? check(data) : { ok: false, reason: 'unknown variable' };
+      if (!check) return { ok: false, reason: 'unknown variable' };
+      const strict = check(data);
+      if (strict.ok) return strict;
+      const lenient = compiled.lenientE2m.get(name)?.(data);
+      return lenient?.ok ? { ok: true, value: lenient.value, unknownValue: strict.reason } : strict;
     },
     validateSend(name: string, payload: unknown): ValidationResult<unknown> {
       const check = compiled.sends.get(name);

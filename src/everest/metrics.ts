@@ -6,6 +6,8 @@ export interface EverestMetrics {
   messageIn(name: string): void;
   messageOut(name: string): void;
   invalid(name: string): void;
+  /** A display-only variable carried a value newer than our contract; it was delivered, not dropped. */
+  unknownValue(name: string): void;
   lateReply(): void;
   requestDone(command: string, latencyMs: number, outcome: 'reply' | 'timeout' | 'error'): void;
   heartbeatSeen(moduleId: string, atMs: number): void;
@@ -15,6 +17,7 @@ export const NOOP_EVEREST_METRICS: EverestMetrics = {
   messageIn: () => undefined,
   messageOut: () => undefined,
   invalid: () => undefined,
+  unknownValue: () => undefined,
   lateReply: () => undefined,
   requestDone: () => undefined,
   heartbeatSeen: () => undefined,
@@ -25,6 +28,7 @@ export class CountingEverestMetrics implements EverestMetrics {
   readonly in = new Map<string, number>();
   readonly out = new Map<string, number>();
   readonly invalidByName = new Map<string, number>();
+  readonly unknownValueByName = new Map<string, number>();
   lateReplies = 0;
   readonly outcomes = new Map<string, number>();
 
@@ -36,6 +40,9 @@ export class CountingEverestMetrics implements EverestMetrics {
   }
   invalid(name: string): void {
     this.invalidByName.set(name, (this.invalidByName.get(name) ?? 0) + 1);
+  }
+  unknownValue(name: string): void {
+    this.unknownValueByName.set(name, (this.unknownValueByName.get(name) ?? 0) + 1);
   }
   lateReply(): void {
     this.lateReplies += 1;

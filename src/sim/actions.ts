@@ -13,7 +13,8 @@ export type SimAction =
   | { action: 'set_target_energy'; wh: number }
   | { action: 'restart' }
   | { action: 'go_silent'; duration_s: number }
-  | { action: 'send_garbage'; topic?: string };
+  | { action: 'send_garbage'; topic?: string }
+  | { action: 'hlc_session_failed'; reason: string };
 
 export type ActionName = SimAction['action'];
 
@@ -29,6 +30,7 @@ export const ACTION_NAMES = [
   'restart',
   'go_silent',
   'send_garbage',
+  'hlc_session_failed',
 ] as const satisfies readonly ActionName[];
 
 /** Actions that may leave out module_id to mean every simulated module. */
@@ -79,6 +81,9 @@ export function applyToModel(model: EvseModel, action: SimAction, now: number, d
       return true;
     case 'restart':
       model.restart(now);
+      return true;
+    case 'hlc_session_failed':
+      model.hlcSessionFailed(action.reason, now);
       return true;
     default:
       return false;

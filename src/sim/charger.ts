@@ -5,6 +5,7 @@ import type {
   StopTransactionReason,
   StopTransactionRequest,
 } from '../everest/payloads.js';
+import { reportsPauseReasons, type EverestRelease, type PauseReason } from '../everest/release.js';
 import { EnableTable } from './enable-table.js';
 
 /** EvseManager's internal states for AC basic charging (no HLC, no phase switching, no replug). */
@@ -29,6 +30,8 @@ export interface ChargerSignal {
   source?: EnableDisableSourceValue;
   connectorId?: number;
   reservationId?: number;
+  /** ChargingPausedEVSE in release 2026.02: why the EVSE holds the car. */
+  pauseReasons?: PauseReason[];
 }
 
 export interface ChargerEnvironment {
@@ -71,8 +74,16 @@ export class Charger {
   private stopReason: StopTransactionReason | undefined;
   private stopIdTag: ProvidedIdToken | undefined;
   private reservationId: number | undefined;
+  /** Release 2026.02: why the EVSE pauses (UserPause from pause_charging, NoEnergy from the energy budget). */
+  private readonly reasons = new Set<PauseReason>();
+  private readonly withReasons: boolean;
 
-  constructor(private readonly env: ChargerEnvironment) {}
+  constructor(
+    private readonly env: ChargerEnvironment,
+    release: EverestRelease = '2025.11',
+  ) {
+    this.withReasons = reportsPauseReasons(release);
+  }
 
   /** Start-up: Idle, then the initial Enabled event with the seeded Unspecified/Enable entry. */
   boot(): void {
@@ -152,6 +163,7 @@ export class Charger {
   }
 
   pauseCharging(): boolean {
+    if (this.withReasons) return this.pauseWithReason('UserPause');
     if (this.current !== 'Charging') return false;
     this.current = 'ChargingPausedEVSE';
     this.run();
@@ -161,6 +173,10 @@ export class Charger {
   /** Only an EVSE pause is resumed, and only to WaitingForEnergy; the next power update continues. */
   resumeCharging(): boolean {
     if (!this.transactionActive || this.current !== 'ChargingPausedEVSE') return false;
+    if (this.withReasons) {
+      this.dropReason('UserPause');
+      return true;
+    }
     this.current = 'WaitingForEnergy';
     this.run();
     return true;
@@ -168,6 +184,15 @@ export class Charger {
 
   /** EvseManager calls this on every energy update with a usable limit. */
   resumeChargingPowerAvailable(): boolean {
+    if (this.withReasons) {
+      // 2026.02 has no WaitingForEnergy: the energy budget adds or drops the NoEnergy reason.
+      if (this.env.powerAvailable()) {
+        if (this.reasons.has('NoEnergy')) this.dropReason('NoEnergy');
+      } else if (this.transactionActive && (this.current === 'Charging' || this.current === 'ChargingPausedEV' || this.current === 'ChargingPausedEVSE')) {
+        this.pauseWithReason('NoEnergy');
+      }
+      return this.current === 'PrepareCharging' || this.current === 'Charging';
+    }
     if (!this.transactionActive || this.current !== 'WaitingForEnergy' || !this.env.powerAvailable()) return false;
     this.current = 'PrepareCharging';
     this.run();
@@ -179,6 +204,7 @@ export class Charger {
     // With the contactor closed the transaction ends on the contactor-open event, i.e. after
     // ChargingPausedEVSE; with it open it ends right away, before the state machine runs.
     const contactorOpen = this.current !== 'Charging';
+    this.reasons.clear();
     this.current = 'ChargingPausedEVSE';
     this.authorized = false;
     this.stopReason = request.reason;
@@ -226,6 +252,7 @@ export class Charger {
         break;
       case 'Idle':
         if (init) {
+          this.reasons.clear();
           this.deauthorizeInternal();
           // No TransactionFinished here: a transaction interrupted by disable/enable just vanishes.
           this.transactionActive = false;
@@ -246,7 +273,10 @@ export class Charger {
       case 'PrepareCharging':
         if (init) this.emit({ event: 'PrepareCharging', uuid: this.sessionId });
         if (!this.env.powerAvailable()) {
-          this.current = 'WaitingForEnergy';
+          if (this.withReasons) {
+            this.reasons.add('NoEnergy');
+            this.current = 'ChargingPausedEVSE';
+          } else this.current = 'WaitingForEnergy';
         } else if (this.env.carWantsPower()) {
           this.emit({ event: 'ChargingStarted', uuid: this.sessionId });
           this.current = 'Charging';
@@ -254,22 +284,27 @@ export class Charger {
         break;
       case 'Charging':
         if (!this.env.powerAvailable()) {
-          this.current = 'WaitingForEnergy';
+          if (this.withReasons) this.pauseWithReason('NoEnergy');
+          else this.current = 'WaitingForEnergy';
           break;
         }
-        if (init && this.previous !== 'PrepareCharging') this.emit({ event: 'ChargingResumed', uuid: this.sessionId });
+        // 2026.02 has no ChargingResumed: the car coming back from its own pause starts charging again.
+        if (init && this.previous !== 'PrepareCharging') this.emit({ event: this.withReasons ? 'ChargingStarted' : 'ChargingResumed', uuid: this.sessionId });
         if (!this.env.carWantsPower()) this.current = 'ChargingPausedEV';
         break;
       case 'ChargingPausedEV':
         if (!this.env.powerAvailable()) {
-          this.current = 'WaitingForEnergy';
+          if (this.withReasons) {
+            this.reasons.add('NoEnergy');
+            this.current = 'ChargingPausedEVSE';
+          } else this.current = 'WaitingForEnergy';
           break;
         }
         if (init) this.emit({ event: 'ChargingPausedEV', uuid: this.sessionId });
         if (this.env.carWantsPower()) this.current = 'Charging';
         break;
       case 'ChargingPausedEVSE':
-        if (init) this.emit({ event: 'ChargingPausedEVSE', uuid: this.sessionId });
+        if (init) this.emitPaused();
         break;
       case 'WaitingForEnergy':
         if (init) this.emit({ event: 'WaitingForEnergy', uuid: this.sessionId });
@@ -288,6 +323,40 @@ export class Charger {
         this.current = 'Idle';
         break;
     }
+  }
+
+  /**
+   * 2026.02: Charging -> StoppingCharging -> ChargingPausedEVSE with the reasons; already paused, a new
+   * ChargingPausedEVSE event whenever the set of reasons changes.
+   */
+  private pauseWithReason(reason: PauseReason): boolean {
+    const paused = this.current === 'ChargingPausedEVSE';
+    if (!paused && this.current !== 'Charging') return false;
+    if (this.reasons.has(reason)) return true;
+    this.reasons.add(reason);
+    if (paused) {
+      this.emitPaused();
+      return true;
+    }
+    this.emit({ event: 'StoppingCharging', uuid: this.sessionId });
+    this.current = 'ChargingPausedEVSE';
+    this.run();
+    return true;
+  }
+
+  /** 2026.02: the last reason gone, the EVSE resumes through PrepareCharging -> ChargingStarted. */
+  private dropReason(reason: PauseReason): void {
+    if (!this.reasons.delete(reason) || this.current !== 'ChargingPausedEVSE') return;
+    if (this.reasons.size > 0) {
+      this.emitPaused();
+      return;
+    }
+    this.current = 'PrepareCharging';
+    this.run();
+  }
+
+  private emitPaused(): void {
+    this.emit({ event: 'ChargingPausedEVSE', uuid: this.sessionId, ...(this.withReasons && this.reasons.size > 0 ? { pauseReasons: [...this.reasons] } : {}) });
   }
 
   private grantAuthorization(token: ProvidedIdToken): void {

@@ -4,16 +4,20 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { loadScenarioFile, scenarioModuleIds, type Scenario } from './scenario.js';
 import type { SimLimitsModule } from './external-limits.js';
 import { startSimulator } from './simulator.js';
+import { DEFAULT_EVEREST_RELEASE, EVEREST_RELEASES, type EverestRelease } from '../everest/release.js';
 
 export const SIM_USAGE = `usage: evse-priority sim [--url <mqtt-url>] [--module-id <id> ...] [--scenario <file>] [--seed N]
                          [--limits-module <module_id>=<limits_module_id> ...]
                          [--prefix P] [--api-version V] [--heartbeat-ms N] [--powermeter-ms N] [--comm-check-s N]
+                         [--everest-release 2025.11|2026.02]
   Simulates EVerest evse_manager_consumer_API modules on an MQTT broker.
   --limits-module puts an EnergyNode with an external_energy_limits_consumer_API module above an EVSE
   (current control); without it the scenario's limits_modules are used.
   Without --url an embedded broker is started on a free port (its URL is logged).
   Without --module-id the module ids of the scenario are used (or evse_1).
-  --seed N without --scenario runs seeded random arrivals and departures.`;
+  --seed N without --scenario runs seeded random arrivals and departures.
+  --everest-release picks the EVerest release to play (default ${DEFAULT_EVEREST_RELEASE}): events, pause/resume
+  sequences, limits or enforced_limits, routes.`;
 
 function integer(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -39,6 +43,7 @@ function parseSimArgs(argv: string[]) {
         'heartbeat-ms': { type: 'string' },
         'powermeter-ms': { type: 'string' },
         'comm-check-s': { type: 'string' },
+        'everest-release': { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -53,6 +58,10 @@ export async function runSimCommand(argv: string[], logger: Logger): Promise<() 
   const heartbeatIntervalMs = integer('heartbeat-ms', values['heartbeat-ms']);
   const powermeterIntervalMs = integer('powermeter-ms', values['powermeter-ms']);
   const communicationCheckTimeoutS = integer('comm-check-s', values['comm-check-s']);
+  const release = values['everest-release'] ?? DEFAULT_EVEREST_RELEASE;
+  if (!(EVEREST_RELEASES as readonly string[]).includes(release)) {
+    throw new Error(`--everest-release must be one of ${EVEREST_RELEASES.join(', ')}, got '${release}'\n${SIM_USAGE}`);
+  }
   const scenario: Scenario | undefined = values.scenario ? await loadScenarioFile(values.scenario) : undefined;
   const moduleIds = values['module-id'] ?? (scenario ? scenarioModuleIds(scenario) : []);
   if (moduleIds.length === 0) moduleIds.push('evse_1');
@@ -81,6 +90,7 @@ export async function runSimCommand(argv: string[], logger: Logger): Promise<() 
       ...(heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs } : {}),
       ...(powermeterIntervalMs !== undefined ? { powermeterIntervalMs } : {}),
       ...(communicationCheckTimeoutS !== undefined ? { communicationCheckTimeoutS } : {}),
+      evse: { release: release as EverestRelease },
     });
     return async () => {
       await sim.stop();

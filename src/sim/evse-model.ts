@@ -12,6 +12,7 @@ import type {
   SessionEvent,
   StopTransactionRequest,
 } from '../everest/payloads.js';
+import { publishesE2m, type EverestRelease } from '../everest/release.js';
 import { Charger, type ChargerSignal, type ChargerState } from './charger.js';
 import { CommunicationFaultWatch } from './comm-check.js';
 import {
@@ -41,6 +42,8 @@ export interface EvseModelConfig {
   initialMeterWh?: number;
   communicationCheckTimeoutS?: number;
   newSessionId?: () => string;
+  /** Which EVerest release to play (default 2025.11); see src/everest/release.ts. */
+  release?: EverestRelease;
 }
 
 export interface CarProfile {
@@ -61,7 +64,7 @@ export const DEFAULT_TOKEN: ProvidedIdToken = {
   authorization_type: 'RFID',
 };
 
-type OutputVar = 'session_event' | 'session_info' | 'powermeter' | 'limits' | 'enforced_limits' | 'evse_id' | 'hw_capabilities' | 'ev_info';
+type OutputVar = 'session_event' | 'session_info' | 'powermeter' | 'limits' | 'enforced_limits' | 'evse_id' | 'hw_capabilities' | 'ev_info' | 'hlc_session_failed';
 export type ModelOutput = { [K in OutputVar]: { name: K; payload: E2mPayloads[K] } }[OutputVar];
 
 interface CarState {
@@ -103,6 +106,7 @@ export class EvseModel {
   readonly hw: EvseHardware;
   readonly managerUuid: string;
   readonly comm: CommunicationFaultWatch;
+  readonly release: EverestRelease;
   private charger!: Charger;
   private info!: SessionInfoTracker;
   private outbox: ModelOutput[] = [];
@@ -128,6 +132,7 @@ export class EvseModel {
       connectors: config.connectors ?? 1,
     };
     this.managerUuid = `evse_manager_${config.evseIndex}`;
+    this.release = config.release ?? '2025.11';
     this.comm = new CommunicationFaultWatch(config.communicationCheckTimeoutS ?? 5);
     this.meterWh = config.initialMeterWh ?? config.evseIndex * 1_000_000;
     this.limitA = config.initialLimitA ?? this.hw.maxCurrentA;
@@ -294,6 +299,13 @@ export class EvseModel {
     });
   }
 
+  /** An ISO 15118 session failure (release 2026.02 reports it on e2m/hlc_session_failed). */
+  hlcSessionFailed(reason: string, now: number): void {
+    this.advance(now);
+    if (!publishesE2m(this.release, 'hlc_session_failed')) return;
+    this.outbox.push({ name: 'hlc_session_failed', payload: { uuid: this.charger.session.id, reason } });
+  }
+
   /** A process restart: fresh state machine, enable table, comm check and session info; the meter and the car stay. */
   restart(now: number): void {
     this.advance(now);
@@ -327,7 +339,7 @@ export class EvseModel {
       freeService: () => this.car?.profile.autoAuthorize ?? false,
       newSessionId: () => this.newSessionId(),
       signal: (s) => this.signal(s),
-    });
+    }, this.release);
     this.outbox.push({ name: 'evse_id', payload: this.evseId });
     this.outbox.push({ name: 'hw_capabilities', payload: hwCapabilitiesPayload(this.hw) });
     this.queueLimits(now);
@@ -387,7 +399,7 @@ export class EvseModel {
   private queueLimits(now: number, source?: string): void {
     const current = offeredCurrentA(this.powerInputs());
     const phases = Math.min(this.limitPhases, this.hw.phases) as PhaseCount;
-    this.outbox.push({ name: 'limits', payload: limitsPayload(this.managerUuid, current, phases) });
+    if (publishesE2m(this.release, 'limits')) this.outbox.push({ name: 'limits', payload: limitsPayload(this.managerUuid, current, phases) });
     this.outbox.push({ name: 'enforced_limits', payload: enforcedLimitsPayload(this.managerUuid, current, phases, this.hw.voltageV, now, source) });
   }
 
@@ -442,6 +454,7 @@ export class EvseModel {
       case 'ChargingPausedEV':
       case 'ChargingPausedEVSE':
         event.charging_state_changed_event = { meter_value };
+        if (s.pauseReasons) event.charging_paused_evse = { reasons: s.pauseReasons };
         break;
       case 'Authorized':
       case 'Deauthorized':

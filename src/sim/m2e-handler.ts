@@ -8,6 +8,7 @@ import {
   type M2eSend,
   type StopTransactionRequest,
 } from '../everest/payloads.js';
+import { hasM2eRoute } from '../everest/release.js';
 import type { EvseModel } from './evse-model.js';
 
 export type M2eOutcome =
@@ -42,6 +43,7 @@ function replyToOf(envelope: unknown): string | undefined {
 
 /** Handles one message on `m2e/<name>` the way the API module and EvseManager would. */
 export function handleM2e(model: EvseModel, name: string, raw: Buffer, contract: Contract, now: number): M2eOutcome {
+  if (!hasM2eRoute(model.release, name)) return { kind: 'ignored', reason: `${name}: no such route in EVerest ${model.release}` };
   if (REQUESTS.has(name)) return handleRequest(model, name as M2eRequest, raw, contract, now);
   if (NOT_WIRED.has(name)) return { kind: 'ignored', reason: `${name}: no random_delay module wired` };
   if (!SENDS.has(name)) return { kind: 'ignored', reason: `unknown command ${name}` };
@@ -68,7 +70,15 @@ function handleRequest(model: EvseModel, request: M2eRequest, raw: Buffer, contr
   const parsed = parseJson(raw);
   if (!parsed.ok) return { kind: 'ignored', reason: `${request}: request is not JSON` };
   const replyTo = replyToOf(parsed.value);
-  if (replyTo === undefined) return { kind: 'ignored', reason: `${request}: no headers.replyTo` };
+  if (replyTo === undefined) {
+    if (model.release === '2025.11') return { kind: 'ignored', reason: `${request}: no headers.replyTo` };
+    // 2026.02 executes a request without headers and has nowhere to send the reply.
+    const payload = (parsed.value as { payload?: unknown } | null)?.payload;
+    const checked = contract.validateRequest(request, { headers: { replyTo: 'none' }, ...(payload !== undefined ? { payload } : {}) });
+    if (!checked.ok) return { kind: 'ignored', reason: `${request}: ${checked.reason}` };
+    dispatch(model, request, payload, now);
+    return { kind: 'ignored', reason: `${request}: executed, no headers.replyTo to answer on` };
+  }
   const checked = contract.validateRequest(request, parsed.value);
   if (!checked.ok) return { kind: 'ignored', reason: `${request}: ${checked.reason}` };
   const payload = (parsed.value as { payload?: unknown }).payload;

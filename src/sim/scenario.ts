@@ -38,6 +38,7 @@ const PARAMS: Record<ActionName, { properties?: Record<string, object>; required
   restart: {},
   go_silent: { properties: { duration_s: positive }, required: ['duration_s'] },
   send_garbage: { properties: { topic: { type: 'string', minLength: 1 } } },
+  hlc_session_failed: { properties: { reason: { type: 'string', minLength: 1 } }, required: ['reason'] },
 };
 
 const validateBase = ajv.compile({

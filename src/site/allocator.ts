@@ -11,6 +11,7 @@ import {
   type SessionSnapshot,
   type SiteSnapshot,
 } from './model.js';
+import { foreignPauseCode } from './pause-reasons.js';
 import { clampPriority, classify, compareSessions, leaveReasonFor, schedule, type Entry } from './scheduler.js';
 
 /** A car's draw caps its maximum only once it has charged this long (ramp first, then steady). */
@@ -105,7 +106,7 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
       return leaveOf(s, prio, 'disabled_by_others', 0);
     case 'ChargingPausedEVSE':
       // Held by our limit, or our raised limit has not shown yet: ours. Otherwise someone else paused it.
-      if (!s.pausedByUs && !granted && !s.commandInFlight) return leaveOf(s, prio, 'paused_by_others', 0);
+      if (!s.pausedByUs && !granted && !s.commandInFlight) return leaveOf(s, prio, foreignPauseCode(s.pauseReasons), 0);
       break;
     case 'Charging':
     case 'Preparing':

@@ -64,7 +64,9 @@ export type SiteEvent =
     }
   | { type: 'action'; action: ActionRecord; at: string }
   | { type: 'budget'; max_power_w: number; set_by: string; at: string }
-  | { type: 'liveness'; module_id: string; status: string; at: string };
+  | { type: 'liveness'; module_id: string; status: string; at: string }
+  /** An ISO 15118 session that failed (e2m/hlc_session_failed, release 2026.02): shown, not acted on. */
+  | { type: 'hlc_session_failed'; module_id: string; uuid: string; reason: string; at: string };
 
 export interface SiteSummary {
   max_power_w: number;
@@ -166,6 +168,15 @@ export class SiteController {
         .subscribe(() => this.requestRecompute()),
     );
     this.subscriptions.push(...this.ingest.start());
+    // An ISO 15118 failure is news for operators (SSE, webhooks, metrics), not an input to the plan.
+    for (const { moduleId } of this.options.evses) {
+      this.subscriptions.push(
+        this.options.client
+          .evse(moduleId)
+          .on('hlc_session_failed')
+          .subscribe(({ uuid, reason }) => this.emit({ type: 'hlc_session_failed', module_id: moduleId, uuid, reason, at: this.iso() })),
+      );
+    }
     this.subscriptions.push(
       heartbeat.events$.subscribe((event) => {
         // The monitor also watches the limits modules (external_energy_limits_consumer_API): their

@@ -22,6 +22,7 @@ import { isFinal, type ActionOrigin, type ActionRecord, type ActionRequest, type
 import { limitVerdict, type SentLimit } from './calm.js';
 import type { EvseView } from './evse-view.js';
 import type { DecisionKind } from './model.js';
+import { resumable } from './pause-reasons.js';
 
 /** The slice of the EVerest client the enforcer needs. */
 export type CommandPort = Pick<EverestClient, 'request'>;
@@ -411,7 +412,8 @@ export class Enforcer {
     // with Unassigned: a blind Enable would override other sources' decisions.
     if (lane.claim === 'unknown' || lane.claim === 'disable') return 'release';
     if (lane.desired === 'pause' && view.state === 'Charging') return 'pause';
-    if (lane.desired === 'charge' && view.state === 'ChargingPausedEVSE') return 'resume';
+    // A pause EVerest holds by itself (NoEnergy, Error) ends by itself; resume_charging would not end it.
+    if (lane.desired === 'charge' && view.state === 'ChargingPausedEVSE' && resumable(view.pauseReasons)) return 'resume';
     return undefined;
   }
 

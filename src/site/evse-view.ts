@@ -34,8 +34,11 @@ export interface EvseView {
    */
   peakPowerW?: number;
   meterWh?: number;
-  limits?: { maxCurrentA: number; phases: number };
+  /** From e2m/limits, or (release 2026.02, which has no limits) from enforced_limits. */
+  limits?: { maxCurrentA: number; phases: number; from: 'limits' | 'enforced_limits' };
   enforcedLimitW?: number;
+  /** ChargingPausedEVSE: why EVerest holds the car (release 2026.02; absent before). */
+  pauseReasons?: readonly string[];
   hw?: { maxCurrentA: number; minCurrentA?: number; maxPhases: number; connectorType?: string };
   /** The car's maximum power from `ev_info.maximum_power_limit`, W, for the current session. */
   evMaxPowerW?: number;
@@ -105,11 +108,9 @@ export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number):
       return withPeak(next, nowMs);
     }
     case 'limits':
-      return { ...view, limits: { maxCurrentA: input.value.max_current, phases: input.value.nr_of_phases_available } };
-    case 'enforced_limits': {
-      const total = input.value.limits_root_side.total_power_W?.value;
-      return total === undefined ? view : { ...view, enforcedLimitW: total };
-    }
+      return { ...view, limits: { maxCurrentA: input.value.max_current, phases: input.value.nr_of_phases_available, from: 'limits' } };
+    case 'enforced_limits':
+      return onEnforcedLimits(view, input.value);
     case 'hw_capabilities':
       return {
         ...view,
@@ -133,7 +134,26 @@ export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number):
   }
 }
 
+/** The power cap always; the current limit only where EVerest sends no e2m/limits (2025.12 and later). */
+function onEnforcedLimits(view: EvseView, value: EnforcedLimits): EvseView {
+  const side = value.limits_root_side;
+  const total = side.total_power_W?.value;
+  const current = side.ac_max_current_A?.value;
+  const next = total === undefined ? view : { ...view, enforcedLimitW: total };
+  if (current === undefined || view.limits?.from === 'limits') return next;
+  const phases = side.ac_max_phase_count?.value ?? view.limits?.phases ?? view.hw?.maxPhases ?? 3;
+  return { ...next, limits: { maxCurrentA: current, phases, from: 'enforced_limits' } };
+}
+
 function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseView {
+  const next = onSessionEventState(view, ev, nowMs);
+  // Reasons describe one ChargingPausedEVSE; they go when the EVSE leaves it.
+  if (next.state !== 'ChargingPausedEVSE') return next.pauseReasons === undefined ? next : { ...next, pauseReasons: undefined };
+  if (ev.event === 'ChargingPausedEVSE') return { ...next, pauseReasons: ev.charging_paused_evse?.reasons ?? undefined };
+  return next;
+}
+
+function onSessionEventState(view: EvseView, ev: SessionEvent, nowMs: number): EvseView {
   const base: EvseView = { ...view, eventsSeen: true, lastEvent: { event: ev.event, atMs: nowMs } };
   const connectorId = ev.connector_id ?? 1;
   const meterOf = (m?: { meter_value: Powermeter }) => m?.meter_value.energy_Wh_import.total;

@@ -26,6 +26,8 @@ export interface SessionSnapshot {
   moduleId: string;
   connectorId: number;
   evseState: EvseState;
+  /** ChargingPausedEVSE: EVerest's reasons (release 2026.02: UserPause, NoEnergy, Error). */
+  pauseReasons?: readonly string[];
   pausedByUs: boolean;
   /** Plug-in time; breaks ties between equal priorities (first come, first served). */
   arrivalMs: number;
@@ -102,6 +104,8 @@ export type ReasonCode =
   | 'offline'
   | 'paused_by_ev'
   | 'paused_by_others'
+  | 'paused_no_energy'
+  | 'paused_fault'
   | 'disabled_by_others'
   | 'not_ready'
   | 'no_session'

@@ -1,6 +1,7 @@
 // The priority scheduler: snapshot + config + now -> one decision per connector. Pure (no I/O, no
 // clock) so that the same inputs always give the same decisions, whatever the input order.
 import { PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN } from '../priorities/model.js';
+import { foreignPauseCode } from './pause-reasons.js';
 import {
   FALLBACK_CURRENT_A,
   type Decision,
@@ -180,7 +181,7 @@ export function classify(s: SessionSnapshot, voltageV: number, config: Scheduler
       // Not paused by us: either our resume/enable is on its way (granted or in flight), or another
       // party (user pause, EVerest's own energy management, OCPP) stopped it and we keep out.
       const granted = s.commandInFlight || reservationOf(s, nominalW, measured, config, nowMs) !== undefined;
-      if (!granted) return leaveEntry(s, prio, state === 'Disabled' ? 'disabled_by_others' : 'paused_by_others', 0);
+      if (!granted) return leaveEntry(s, prio, state === 'Disabled' ? 'disabled_by_others' : foreignPauseCode(s.pauseReasons), 0);
       isOn = true;
       break;
     }
@@ -298,7 +299,11 @@ export function leaveReasonFor(s: SessionSnapshot, code: ReasonCode, countedW: n
     case 'paused_by_ev':
       return 'paused by the car: its power is free for others';
     case 'paused_by_others':
-      return 'paused on the EVSE side by someone else: left alone';
+      return s.pauseReasons?.includes('UserPause') ? 'paused on the EVSE side by a person (UserPause): left alone' : 'paused on the EVSE side by someone else: left alone';
+    case 'paused_no_energy':
+      return "paused by EVerest's energy manager (NoEnergy): it resumes by itself once 6 A are available";
+    case 'paused_fault':
+      return 'paused by a fault on the EVSE (Error): left alone';
     case 'disabled_by_others':
       return 'disabled by another source: left alone';
     case 'not_ready':

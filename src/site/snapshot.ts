@@ -38,6 +38,7 @@ export function buildSnapshot(inputs: SnapshotInputs): SiteSnapshot {
       moduleId: view.moduleId,
       connectorId: view.connectorId,
       evseState: view.state,
+      ...(view.pauseReasons ? { pauseReasons: view.pauseReasons } : {}),
       pausedByUs: hold.pausedByUs,
       arrivalMs: view.session.startedAtMs,
       priority: inputs.priorityOf(view.moduleId, view.connectorId),

@@ -5,6 +5,7 @@ import { InvalidReplyError, RequestTimeoutError, UnknownEvseError } from '../../
 import { externalLimitsMessage } from '../../src/everest/external-limits.js';
 import { CommunicationCheck, HeartbeatMonitor, type LivenessEvent } from '../../src/everest/liveness.js';
 import { E2M_VARS, M2E_REQUESTS, M2E_SENDS } from '../../src/everest/payloads.js';
+import { RouteRemovedError } from '../../src/everest/release.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { clientStack, quietLogger, rawClient, type ClientStack } from '../support/everest-stack.js';
 import { collect, sleep, waitFor } from '../support/wait.js';
@@ -49,8 +50,8 @@ describe('EverestClient against a real broker', () => {
     await Promise.all(extras.splice(0).map((c) => c.endAsync()));
   });
 
-  it('sends every request with a unique replyTo envelope and the payload EVerest expects', async () => {
-    stack = await clientStack(broker.url, EVSES);
+  it('sends every request with a unique replyTo envelope and the payload EVerest expects (release 2025.11, every route)', async () => {
+    stack = await clientStack(broker.url, EVSES, { release: '2025.11' });
     const watcher = await rawClient(broker.url);
     extras.push(watcher);
     const wire = await collect(watcher, `${BASE}/evse_a/m2e/#`);
@@ -98,8 +99,24 @@ describe('EverestClient against a real broker', () => {
     expect(stack.client.pendingCount).toBe(0);
   });
 
+  it('release 2026.02: a command whose route EVerest removed is refused at once, naming the release, and never published', async () => {
+    stack = await clientStack(broker.url, EVSES, { release: '2026.02' });
+    const watcher = await rawClient(broker.url);
+    extras.push(watcher);
+    const wire = await collect(watcher, `${BASE}/evse_a/m2e/#`);
+    const evse = stack.client.evse('evse_a');
+    await expect(firstValueFrom(evse.request('reserve', 7))).rejects.toThrow('EVerest 2026.02 has no m2e/reserve route (removed in 2025.12)');
+    await expect(firstValueFrom(evse.request('external_ready_to_start_charging'))).rejects.toThrow(RouteRemovedError);
+    await expect(evse.send('withdraw_authorization', null)).rejects.toThrow('EVerest 2026.02 has no m2e/withdraw_authorization route');
+    // A route the release still has goes out, and serves as the marker that the refused ones did not.
+    await evse.send('communication_check', true);
+    await waitFor(() => wire.messages.length > 0);
+    expect(wire.messages.map((m) => m.topic)).toEqual([`${BASE}/evse_a/m2e/communication_check`]);
+    expect(stack.client.pendingCount).toBe(0);
+  });
+
   it('correlates hundreds of concurrent replies across several EVSEs by reply topic alone', async () => {
-    stack = await clientStack(broker.url, EVSES);
+    stack = await clientStack(broker.url, EVSES, { release: '2025.11' });
     // The peer answers from each request's own payload (i even -> true), in shuffled order, so only
     // correct correlation by reply topic gives every caller its own answer.
     const queue: Array<[string, boolean]> = [];
@@ -230,6 +247,34 @@ describe('EverestClient against a real broker', () => {
     await waitFor(() => limits.length === 1);
     expect(limits[0]).toMatchObject({ max_current: 16, future_field: { x: 1 } });
     expect(stack.metrics.invalidTotal).toBe(0);
+  });
+
+  it('delivers an enum value newer than our contract on a display-only topic (counted as unknown value), drops it on a topic we act on', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    const peer = await rawClient(broker.url);
+    extras.push(peer);
+    const hw: unknown[] = [];
+    const failures: unknown[] = [];
+    const events: unknown[] = [];
+    const evse = stack.client.evse('evse_a');
+    evse.on('hw_capabilities').subscribe((v) => hw.push(v));
+    evse.on('hlc_session_failed').subscribe((v) => failures.push(v));
+    evse.on('session_event').subscribe((v) => events.push(v));
+    const hwCaps = { max_current_A_import: 32, min_current_A_import: 6, max_phase_count_import: 3, min_phase_count_import: 1, max_current_A_export: 0, min_current_A_export: 0, max_phase_count_export: 3, min_phase_count_export: 1, supports_changing_phases_during_charging: false, connector_type: 'cMCS2030', extra_2027: true };
+    await peer.publishAsync(`${BASE}/evse_a/e2m/hw_capabilities`, JSON.stringify(hwCaps));
+    await peer.publishAsync(`${BASE}/evse_a/e2m/hlc_session_failed`, JSON.stringify({ uuid: 's1', reason: 'SomeReasonFrom2027' }));
+    // session_event drives decisions: an event name we do not know is invalid, whatever release sent it.
+    await peer.publishAsync(`${BASE}/evse_a/e2m/session_event`, JSON.stringify({ uuid: 's1', event: 'ChargingTeleported', timestamp: '2026-02-01T10:00:00Z' }));
+    await waitFor(() => hw.length === 1 && failures.length === 1 && stack.metrics.invalidTotal === 1);
+    expect(hw[0]).toMatchObject({ connector_type: 'cMCS2030', extra_2027: true });
+    expect(failures[0]).toEqual({ uuid: 's1', reason: 'SomeReasonFrom2027' });
+    expect(events).toEqual([]);
+    expect(stack.metrics.unknownValueByName.get('hw_capabilities')).toBe(1);
+    expect(stack.metrics.invalidByName.get('session_event')).toBe(1);
+    // A display-only payload that breaks more than an enum (a required field missing) is still invalid.
+    await peer.publishAsync(`${BASE}/evse_a/e2m/hw_capabilities`, JSON.stringify({ ...hwCaps, max_current_A_import: undefined }));
+    await waitFor(() => stack.metrics.invalidByName.get('hw_capabilities') === 1);
+    expect(hw).toHaveLength(1);
   });
 
   it('watches the heartbeat: online, counter gaps, restarts, the old {} form and silence', async () => {

@@ -1,16 +1,18 @@
 // End to end: HTTP -> store -> scheduler -> enforcer -> MQTT -> simulated EVerest, and back.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVEREST_RELEASES } from '../../src/everest/release.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
 import { startHarness, type Harness } from '../support/api-harness.js';
 
+describe.each(EVEREST_RELEASES)('HTTP API against the simulated EVerest %s', (release) => {
 let broker: TestBroker;
 let h: Harness;
 
 beforeAll(async () => {
   broker = await startBroker();
   // Room for one 11 kW car at a time.
-  h = await startHarness(broker, { tokens: ['sim-token-0123456789'], config: { site: { max_power_w: 11_500 } } });
+  h = await startHarness(broker, { tokens: ['sim-token-0123456789'], config: { site: { max_power_w: 11_500 }, everest: { release } } });
 });
 afterAll(async () => {
   await h?.stop();
@@ -41,7 +43,7 @@ it('a priority PUT over HTTP moves the power to the other car', async () => {
   }, { timeoutMs: 15_000, message: () => `still charging: ${charging().join(', ')}` });
 
   // The module's own view follows the simulator a meter reading later; the API must show it then.
-  type EvseDto = { module_id: string; status: string; priority: number; decision: { decision: string } | null };
+  type EvseDto = { module_id: string; status: string; priority: number; decision: { decision: string } | null; pause_reasons: string[] | null };
   let last = '';
   await waitFor(async () => {
     const evses = ((await h.call('GET', '/v1/evses')).body as { data: EvseDto[] }).data;
@@ -51,7 +53,11 @@ it('a priority PUT over HTTP moves the power to the other car', async () => {
     const loser = byId.get(first ?? '');
     return (
       winner?.status === 'CHARGING' && winner.priority === 9 && winner.decision?.decision === 'charge' &&
-      loser?.status === 'BLOCKED' && loser.priority === 0 && loser.decision?.decision === 'pause'
+      loser?.status === 'BLOCKED' && loser.priority === 0 && loser.decision?.decision === 'pause' &&
+      // 2026.02 tells why the EVSE pauses (our pause_charging: UserPause); 2025.11 cannot.
+      JSON.stringify(loser.pause_reasons) === JSON.stringify(release === '2026.02' ? ['UserPause'] : null) &&
+      winner.pause_reasons === null
     );
   }, { timeoutMs: 5000, message: () => `GET /v1/evses: ${last}` });
+});
 });

@@ -4,6 +4,8 @@ import { startBroker, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/everest-stack.js';
 import { arrive, siteStack, type SiteStack } from '../support/site-stack.js';
 import { collect, sleep, waitFor, type Collector } from '../support/wait.js';
+import { EVEREST_RELEASES, type EverestRelease } from '../../src/everest/release.js';
+import type { ActionRecord } from '../../src/site/actions.js';
 
 const BASE = 'everest_api/1/evse_manager_consumer';
 const BUDGET_W = 22_000;
@@ -51,17 +53,23 @@ describe('user priorities enforced against the simulator through a real broker',
     await stack?.close();
   });
 
-  async function start(): Promise<void> {
+  /** Final action records, to prove each command went out once (no retry, no timeout). */
+  let finished: ActionRecord[] = [];
+  async function start(release?: EverestRelease): Promise<void> {
     watcher = await rawClient(broker.url);
     wire = await collect(watcher, `${BASE}/#`);
-    stack = await siteStack(broker.url);
+    stack = await siteStack(broker.url, release ? { everest: { release } } : {});
+    finished = [];
+    stack.app.module.site.events$.subscribe((e) => {
+      if (e.type === 'action' && e.action.status !== 'requested' && e.action.status !== 'in_flight') finished.push(e.action);
+    });
   }
 
   const simState = (id: string) => stack.sim.evse(id).snapshot().state;
   const simPowerW = () => ['evse_1', 'evse_2', 'evse_3'].reduce((sum, id) => sum + stack.sim.evse(id).snapshot().powerW, 0);
 
-  it('budget for two: the third car is held, a priority swaps them once on-time allows, deleting it restores order; one command in flight per EVSE', async () => {
-    await start();
+  it.each(EVEREST_RELEASES)('EVerest %s: budget for two: the third car is held, a priority swaps them once on-time allows, deleting it restores order; one command in flight per EVSE, none retried', async (release) => {
+    await start(release);
     arrive(stack.sim, 'evse_1');
     await waitFor(() => simState('evse_1') === 'Charging', { message: 'evse_1 charging' });
     arrive(stack.sim, 'evse_2');
@@ -100,10 +108,21 @@ describe('user priorities enforced against the simulator through a real broker',
     expect(burstViolations(wire)).toEqual([]);
     const commands = wire.messages.filter((m) => /\/m2e\/(pause_charging|resume_charging|enable_disable)$/.test(m.topic));
     expect(commands.length).toBeGreaterThanOrEqual(4);
-  });
+    // Both releases' pause and resume sequences confirm the first command: no retry, no timeout.
+    const pauseResume = finished.filter((a) => a.type === 'pause' || a.type === 'resume');
+    expect(pauseResume.length).toBeGreaterThanOrEqual(2);
+    expect(pauseResume.map((a) => `${a.type}:${a.status}:${a.attempts}`).filter((x) => !x.endsWith(':completed:1'))).toEqual([]);
+    if (release === '2026.02') {
+      // The held car's pause is ours, and EVerest says so: UserPause, in the view and in the API.
+      expect(stack.view('evse_3').pauseReasons).toEqual(['UserPause']);
+      expect(stack.app.service.evse('evse_3')?.pause_reasons).toEqual(['UserPause']);
+      expect(wire.messages.some((m) => m.topic.endsWith('/e2m/limits'))).toBe(false);
+      expect(stack.view('evse_1').limits).toMatchObject({ from: 'enforced_limits', maxCurrentA: 16 });
+    }
+  }, 60_000);
 
-  it('a car that pauses itself frees its power for the waiting one', async () => {
-    await start();
+  it.each(EVEREST_RELEASES)('EVerest %s: a car that pauses itself frees its power for the waiting one', async (release) => {
+    await start(release);
     arrive(stack.sim, 'evse_1');
     arrive(stack.sim, 'evse_2');
     await waitFor(() => simState('evse_1') === 'Charging' && simState('evse_2') === 'Charging');
@@ -118,8 +137,8 @@ describe('user priorities enforced against the simulator through a real broker',
     expect(burstViolations(wire)).toEqual([]);
   });
 
-  it('leaves a stale EVSE alone: no command while its heartbeat is silent', async () => {
-    await start();
+  it.each(EVEREST_RELEASES)('EVerest %s: leaves a stale EVSE alone: no command while its heartbeat is silent', async (release) => {
+    await start(release);
     arrive(stack.sim, 'evse_1');
     arrive(stack.sim, 'evse_2');
     await waitFor(() => simState('evse_1') === 'Charging' && simState('evse_2') === 'Charging');
@@ -133,6 +152,21 @@ describe('user priorities enforced against the simulator through a real broker',
     expect(toSilent).toEqual([]);
     expect(stack.app.service.evse('evse_1')?.decision?.reason_code).toBe('offline');
     expect(stack.app.service.evse('evse_1')?.status).toBe('INOPERATIVE');
+  });
+
+  it('EVerest 2026.02: a NoEnergy pause is the energy manager\'s: shown with its reason, never "resumed" by us, ends by itself', async () => {
+    await start('2026.02');
+    arrive(stack.sim, 'evse_1');
+    await waitFor(() => simState('evse_1') === 'Charging', { message: 'evse_1 charging' });
+    stack.sim.apply({ module_id: 'evse_1', action: 'set_limit', current_a: 5 });
+    await waitFor(() => stack.app.service.evse('evse_1')?.decision?.reason_code === 'paused_no_energy', {
+      timeoutMs: 8000,
+      message: () => `decision ${JSON.stringify(stack.app.service.evse('evse_1')?.decision)}`,
+    });
+    expect(stack.app.service.evse('evse_1')).toMatchObject({ state: 'ChargingPausedEVSE', pause_reasons: ['NoEnergy'] });
+    stack.sim.apply({ module_id: 'evse_1', action: 'set_limit', current_a: 16 });
+    await waitFor(() => simState('evse_1') === 'Charging' && stack.view('evse_1').state === 'Charging', { message: 'resumed by EVerest itself' });
+    expect(wire.messages.filter((m) => /\/m2e\/(resume_charging|pause_charging)$/.test(m.topic))).toEqual([]);
   });
 
   it('keeps every acknowledged priority across a restart of the module', async () => {
@@ -157,7 +191,7 @@ describe('user priorities enforced against the simulator through a real broker',
   });
 });
 
-describe("the module's view tracks the simulator", () => {
+describe.each(EVEREST_RELEASES)("the module's view tracks the simulator (EVerest %s)", (release) => {
   let broker: TestBroker;
   let stack: SiteStack;
 
@@ -170,7 +204,7 @@ describe("the module's view tracks the simulator", () => {
   });
 
   it('through a full session, an EVerest restart and a silent period', async () => {
-    stack = await siteStack(broker.url);
+    stack = await siteStack(broker.url, { everest: { release } });
     const { sim } = stack;
     expect(stack.view('evse_1').evseId).toBe(sim.evse('evse_1').evseId);
 
@@ -183,6 +217,20 @@ describe("the module's view tracks the simulator", () => {
       return Math.abs(v.powerW - s.powerW) <= 50 && s.carChargedWh > 0 && Math.abs(v.energyWh - s.carChargedWh) <= 5;
     }, { message: () => `power/energy (module ${JSON.stringify({ p: stack.view('evse_1').powerW, e: stack.view('evse_1').energyWh })}, sim ${JSON.stringify(sim.evse('evse_1').snapshot())})` });
     expect(stack.app.service.evse('evse_1')?.status).toBe('CHARGING');
+
+    // An ISO 15118 failure is an event (SSE, webhooks) and a metric; release 2025.11 never sends one.
+    const hlc: unknown[] = [];
+    const sub = stack.app.module.site.events$.subscribe((e) => e.type === 'hlc_session_failed' && hlc.push(e));
+    sim.apply({ module_id: 'evse_1', action: 'hlc_session_failed', reason: 'FailedTLSHandshake' });
+    if (release === '2026.02') {
+      await waitFor(() => hlc.length === 1, { message: 'hlc_session_failed event' });
+      expect(hlc[0]).toMatchObject({ type: 'hlc_session_failed', module_id: 'evse_1', reason: 'FailedTLSHandshake' });
+      expect(await stack.app.metrics.metricsText()).toContain('evse_priority_hlc_session_failures_total{module_id="evse_1",reason="FailedTLSHandshake"} 1');
+    } else {
+      await sleep(300);
+      expect(hlc).toEqual([]);
+    }
+    sub.unsubscribe();
 
     sim.apply({ module_id: 'evse_1', action: 'unplug' });
     await waitFor(() => stack.view('evse_1').state === 'Unplugged' && stack.view('evse_1').session === undefined);

@@ -122,7 +122,7 @@ export async function startHarness(broker: TestBroker, options: HarnessOptions =
     powermeterIntervalMs: 500,
     communicationCheckTimeoutS: 5,
     // 16 A x 3 phases = 11 kW per EVSE, as in config/demo.yaml: the scheduler sizes a waiting car by its EVSE.
-    evse: { hwMaxCurrentA: 16 },
+    evse: { hwMaxCurrentA: 16, release: config.everest.release },
     logger,
     contract,
   });

@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import type { EverestRelease } from '../../src/everest/release.js';
 import { pino, type Logger } from 'pino';
 import { EverestClient } from '../../src/everest/client.js';
 import { loadContract, type Contract } from '../../src/everest/contract.js';
@@ -30,7 +31,7 @@ export interface ClientStack {
 export async function clientStack(
   url: string,
   moduleIds: string[],
-  opts: { requestTimeoutMs?: number; reconnectMaxMs?: number; statusTopic?: string; protocolVersion?: 4 | 5; prefix?: string; apiVersion?: string } = {},
+  opts: { requestTimeoutMs?: number; reconnectMaxMs?: number; statusTopic?: string; protocolVersion?: 4 | 5; prefix?: string; apiVersion?: string; release?: EverestRelease } = {},
 ): Promise<ClientStack> {
   const contract = await sharedContract();
   const logger = quietLogger();
@@ -45,7 +46,7 @@ export async function clientStack(
     ...(opts.protocolVersion ? { protocolVersion: opts.protocolVersion } : {}),
     ...(opts.statusTopic ? { statusTopic: opts.statusTopic } : {}),
   });
-  const client = new EverestClient({ transport, contract, topics, logger, requestTimeoutMs: opts.requestTimeoutMs ?? 2000, metrics });
+  const client = new EverestClient({ transport, contract, topics, logger, requestTimeoutMs: opts.requestTimeoutMs ?? 2000, metrics, ...(opts.release ? { release: opts.release } : {}) });
   await client.addEvses(moduleIds);
   return {
     transport,

@@ -18,7 +18,6 @@ export function fastConfig(url: string, storeDir: string, overrides: DeepPartial
     overrides: {
       instance: `e2e${Math.random().toString(16).slice(2, 8)}`,
       mqtt: { url, reconnect_min_ms: 100, reconnect_max_ms: 500 },
-      everest: { heartbeat_timeout_ms: 1500, request_timeout_ms: 2000, communication_check_interval_ms: 500 },
       evses: SITE_EVSES.map((module_id, i) => ({
         module_id,
         serial_number: `SN-${i + 1}`,
@@ -33,6 +32,7 @@ export function fastConfig(url: string, storeDir: string, overrides: DeepPartial
       store: { dir: storeDir },
       http: { enabled: false, port: 0 },
       ...overrides,
+      everest: { heartbeat_timeout_ms: 1500, request_timeout_ms: 2000, communication_check_interval_ms: 500, ...overrides.everest },
     },
   });
 }
@@ -62,8 +62,9 @@ export async function siteStack(url: string, overrides: DeepPartial<Config> = {}
     powermeterIntervalMs: 250,
     logger: quietLogger(),
     contract,
-    // 16 A hardware, like the configured EVSEs: an 11 kW car can draw all of it.
-    evse: { hwMaxCurrentA: 16, hwPhases: 3 },
+    // 16 A hardware, like the configured EVSEs: an 11 kW car can draw all of it. EVerest runs the release
+    // the module is configured for (everest.release).
+    evse: { hwMaxCurrentA: 16, hwPhases: 3, release: config.everest.release },
   });
   const stack: SiteStack = {
     sim,

@@ -25,6 +25,7 @@ describe('defaults', () => {
         reconnect_max_ms: 1000,
       },
       everest: {
+        release: '2026.02',
         topic_prefix: '',
         api_version: '1',
         communication_check_interval_ms: 1000,

@@ -38,6 +38,16 @@ const eventData: Record<EventType, JsonSchema> = {
   },
   site: siteFiguresSchema,
   evse: evseStatusSchema,
+  hlc_session_failed: {
+    type: 'object',
+    description: 'EVerest reported a failed ISO 15118 session (e2m/hlc_session_failed, release 2026.02).',
+    required: ['module_id', 'uuid', 'reason'],
+    properties: {
+      module_id: { type: 'string' },
+      uuid: { type: 'string', description: 'The EVerest session uuid.' },
+      reason: { type: 'string', description: "EVerest's reason, passed on as it came (values newer than ours included)." },
+    },
+  },
 };
 
 /** The JSON of one event: the SSE `data` line and the webhook request body. */

@@ -42,6 +42,7 @@ export const evseStatusSchema = {
     'connectors',
     'status',
     'state',
+    'pause_reasons',
     'connector_id',
     'session',
     'power_w',
@@ -73,6 +74,12 @@ export const evseStatusSchema = {
     },
     status: { type: 'string', enum: OCPI_STATUSES, description: 'OCPI EVSE status mapped from the EVerest state.' },
     state: { type: 'string', description: 'EVerest EvseManager state, e.g. Charging, ChargingPausedEVSE.' },
+    pause_reasons: {
+      type: ['array', 'null'],
+      items: { type: 'string' },
+      description:
+        'In ChargingPausedEVSE, why EVerest holds the car (release 2026.02): UserPause (pause_charging: ours or a person), NoEnergy (the energy manager), Error (a fault). null in other states and from release 2025.11.',
+    },
     connector_id: { type: 'integer', description: 'Connector of the current or last session.' },
     session: {
       type: ['object', 'null'],
