@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Observable, Subscription } from 'rxjs';
 import type { WebhookConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import { redactUrlsIn } from '../log/redact.js';
 import { FREQUENT_EVENT_TYPES, type ApiEvent } from './events.js';
 
 export const SIGNATURE_HEADER = 'X-EVSE-Priority-Signature';
@@ -117,7 +118,8 @@ class WebhookTarget {
         if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
       } catch (error) {
         if (this.closing.aborted) return;
-        problem = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+        // fetch repeats the URL (credentials included) in some of its errors.
+        problem = redactUrlsIn(error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error));
       }
       if (attempt < this.options.attempts) {
         try {

@@ -1,14 +1,7 @@
+import { REDACTED, redactUrl } from '../log/redact.js';
 import type { Config } from './types.js';
 
-export const REDACTED = '[redacted]';
-
-/** Scheme, `://`, user and `:` of a URL's authority; the password runs to the last `@` before the path. */
-const URL_PASSWORD = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^:@/?#]*:)[^/?#]*@/;
-
-/** Hides the password in `scheme://user:password@host` so a URL can be printed or logged. */
-export function redactUrl(url: string): string {
-  return url.replace(URL_PASSWORD, `$1${REDACTED}@`);
-}
+export { REDACTED, redactUrl };
 
 /** A copy safe to log or print: every secret the schema knows of is replaced by `[redacted]`. */
 export function redactConfig(config: Config): Config {

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import type { DestinationStream, Level, LevelWithSilent, LoggerOptions } from 'pino';
 import pinoPretty from 'pino-pretty';
-import { REDACTED, redactUrl } from '../config/redact.js';
+import { REDACTED, redactUrl } from './redact.js';
 
 /** The logger every component receives; components derive their own with `.child({ component })`. */
 export type Logger = pino.Logger;

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.js';
+import { redactUrl } from '../log/redact.js';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged } from 'rxjs';
 import { backoffDelay } from './backoff.js';
 
@@ -215,15 +216,4 @@ function tlsOptions(tls: TransportTls | undefined): Partial<IClientOptions> {
     ...(tls.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
     rejectUnauthorized: tls.rejectUnauthorized ?? true,
   };
-}
-
-/** URLs may carry credentials (mqtt://user:pass@host); never log them. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable url>';
-  }
 }

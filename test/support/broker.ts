@@ -11,6 +11,7 @@
  *   c) local-mosquitto  a `mosquitto` binary exists: child process with a generated config in a temp dir.
  * If none works, startBroker() throws, listing every strategy and why it failed.
  */
+import { redactUrl } from '../../src/log/redact.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -647,15 +648,6 @@ function sanitizeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 40) || 'broker';
 }
 
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 function safeHomedir(): string | undefined {
   try {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { redactConfig, redactUrl } from '../../../src/config/redact.js';
+import { redactUrlsIn } from '../../../src/log/redact.js';
 
 describe('redactConfig', () => {
   const config = loadConfig({
@@ -37,12 +38,23 @@ describe('redactConfig', () => {
 describe('redactUrl', () => {
   it.each([
     ['mqtt://u:p@h:1883', 'mqtt://u:[redacted]@h:1883'],
-    ['mqtts://u:p@ss@h/path?q=1', 'mqtts://u:[redacted]@h/path?q=1'],
+    ['mqtts://u:p@ss@h/path?q=1', 'mqtts://u:[redacted]@h/path?q=[redacted]'],
+    // An unencoded / in the password: no URL parser takes it, the redactor still hides it.
+    ['mqtt://u:pa/ss@h:1883', 'mqtt://u:[redacted]@h:1883'],
+    ['https://u:s3cret@hooks.example/in?key=abc&flag#frag', 'https://u:[redacted]@hooks.example/in?key=[redacted]&flag#frag'],
     ['mqtt://:p@h', 'mqtt://:[redacted]@h'],
     ['mqtt://u@h', 'mqtt://u@h'],
     ['mqtt://h:1883', 'mqtt://h:1883'],
     ['not a url', 'not a url'],
   ])('%s', (input, expected) => {
     expect(redactUrl(input)).toBe(expected);
+  });
+});
+
+describe('redactUrlsIn', () => {
+  it('redacts every URL inside an error message', () => {
+    expect(redactUrlsIn('Request cannot be constructed from a URL that includes credentials: https://user:pw@hook.example/x?token=t1')).toBe(
+      'Request cannot be constructed from a URL that includes credentials: https://user:[redacted]@hook.example/x?token=[redacted]',
+    );
   });
 });
