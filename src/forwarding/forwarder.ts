@@ -73,6 +73,8 @@ type PersistedState = Record<string, EvseTxState>;
  */
 export class Forwarder {
   private readonly states = new Map<string, EvseTxState>();
+  /** EVSEs whose state changed since the last write: only they go into the next batch's state line. */
+  private readonly dirty = new Set<string>();
   private readonly latestMeter = new Map<string, Powermeter>();
   private readonly latestEv = new Map<string, EvInfo>();
   /** Where enforced_limits arrives, `limits` (older EVerest) is ignored so two sources never disagree. */
@@ -210,6 +212,7 @@ export class Forwarder {
     const now = this.scheduler.now();
     const { state, events } = map(before, now);
     this.states.set(moduleId, state);
+    if (state !== before) this.dirty.add(moduleId);
     for (const body of events) this.enqueue(address.stationUid, 'TransactionEvent', body, now);
     if (before.open?.transactionId !== state.open?.transactionId) {
       this.meterTimers.get(moduleId)?.unsubscribe();
@@ -251,8 +254,9 @@ export class Forwarder {
     const batch = this.batch;
     if (batch.length === 0) return this.flushing;
     this.batch = [];
-    const state: PersistedState = Object.fromEntries(this.states);
-    this.flushing = this.outbox.append(batch, state).then(
+    const changed: PersistedState | undefined = this.dirty.size === 0 ? undefined : Object.fromEntries([...this.dirty].map((id) => [id, this.states.get(id) ?? {}]));
+    this.dirty.clear();
+    this.flushing = this.outbox.append(batch, changed).then(
       (entries) => {
         this.delivery.kick(new Set(entries.map((e) => e.station)));
       },

@@ -7,8 +7,9 @@ import type { OcppKind } from './ocpp-schemas.js';
 
 // The durable outbox. Segment files hold one record per line, `<crc32 hex> <json>`:
 //   {"e":{seq,st,k,t,b}}  an event: sequence number, station, kind, created-at (ms), body
-//   {"v":n,"s":{...}}     a snapshot of the caller's state (the mapping's open transactions), version n
-// A batch of events and the state that produced them go out in one write and one fsync, so after
+//   {"v":n,"s":{...}}     the caller's keyed state in full (the mapping's state per EVSE), version n
+//   {"v":n,"d":{...}}     the keys that changed since, version n (merged over the last full one on load)
+// A batch of events and the state changes that produced them go out in one write and one fsync, so after
 // a crash the state on disk never runs ahead of or behind the events on disk. `acks.log` lists the
 // sequence numbers that are done (delivered, dead-lettered or dropped), one per line, written before
 // the next request to the same station goes out. A segment whose events are all done is deleted;
@@ -45,8 +46,8 @@ export interface OutboxOptions {
 
 export interface OutboxLoad {
   outbox: Outbox;
-  /** The last state snapshot written with a batch, if any. */
-  state: unknown;
+  /** The caller's keyed state as last written (full snapshots and changes merged). */
+  state: KeyedState;
   /** Lines that failed their checksum or JSON (a torn last line after a power cut, or damage). */
   corruptLines: number;
 }
@@ -89,12 +90,16 @@ function parseLine(text: string): unknown {
   }
 }
 
+/** Caller state, by key; each append writes only the keys that changed. */
+export type KeyedState = Record<string, unknown>;
+
 interface EntryRecord {
   e: { seq: number; st: string; k: OcppKind; t: number; b: unknown };
 }
 interface StateRecord {
   v: number;
-  s: unknown;
+  s?: KeyedState;
+  d?: KeyedState;
 }
 
 function isEntryRecord(r: unknown): r is EntryRecord {
@@ -102,7 +107,8 @@ function isEntryRecord(r: unknown): r is EntryRecord {
   return typeof e === 'object' && e !== null && typeof e.seq === 'number' && typeof e.st === 'string' && (e.k === 'TransactionEvent' || e.k === 'MeterValues');
 }
 function isStateRecord(r: unknown): r is StateRecord {
-  return typeof (r as Partial<StateRecord> | null)?.v === 'number' && 's' in (r as object);
+  const rec = r as Partial<StateRecord> | null;
+  return typeof rec?.v === 'number' && (typeof rec.s === 'object' || typeof rec.d === 'object');
 }
 
 export class Outbox {
@@ -116,6 +122,8 @@ export class Outbox {
   private ackedSinceSync = false;
   private nextSeq = 1;
   private stateVersion = 0;
+  /** Everything written so far, merged: the head of every new segment. */
+  private state: KeyedState = {};
   private pendingBytes = 0;
   private readonly segmentBytes: number;
   private closed = false;
@@ -164,8 +172,8 @@ export class Outbox {
    * Writes a batch and the caller's state in one write and one fsync; resolves with the entries
    * once they are on disk, and only then may they be sent. Batches are written in call order.
    */
-  append(batch: readonly NewEntry[], state: unknown): Promise<OutboxEntry[]> {
-    const run = this.chain.then(() => this.write(batch, state));
+  append(batch: readonly NewEntry[], changed: KeyedState | undefined): Promise<OutboxEntry[]> {
+    const run = this.chain.then(() => this.write(batch, changed));
     this.chain = run.then(
       () => undefined,
       () => undefined,
@@ -217,7 +225,7 @@ export class Outbox {
     this.chain = run.catch((err: Error) => this.options.logger.error({ err }, 'outbox maintenance failed'));
   }
 
-  private async load(): Promise<{ state: unknown; corruptLines: number }> {
+  private async load(): Promise<{ state: KeyedState; corruptLines: number }> {
     const { dir } = this.options;
     await mkdir(dir, { recursive: true });
     const acked = new Set<number>();
@@ -232,7 +240,7 @@ export class Outbox {
       .filter((id): id is string => id !== undefined)
       .map(Number)
       .sort((a, b) => a - b);
-    let state: unknown;
+    const stateRecords: StateRecord[] = [];
     let corruptLines = 0;
     const found: OutboxEntry[] = [];
     const seen = new Set<number>();
@@ -251,10 +259,7 @@ export class Outbox {
           return;
         }
         if (isStateRecord(record)) {
-          if (record.v >= this.stateVersion) {
-            this.stateVersion = record.v;
-            state = record.s;
-          }
+          stateRecords.push(record);
           return;
         }
         if (!isEntryRecord(record)) return;
@@ -274,10 +279,16 @@ export class Outbox {
     for (const entry of found) this.track(entry);
     // Acks of events no longer on disk are garbage: the file is rewritten with the ones that still matter.
     this.rewriteAcks();
-    await this.openActive(this.segments.at(-1)?.id ?? 0, state);
+    // A full snapshot replaces, a change merges; versions say which came last across segments.
+    stateRecords.sort((a, b) => a.v - b.v);
+    for (const r of stateRecords) {
+      this.stateVersion = Math.max(this.stateVersion, r.v);
+      this.state = r.s ? { ...r.s } : { ...this.state, ...r.d };
+    }
+    await this.openActive(this.segments.at(-1)?.id ?? 0);
     // Segments left with nothing live go now.
     await this.dropSegments();
-    return { state, corruptLines };
+    return { state: { ...this.state }, corruptLines };
   }
 
   private track(entry: OutboxEntry): void {
@@ -312,12 +323,12 @@ export class Outbox {
   }
 
   /** A fresh segment after `lastId`, starting with the current state so deleting older segments never loses it. */
-  private async openActive(lastId: number, state: unknown): Promise<void> {
+  private async openActive(lastId: number): Promise<void> {
     const id = lastId + 1;
     const path = join(this.options.dir, segmentName(id));
     const handle = await open(path, 'a');
     const segment: Segment = { id, path, bytes: 0, all: new Set(), live: new Set() };
-    const head = line({ v: ++this.stateVersion, s: state ?? null });
+    const head = line({ v: ++this.stateVersion, s: this.state });
     await handle.write(head);
     await handle.datasync();
     segment.bytes = Buffer.byteLength(head);
@@ -335,7 +346,7 @@ export class Outbox {
     }
   }
 
-  private async write(batch: readonly NewEntry[], state: unknown): Promise<OutboxEntry[]> {
+  private async write(batch: readonly NewEntry[], changed: KeyedState | undefined): Promise<OutboxEntry[]> {
     if (this.closed) throw new Error('outbox closed');
     const entries: OutboxEntry[] = [];
     let text = '';
@@ -345,7 +356,10 @@ export class Outbox {
       text += l;
       entries.push({ seq, station: n.station, kind: n.kind, createdAt: n.createdAt, body: n.body, bytes: Buffer.byteLength(l) });
     }
-    text += line({ v: ++this.stateVersion, s: state });
+    if (changed !== undefined) {
+      text += line({ v: ++this.stateVersion, d: changed });
+      this.state = { ...this.state, ...changed };
+    }
     this.makeRoom(Buffer.byteLength(text));
     const { segment, handle } = this.active;
     await handle.write(text);
@@ -358,14 +372,18 @@ export class Outbox {
       this.track(entry);
     }
     this.syncAcks();
-    if (segment.bytes >= this.segmentBytes) await this.roll(state);
-    if (this.diskBytes > this.options.maxBytes && this.diskBytes - this.pendingBytes > this.options.maxBytes / 4) await this.compact(state);
+    if (segment.bytes >= this.segmentBytes) await this.roll();
+    // Done events, old state lines and acks beyond the budget: rewrite what is live (not when the live events alone are over it).
+    if (this.diskBytes > this.options.maxBytes && this.diskBytes - this.pendingBytes > this.options.maxBytes / 8) await this.compact();
     return entries;
   }
 
-  /** Drops the oldest MeterValues until `incoming` more bytes fit; TransactionEvents are never dropped. */
+  /**
+   * Drops the oldest MeterValues until `incoming` more bytes fit in three quarters of the budget (the
+   * rest is for state lines, acks and done events awaiting compaction); TransactionEvents are never dropped.
+   */
   private makeRoom(incoming: number): void {
-    const limit = this.options.maxBytes;
+    const limit = (this.options.maxBytes * 3) / 4;
     if (this.pendingBytes + incoming <= limit) return;
     for (const entry of [...this.pending.values()]) {
       if (this.pendingBytes + incoming <= limit) break;
@@ -375,9 +393,9 @@ export class Outbox {
     }
   }
 
-  private async roll(state: unknown): Promise<void> {
+  private async roll(): Promise<void> {
     await this.active.handle.close();
-    await this.openActive(this.active.segment.id, state);
+    await this.openActive(this.active.segment.id);
     await this.dropSegments();
   }
 
@@ -393,13 +411,13 @@ export class Outbox {
   }
 
   /** Rewrites every live event into one fresh segment and deletes the rest: disk use shrinks to what is queued. */
-  private async compact(state: unknown): Promise<void> {
+  private async compact(): Promise<void> {
     const before = this.diskBytes;
     const id = this.active.segment.id + 1;
     const path = join(this.options.dir, segmentName(id));
     const tmp = `${path}.tmp`;
     const entries = [...this.pending.values()];
-    let text = line({ v: ++this.stateVersion, s: state });
+    let text = line({ v: ++this.stateVersion, s: this.state });
     for (const e of entries) text += entryLine(e);
     const handle = await open(tmp, 'w');
     try {
@@ -424,7 +442,7 @@ export class Outbox {
     this.rewriteAcks();
     for (const s of old) await rm(s.path, { force: true });
     await this.syncDir();
-    await this.openActive(id, state);
+    await this.openActive(id);
     this.options.logger.info({ before, after: this.diskBytes, queued: entries.length }, 'outbox compacted');
   }
 }

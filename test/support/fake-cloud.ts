@@ -110,6 +110,22 @@ export class FakeCloud {
       .map((r) => r.body);
   }
 
+  /** A transaction as `eventType:chargingState` steps ('-' where the state did not change), in arrival order. */
+  trail(transactionId: string): string[] {
+    return this.transaction(transactionId).map((b) => `${String(b.eventType)}:${(b.transactionInfo as { chargingState?: string }).chargingState ?? '-'}`);
+  }
+
+  /** The session EVerest ran through every step of a plug, charge, EV pause, resume, unplug. */
+  static readonly WHOLE_SESSION_TRAIL = [
+    'Started:EVConnected',
+    'Updated:Charging',
+    'Updated:SuspendedEV',
+    'Updated:Charging',
+    // Unplugging stops the car's draw first (state B, ChargingPausedEV), then the transaction ends.
+    'Updated:SuspendedEV',
+    'Ended:Idle',
+  ];
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const path = (req.url ?? '').split('?')[0] ?? '';

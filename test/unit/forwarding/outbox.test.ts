@@ -38,15 +38,15 @@ describe('durable outbox', () => {
   it('gives back after a reopen every entry not completed, in order per station, with the state written alongside', async () => {
     const dir = tempDir();
     const { outbox } = await Outbox.open({ dir, maxBytes: 1 << 20, logger });
-    const written = await outbox.append([te('A', 0), mv('A', 1), te('B', 0)], { open: 'tx-1' });
-    await outbox.append([te('A', 2), te('B', 1)], { open: 'tx-2' });
+    const written = await outbox.append([te('A', 0), mv('A', 1), te('B', 0)], { evse_1: 'tx-1' });
+    await outbox.append([te('A', 2), te('B', 1)], { evse_1: 'tx-2' });
     const first = outbox.head('A');
     expect(first?.seq).toBe(written[0]?.seq);
     if (first) outbox.complete(first);
     // No close: the process dies here (the page cache survives a kill -9, and the appends were fsynced).
 
     const again = await Outbox.open({ dir, maxBytes: 1 << 20, logger });
-    expect(again.state).toEqual({ open: 'tx-2' });
+    expect(again.state).toEqual({ evse_1: 'tx-2' });
     expect(drain(again.outbox, 'A').map((e) => JSON.parse(e.body))).toEqual([{ evseId: 1, n: 1, pad: '' }, { seqNo: 2, station: 'A' }]);
     expect(drain(again.outbox, 'B').map((e) => JSON.parse(e.body))).toEqual([{ seqNo: 0, station: 'B' }, { seqNo: 1, station: 'B' }]);
     expect(again.outbox.depth).toBe(0);
@@ -54,7 +54,7 @@ describe('durable outbox', () => {
 
     const empty = await Outbox.open({ dir, maxBytes: 1 << 20, logger });
     expect(empty.outbox.depth).toBe(0);
-    expect(empty.state).toEqual({ open: 'tx-2' });
+    expect(empty.state).toEqual({ evse_1: 'tx-2' });
     await empty.outbox.close();
     await outbox.close();
   });
@@ -62,7 +62,7 @@ describe('durable outbox', () => {
   it('ignores a torn last line (a power cut mid-write) and keeps everything before it', async () => {
     const dir = tempDir();
     const { outbox } = await Outbox.open({ dir, maxBytes: 1 << 20, logger });
-    await outbox.append([te('A', 0), te('A', 1)], null);
+    await outbox.append([te('A', 0), te('A', 1)], undefined);
     await outbox.close();
     const segment = readdirSync(dir).filter((f) => f.startsWith('seg-')).sort().at(-1) ?? '';
     appendFileSync(join(dir, segment), '0badc0de {"e":{"seq":99,"st":"A","k":"Transac');
