@@ -66,6 +66,11 @@ export function evseAddresses(evses: readonly EvseConfig[]): EvseAddress[] {
 
 type PersistedState = Record<string, EvseTxState>;
 
+/** What must survive a restart: the session and the open transaction. The offered current is re-learnt within a second. */
+function persistable(state: EvseTxState): EvseTxState {
+  return { ...(state.session ? { session: state.session } : {}), ...(state.open ? { open: state.open } : {}) };
+}
+
 /**
  * The forwarding room's front door: maps each EVSE's EVerest streams to OCPP 2.0.1 messages,
  * validates them against the official schemas, writes them durably to the outbox and lets
@@ -212,7 +217,7 @@ export class Forwarder {
     const now = this.scheduler.now();
     const { state, events } = map(before, now);
     this.states.set(moduleId, state);
-    if (state !== before) this.dirty.add(moduleId);
+    if (state.open !== before.open || state.session !== before.session) this.dirty.add(moduleId);
     for (const body of events) this.enqueue(address.stationUid, 'TransactionEvent', body, now);
     if (before.open?.transactionId !== state.open?.transactionId) {
       this.meterTimers.get(moduleId)?.unsubscribe();
@@ -254,7 +259,7 @@ export class Forwarder {
     const batch = this.batch;
     if (batch.length === 0) return this.flushing;
     this.batch = [];
-    const changed: PersistedState | undefined = this.dirty.size === 0 ? undefined : Object.fromEntries([...this.dirty].map((id) => [id, this.states.get(id) ?? {}]));
+    const changed: PersistedState | undefined = this.dirty.size === 0 ? undefined : Object.fromEntries([...this.dirty].map((id) => [id, persistable(this.states.get(id) ?? {})]));
     this.dirty.clear();
     this.flushing = this.outbox.append(batch, changed).then(
       (entries) => {

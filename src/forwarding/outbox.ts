@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/logger.js';
@@ -13,7 +13,7 @@ import type { OcppKind } from './ocpp-schemas.js';
 // a crash the state on disk never runs ahead of or behind the events on disk. `acks.log` lists the
 // sequence numbers that are done (delivered, dead-lettered or dropped), one per line, written before
 // the next request to the same station goes out. A segment whose events are all done is deleted;
-// when the disk budget is short, the live events are rewritten into one fresh segment.
+// when the disk budget is short, the live events of the oldest segment move to the newest one.
 
 export interface OutboxEntry {
   readonly seq: number;
@@ -130,7 +130,8 @@ export class Outbox {
   private chain: Promise<void> = Promise.resolve();
 
   private constructor(private readonly options: OutboxOptions) {
-    this.segmentBytes = options.segmentBytes ?? Math.min(8 << 20, Math.max(64 << 10, Math.floor(options.maxBytes / 8)));
+    // Small against the budget: a segment is the unit in which disk comes back.
+    this.segmentBytes = options.segmentBytes ?? Math.min(8 << 20, Math.max(1 << 10, Math.floor(options.maxBytes / 16)));
   }
 
   /** Opens (or creates) the outbox in `dir` and loads every event not yet done, in order. */
@@ -266,7 +267,7 @@ export class Outbox {
         const e = record.e;
         this.nextSeq = Math.max(this.nextSeq, e.seq + 1);
         segment.all.add(e.seq);
-        // A compaction interrupted by a crash leaves an event in two segments: the seq says it is one.
+        // A relocation interrupted by a crash leaves an event in two segments: the seq says it is one.
         if (acked.has(e.seq) || seen.has(e.seq)) return;
         seen.add(e.seq);
         found.push({ seq: e.seq, station: e.st, kind: e.k, createdAt: e.t, body: JSON.stringify(e.b), bytes: Buffer.byteLength(raw) + 1 });
@@ -328,13 +329,18 @@ export class Outbox {
     const path = join(this.options.dir, segmentName(id));
     const handle = await open(path, 'a');
     const segment: Segment = { id, path, bytes: 0, all: new Set(), live: new Set() };
-    const head = line({ v: ++this.stateVersion, s: this.state });
+    const head = line({ v: ++this.stateVersion, s: this.snapshot() });
     await handle.write(head);
     await handle.datasync();
     segment.bytes = Buffer.byteLength(head);
     await this.syncDir();
     this.segments.push(segment);
     this.active = { segment, handle };
+  }
+
+  /** The full state without empty entries: most EVSEs of a big site are idle, and a missing key reads as empty. */
+  private snapshot(): KeyedState {
+    return Object.fromEntries(Object.entries(this.state).filter(([, v]) => JSON.stringify(v) !== '{}'));
   }
 
   private async syncDir(): Promise<void> {
@@ -372,15 +378,15 @@ export class Outbox {
       this.track(entry);
     }
     this.syncAcks();
-    if (segment.bytes >= this.segmentBytes) await this.roll();
-    // Done events, old state lines and acks beyond the budget: rewrite what is live (not when the live events alone are over it).
-    if (this.diskBytes > this.options.maxBytes && this.diskBytes - this.pendingBytes > this.options.maxBytes / 8) await this.compact();
+    // Done events, old state lines and acks beyond the budget: give back the oldest segments.
+    while (this.diskBytes > this.options.maxBytes && this.diskBytes - this.pendingBytes > this.segmentBytes && (await this.relocateOldest()));
+    if (this.active.segment.bytes >= this.segmentBytes) await this.roll();
     return entries;
   }
 
   /**
    * Drops the oldest MeterValues until `incoming` more bytes fit in three quarters of the budget (the
-   * rest is for state lines, acks and done events awaiting compaction); TransactionEvents are never dropped.
+   * rest is for state lines, acks and done events awaiting relocation); TransactionEvents are never dropped.
    */
   private makeRoom(incoming: number): void {
     const limit = (this.options.maxBytes * 3) / 4;
@@ -410,40 +416,33 @@ export class Outbox {
     this.rewriteAcks();
   }
 
-  /** Rewrites every live event into one fresh segment and deletes the rest: disk use shrinks to what is queued. */
-  private async compact(): Promise<void> {
-    const before = this.diskBytes;
-    const id = this.active.segment.id + 1;
-    const path = join(this.options.dir, segmentName(id));
-    const tmp = `${path}.tmp`;
-    const entries = [...this.pending.values()];
-    let text = line({ v: ++this.stateVersion, s: this.state });
-    for (const e of entries) text += entryLine(e);
-    const handle = await open(tmp, 'w');
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
+  /**
+   * Moves the live events of the oldest segment to the end of the active one, then deletes it: the
+   * disk held by done events comes back one segment at a time, never needing room for a second copy
+   * of the queue. Order is by sequence number, not by place in a file, so a moved event keeps its
+   * turn; a crash between the copy and the delete leaves it twice, and the load takes it once.
+   */
+  private async relocateOldest(): Promise<boolean> {
+    const oldest = this.segments.find((s) => s !== this.active.segment);
+    if (!oldest) return false;
+    const moving = [...oldest.live].map((seq) => this.pending.get(seq)).filter((e): e is OutboxEntry => e !== undefined);
+    const { segment, handle } = this.active;
+    if (moving.length > 0) {
+      const text = moving.map(entryLine).join('');
+      await handle.write(text);
+      await handle.datasync();
+      segment.bytes += Buffer.byteLength(text);
     }
-    await rename(tmp, path);
-    await this.syncDir();
-    // Entries completed while the file was being written are done in the new segment too.
-    const compacted: Segment = {
-      id,
-      path,
-      bytes: Buffer.byteLength(text),
-      all: new Set(entries.map((e) => e.seq)),
-      live: new Set(entries.filter((e) => this.pending.has(e.seq)).map((e) => e.seq)),
-    };
-    for (const seq of compacted.live) this.segmentOf.set(seq, compacted);
-    await this.active.handle.close();
-    const old = this.segments.splice(0, this.segments.length, compacted);
-    this.rewriteAcks();
-    for (const s of old) await rm(s.path, { force: true });
-    await this.syncDir();
-    await this.openActive(id);
-    this.options.logger.info({ before, after: this.diskBytes, queued: entries.length }, 'outbox compacted');
+    for (const e of moving) {
+      // Still live, just elsewhere: not in the old segment's list, so its rewrite of acks.log never marks it done.
+      oldest.all.delete(e.seq);
+      oldest.live.delete(e.seq);
+      segment.all.add(e.seq);
+      segment.live.add(e.seq);
+      this.segmentOf.set(e.seq, segment);
+    }
+    await this.dropSegments();
+    return true;
   }
 }
 
@@ -458,9 +457,15 @@ export async function appendDurably(path: string, record: unknown): Promise<void
   }
 }
 
-/** Bytes a directory's files take (for tests and the disk-cap check). */
+/** Bytes a directory's files take right now (tests, bench); a segment deleted meanwhile counts as gone. */
 export async function directoryBytes(dir: string): Promise<number> {
   let total = 0;
-  for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+  for (const name of await readdir(dir)) {
+    try {
+      total += (await stat(join(dir, name))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
   return total;
 }

@@ -73,14 +73,15 @@ describe('an outage of the cloud and a kill -9 of the module delay the feed but 
     children.push(child);
     return child;
   };
-  const online = (since: number) =>
-    waitFor(() => seen.messages.slice(since).some((m) => m.topic === `${NS}/status` && m.payload.includes('"online"')), { timeoutMs: 60_000, message: 'module online' });
   const retained = (since: number) =>
     seen.messages
       .slice(since)
       .filter((m) => m.topic === `${NS}/site/state`)
       .map((m) => JSON.parse(m.payload) as { forwarding?: { state: string; queued: number; oldest_age_s: number } })
       .at(-1)?.forwarding;
+  /** Started through and through: the retained site state (with `forwarding`) comes after every subscription is in place. */
+  const online = (since: number) =>
+    waitFor(() => retained(since) !== undefined, { timeoutMs: 60_000, message: 'module online with forwarding' });
   const simState = () => sim.evse('evse_1').snapshot().state;
 
   it('cloud down, kill -9 mid-session, restart, the car leaves while the cloud is still down: once it is back every event arrives, in order, one transactionId', { timeout: 180_000 }, async () => {
