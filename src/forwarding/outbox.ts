@@ -367,21 +367,26 @@ export class Outbox {
       this.state = { ...this.state, ...changed };
     }
     this.makeRoom(Buffer.byteLength(text));
-    const { segment, handle } = this.active;
-    await handle.write(text);
-    await handle.datasync();
-    segment.bytes += Buffer.byteLength(text);
-    for (const entry of entries) {
-      segment.all.add(entry.seq);
-      segment.live.add(entry.seq);
-      this.segmentOf.set(entry.seq, segment);
-      this.track(entry);
-    }
+    await this.appendActive(text, entries);
+    for (const entry of entries) this.track(entry);
     this.syncAcks();
     // Done events, old state lines and acks beyond the budget: give back the oldest segments.
     while (this.diskBytes > this.options.maxBytes && this.diskBytes - this.pendingBytes > this.segmentBytes && (await this.relocateOldest()));
     if (this.active.segment.bytes >= this.segmentBytes) await this.roll();
     return entries;
+  }
+
+  /** One write and one fsync to the active segment; the entries are then on disk there. */
+  private async appendActive(text: string, entries: readonly OutboxEntry[]): Promise<void> {
+    const { segment, handle } = this.active;
+    await handle.write(text);
+    await handle.datasync();
+    segment.bytes += Buffer.byteLength(text);
+    for (const e of entries) {
+      segment.all.add(e.seq);
+      segment.live.add(e.seq);
+      this.segmentOf.set(e.seq, segment);
+    }
   }
 
   /**
@@ -426,20 +431,11 @@ export class Outbox {
     const oldest = this.segments.find((s) => s !== this.active.segment);
     if (!oldest) return false;
     const moving = [...oldest.live].map((seq) => this.pending.get(seq)).filter((e): e is OutboxEntry => e !== undefined);
-    const { segment, handle } = this.active;
-    if (moving.length > 0) {
-      const text = moving.map(entryLine).join('');
-      await handle.write(text);
-      await handle.datasync();
-      segment.bytes += Buffer.byteLength(text);
-    }
+    if (moving.length > 0) await this.appendActive(moving.map(entryLine).join(''), moving);
     for (const e of moving) {
       // Still live, just elsewhere: not in the old segment's list, so its rewrite of acks.log never marks it done.
       oldest.all.delete(e.seq);
       oldest.live.delete(e.seq);
-      segment.all.add(e.seq);
-      segment.live.add(e.seq);
-      this.segmentOf.set(e.seq, segment);
     }
     await this.dropSegments();
     return true;
