@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createPromMetrics } from '../../../src/api/metrics.js';
 import type { ActionRecord } from '../../../src/site/actions.js';
 import type { SiteEvent } from '../../../src/site/controller.js';
+import type { LimitSent } from '../../../src/site/enforcer.js';
 
 const at = '2025-01-01T00:00:00.000Z';
 function action(status: ActionRecord['status']): SiteEvent {
@@ -33,6 +34,24 @@ describe('createPromMetrics', () => {
     text = await metrics.metricsText();
     expect(text).toContain('evse_priority_everest_heartbeat_age_seconds{module_id="evse_1"} 6.5');
     expect(text).not.toContain('process_cpu');
+  });
+
+  it('counts limit messages per EVSE and reads the allocated current when scraped', async () => {
+    const metrics = createPromMetrics({ processMetrics: false });
+    const limits = new Subject<LimitSent>();
+    const sub = metrics.trackLimits(limits);
+    let allocations: Array<readonly [string, number]> = [['evse_1', 13], ['evse_2', 0]];
+    metrics.allocations(() => allocations);
+    for (const why of ['plan', 'refresh', 'plan'] as const) limits.next({ moduleId: 'evse_1', limitsModuleId: 'evse_1_limits', currentA: 13, why, atMs: 0 });
+    let text = await metrics.metricsText();
+    expect(text).toContain('evse_priority_limit_messages_total{module_id="evse_1"} 3');
+    expect(text).toContain('evse_priority_allocated_current_amperes{module_id="evse_1"} 13');
+    expect(text).toContain('evse_priority_allocated_current_amperes{module_id="evse_2"} 0');
+    allocations = [['evse_2', 6.5]];
+    text = await metrics.metricsText();
+    expect(text).not.toContain('evse_priority_allocated_current_amperes{module_id="evse_1"}');
+    expect(text).toContain('evse_priority_allocated_current_amperes{module_id="evse_2"} 6.5');
+    sub.unsubscribe();
   });
 
   it('counts actions once, when they reach a final status', async () => {
