@@ -525,12 +525,7 @@ export class Enforcer {
       return of(reply);
     }
     if (!reply) throw new ActionRejected(`EVSE answered false to ${record.type}`);
-    const done = (v: EvseView): boolean => {
-      if (!v.session) return true;
-      if (record.type === 'pause') return v.state === 'ChargingPausedEVSE';
-      if (record.type === 'resume') return v.state === 'Charging' || v.state === 'ChargingPausedEV';
-      return FINISHED_STATES.has(v.state);
-    };
+    const done = (v: EvseView): boolean => this.shows(record, v);
     const current = this.options.view(record.module_id);
     if (current && done(current)) return of(reply);
     return this.options.views$.pipe(
@@ -547,6 +542,24 @@ export class Enforcer {
     );
   }
 
+  /** Whether the EVSE's state shows that a pause, resume or stop took effect. */
+  private shows(record: ActionRecord, v: EvseView): boolean {
+    if (!v.session) return true;
+    if (record.type === 'pause') return v.state === 'ChargingPausedEVSE';
+    if (record.type === 'resume') return v.state === 'Charging' || v.state === 'ChargingPausedEV';
+    return FINISHED_STATES.has(v.state);
+  }
+
+  /**
+   * A request that timed out may still have been carried out (a slow reply, a lost one): when the
+   * EVSE's latest state already shows the effect, it is done, and sending it again would be a duplicate.
+   */
+  private alreadyShown(record: ActionRecord): boolean {
+    if (record.type !== 'pause' && record.type !== 'resume' && record.type !== 'stop') return false;
+    const view = this.options.view(record.module_id);
+    return view !== undefined && this.shows(record, view);
+  }
+
   private onError(lane: Lane, record: ActionRecord, err: Error): void {
     if (err instanceof ActionRejected) {
       this.finish(lane, record, 'rejected', { reply: false, result: err.message });
@@ -557,6 +570,10 @@ export class Enforcer {
       return;
     }
     const retryable = err instanceof RequestTimeoutError || err instanceof RequestPublishError;
+    if (err instanceof RequestTimeoutError && this.alreadyShown(record)) {
+      this.finish(lane, record, 'completed', { result: `no reply within the timeout, but the EVSE state shows it done (${err.message})` });
+      return;
+    }
     const { maxRetries, retryBackoffMs } = this.options.config;
     if (retryable && record.attempts <= maxRetries && !this.disposed) {
       const delay = retryBackoffMs * 2 ** (record.attempts - 1);
@@ -564,7 +581,8 @@ export class Enforcer {
       this.update(record, 'in_flight', { result: `retrying after: ${err.message}` });
       // The lane stays busy during the backoff: nothing else goes to this EVSE meanwhile.
       lane.work = this.scheduler.schedule(() => {
-        if (this.options.isCommandable(record.module_id)) this.attempt(lane, record);
+        if (this.alreadyShown(record)) this.finish(lane, record, 'completed', { result: `the EVSE state shows it done after: ${err.message}` });
+        else if (this.options.isCommandable(record.module_id)) this.attempt(lane, record);
         else this.finish(lane, record, 'failed', { result: `EVSE heartbeat not current; gave up after: ${err.message}` });
       }, delay);
       return;

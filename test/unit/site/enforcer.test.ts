@@ -149,6 +149,26 @@ describe('Enforcer', () => {
     expect(actions.at(-1)).toMatchObject({ type: 'pause', status: 'timed_out', attempts: 3 });
   });
 
+  it('a request that timed out but took effect (slow or lost reply) is completed, never sent again', () => {
+    enforcer.setDesired('evse_1', 'pause');
+    reconcile();
+    // The ChargingPausedEVSE event arrives, the reply does not (broker hiccup, slow EVerest).
+    setView({ ...charging(), state: 'ChargingPausedEVSE' });
+    port.last().fail(new RequestTimeoutError('pause_charging', 'evse_1', 5000));
+    expect(actions.at(-1)).toMatchObject({ type: 'pause', status: 'completed' });
+    expect(port.sent.filter((s) => s.command === 'pause_charging')).toHaveLength(1);
+  });
+
+  it('checks the state again before a retry: a pause that shows during the backoff is not re-sent', () => {
+    enforcer.setDesired('evse_1', 'pause');
+    reconcile();
+    port.last().fail(new RequestTimeoutError('pause_charging', 'evse_1', 5000));
+    setView({ ...charging(), state: 'ChargingPausedEVSE' });
+    vi.advanceTimersByTime(CONFIG.retryBackoffMs);
+    expect(actions.at(-1)).toMatchObject({ type: 'pause', status: 'completed' });
+    expect(port.sent.filter((s) => s.command === 'pause_charging')).toHaveLength(1);
+  });
+
   it('never commands an EVSE whose heartbeat is not current', () => {
     commandable.clear();
     enforcer.setDesired('evse_1', 'pause');
