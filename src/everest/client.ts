@@ -116,7 +116,6 @@ export class EverestClient {
     if (!this.limitsModules.has(limitsModuleId)) throw new UnknownEvseError(limitsModuleId);
     this.metrics.messageOut('set_external_limits');
     this.options.transport.publish(this.limitsTopics.m2e(limitsModuleId, 'set_external_limits'), JSON.stringify(limits)).catch((err: Error) => {
-      this.metrics.invalid('set_external_limits_publish');
       this.log.warn({ limitsModuleId, err: err.message }, 'set_external_limits not published');
     });
   }
