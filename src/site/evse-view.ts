@@ -34,8 +34,14 @@ export interface EvseView {
    */
   peakPowerW?: number;
   meterWh?: number;
-  /** From e2m/limits, or (release 2026.02, which has no limits) from enforced_limits. */
-  limits?: { maxCurrentA: number; phases: number; from: 'limits' | 'enforced_limits' };
+  /** From e2m/limits (release 2025.11). */
+  limits?: { maxCurrentA: number; phases: number; from: 'limits' };
+  /**
+   * The current EVerest enforces (enforced_limits.ac_max_current_A): the EVSE's current limit where
+   * e2m/limits is absent (2025.12 and later). Kept apart from `limits`, which current control reads as
+   * the EVSE's own figure.
+   */
+  enforcedCurrent?: { maxCurrentA: number; phases: number };
   enforcedLimitW?: number;
   /** ChargingPausedEVSE: why EVerest holds the car (release 2026.02; absent before). */
   pauseReasons?: readonly string[];
@@ -134,15 +140,15 @@ export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number):
   }
 }
 
-/** The power cap always; the current limit only where EVerest sends no e2m/limits (2025.12 and later). */
+/** The power cap, and the enforced current (the EVSE's current limit where EVerest sends no e2m/limits). */
 function onEnforcedLimits(view: EvseView, value: EnforcedLimits): EvseView {
   const side = value.limits_root_side;
   const total = side.total_power_W?.value;
   const current = side.ac_max_current_A?.value;
   const next = total === undefined ? view : { ...view, enforcedLimitW: total };
-  if (current === undefined || view.limits?.from === 'limits') return next;
+  if (current === undefined) return next;
   const phases = side.ac_max_phase_count?.value ?? view.limits?.phases ?? view.hw?.maxPhases ?? 3;
-  return { ...next, limits: { maxCurrentA: current, phases, from: 'enforced_limits' } };
+  return { ...next, enforcedCurrent: { maxCurrentA: current, phases } };
 }
 
 function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseView {

@@ -28,10 +28,12 @@ export function buildSnapshot(inputs: SnapshotInputs): SiteSnapshot {
     const configured = configById.get(view.moduleId);
     const hold = inputs.holdOf(view.moduleId);
     const grant = hold.grant;
+    // Release 2026.02 has no e2m/limits: the current EVerest enforces stands in for its current.
+    const evseLimit = view.limits ?? view.enforcedCurrent;
     const phases = view.limits?.phases ?? configured?.phases ?? view.hw?.maxPhases ?? 3;
     const current = configured?.limitsModuleId !== undefined ? currentControl(view, configured, phases, inputs) : undefined;
     // EVerest may report 0 A while a car is paused; that is not what it would draw once resumed.
-    const limitCurrentA = view.limits && view.limits.maxCurrentA > 0 ? view.limits.maxCurrentA : undefined;
+    const limitCurrentA = evseLimit && evseLimit.maxCurrentA > 0 ? evseLimit.maxCurrentA : undefined;
     const hwMaxCurrentA = view.hw?.maxCurrentA ?? configured?.maxCurrentA;
     sessions.push({
       key: connectorKey(view.moduleId, view.connectorId),

@@ -117,7 +117,8 @@ describe('user priorities enforced against the simulator through a real broker',
       expect(stack.view('evse_3').pauseReasons).toEqual(['UserPause']);
       expect(stack.app.service.evse('evse_3')?.pause_reasons).toEqual(['UserPause']);
       expect(wire.messages.some((m) => m.topic.endsWith('/e2m/limits'))).toBe(false);
-      expect(stack.view('evse_1').limits).toMatchObject({ from: 'enforced_limits', maxCurrentA: 16 });
+      expect(stack.view('evse_1').limits).toBeUndefined();
+      expect(stack.view('evse_1').enforcedCurrent).toMatchObject({ maxCurrentA: 16 });
     }
   }, 60_000);
 

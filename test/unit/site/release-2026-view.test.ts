@@ -23,9 +23,10 @@ const enforced = (currentA?: number, powerW?: number, phases?: number): EvseInpu
 describe('EVSE view, EVerest 2026.02', () => {
   it('takes the current limit from enforced_limits when no e2m/limits comes', () => {
     const view = fold([enforced(16, 11_040, 3)]);
-    expect(view.limits).toEqual({ maxCurrentA: 16, phases: 3, from: 'enforced_limits' });
+    expect(view.enforcedCurrent).toEqual({ maxCurrentA: 16, phases: 3 });
+    expect(view.limits).toBeUndefined();
     expect(view.enforcedLimitW).toBe(11_040);
-    expect(fold([enforced(10)], view).limits).toEqual({ maxCurrentA: 10, phases: 3, from: 'enforced_limits' });
+    expect(fold([enforced(10)], view).enforcedCurrent).toEqual({ maxCurrentA: 10, phases: 3 });
   });
 
   it('keeps e2m/limits as the current limit where EVerest still sends it (2025.11)', () => {
