@@ -12,6 +12,7 @@ import {
   type SiteSnapshot,
 } from './model.js';
 import { foreignPauseCode } from './pause-reasons.js';
+import { isLeftAlone, leftAlone, measuredDrawW } from './session-state.js';
 import { clampPriority, classify, compareSessions, leaveReasonFor, schedule, type Entry } from './scheduler.js';
 
 /** A car's draw caps its maximum only once it has charged this long (ramp first, then steady). */
@@ -64,11 +65,6 @@ function phasesOf(s: SessionSnapshot): number {
   return Number.isFinite(s.phases) && s.phases >= 1 ? Math.min(3, Math.round(s.phases)) : 3;
 }
 
-function measuredOf(s: SessionSnapshot): number | undefined {
-  const m = s.measuredPowerW;
-  return m !== undefined && Number.isFinite(m) ? Math.max(0, m) : undefined;
-}
-
 const finite = (x: number | undefined, fallback: number): number => (x !== undefined && Number.isFinite(x) ? x : fallback);
 
 function leaveOf(s: SessionSnapshot, prio: number, code: ReasonCode, w: number): Leave {
@@ -80,7 +76,7 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
   const cc = s.current!;
   const prio = clampPriority(s.priority);
   const wPerA = phasesOf(s) * voltageV;
-  const measured = measuredOf(s);
+  const measured = measuredDrawW(s.measuredPowerW);
   const evseMaxA = Math.max(0, finite(cc.evseMaxA, 0));
   const minA = Math.max(0, finite(cc.minA, 6));
   if (!s.online) {
@@ -88,20 +84,12 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     return leaveOf(s, prio, 'offline', w);
   }
   const granted = s.grantedAtMs !== undefined && nowMs < s.grantedAtMs + config.reservationTimeoutS * 1000;
-  switch (s.evseState) {
-    case 'ChargingPausedEV':
-      return leaveOf(s, prio, 'paused_by_ev', 0);
-    case 'Unplugged':
-    case 'Finished':
-    case 'FinishedEV':
-    case 'FinishedEVSE':
-    case 'AuthTimeout':
-      return leaveOf(s, prio, 'no_session', 0);
-    case 'AuthRequired':
-    case 'Reserved':
-      return leaveOf(s, prio, 'not_ready', 0);
-    case 'Unknown':
-      return leaveOf(s, prio, 'unknown_state', measured ?? 0);
+  const state = s.evseState;
+  if (isLeftAlone(state)) {
+    const { code, w } = leftAlone(state, measured);
+    return leaveOf(s, prio, code, w);
+  }
+  switch (state) {
     case 'Disabled':
       return leaveOf(s, prio, 'disabled_by_others', 0);
     case 'ChargingPausedEVSE':

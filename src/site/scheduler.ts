@@ -2,6 +2,7 @@
 // clock) so that the same inputs always give the same decisions, whatever the input order.
 import { PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN } from '../priorities/model.js';
 import { foreignPauseCode } from './pause-reasons.js';
+import { isLeftAlone, leftAlone, measuredDrawW } from './session-state.js';
 import {
   FALLBACK_CURRENT_A,
   type Decision,
@@ -54,12 +55,6 @@ export function nominalPowerW(s: SessionSnapshot, nominalVoltageV: number): numb
   let w = Math.max(0, currentA) * phases * nominalVoltageV;
   if (s.capW !== undefined) w = Math.min(w, Math.max(0, s.capW));
   return Number.isFinite(w) ? w : 0;
-}
-
-function measuredOf(s: SessionSnapshot): number | undefined {
-  const m = s.measuredPowerW;
-  // Export (negative import) is not headroom we can hand out: the car may stop exporting any second.
-  return m !== undefined && Number.isFinite(m) ? Math.max(0, m) : undefined;
 }
 
 interface Reservation {
@@ -148,7 +143,7 @@ function leaveEntry(s: SessionSnapshot, prio: number, code: ReasonCode, w: numbe
 export function classify(s: SessionSnapshot, voltageV: number, config: SchedulerConfig, nowMs: number): Entry {
   const prio = clampPriority(s.priority);
   const nominalW = nominalPowerW(s, voltageV);
-  const measured = measuredOf(s);
+  const measured = measuredDrawW(s.measuredPowerW);
   const state = s.evseState;
 
   if (!s.online) {
@@ -157,21 +152,12 @@ export function classify(s: SessionSnapshot, voltageV: number, config: Scheduler
     return leaveEntry(s, prio, 'offline', w);
   }
 
+  if (isLeftAlone(state)) {
+    const { code, w } = leftAlone(state, measured);
+    return leaveEntry(s, prio, code, w);
+  }
   let isOn: boolean;
   switch (state) {
-    case 'ChargingPausedEV':
-      return leaveEntry(s, prio, 'paused_by_ev', 0);
-    case 'Unplugged':
-    case 'Finished':
-    case 'FinishedEV':
-    case 'FinishedEVSE':
-    case 'AuthTimeout':
-      return leaveEntry(s, prio, 'no_session', 0);
-    case 'AuthRequired':
-    case 'Reserved':
-      return leaveEntry(s, prio, 'not_ready', 0);
-    case 'Unknown':
-      return leaveEntry(s, prio, 'unknown_state', measured ?? 0);
     case 'Disabled':
     case 'ChargingPausedEVSE': {
       if (s.pausedByUs) {
