@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { quietLogger, rawClient, sharedContract } from '../support/everest-stack.js';
 import { FakeCloud } from '../support/fake-cloud.js';
+import { runModule } from '../support/real-process.js';
 import { collect, sleep, waitFor, type Collector } from '../support/wait.js';
 
 const NS = 'evse_priority/fwdcrash';
@@ -69,7 +70,7 @@ describe('an outage of the cloud and a kill -9 of the module delay the feed but 
   const env = () => ({ ...process.env, EVSE_PRIORITY_FORWARDING_CLIENT_SECRET: cloud.clientSecret, EVSE_PRIORITY_FORWARDING_API_KEY: cloud.apiKey });
   /** The real process, as an operator runs it. */
   const start = (): ChildProcess => {
-    const child = spawn(process.execPath, ['bin/evse-priority.js', 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'inherit'], env: env() });
+    const child = runModule(configFile, undefined, env());
     children.push(child);
     return child;
   };

@@ -21,9 +21,9 @@ export function writeSiteConfig(dir: string, options: { instance: string; broker
   return file;
 }
 
-/** Starts the real process; with `log`, its stdout (JSON log lines) is collected there. */
-export function runModule(configFile: string, log?: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['bin/evse-priority.js', 'run', '--config', configFile], { stdio: ['ignore', log ? 'pipe' : 'ignore', 'inherit'] });
+/** Starts the real process; with `log`, its stdout (JSON log lines) is collected there; `env` replaces the environment (secrets, as an operator passes them). */
+export function runModule(configFile: string, log?: string[], env?: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ['bin/evse-priority.js', 'run', '--config', configFile], { stdio: ['ignore', log ? 'pipe' : 'ignore', 'inherit'], env });
   if (log) child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
   return child;
 }
