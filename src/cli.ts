@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, redactConfig, unrecognisedEnvNames } from './config/index.js';
-import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from './config/types.js';
-import { createLogger, createSplitLogger, openLogFile, type Logger } from './log/logger.js';
+import { createLogger, createSplitLogger, openLogFile, type LogLevel, type Logger } from './log/logger.js';
 import { startApp } from './app.js';
 import { runDemo } from './demo.js';
 import { runSimCommand } from './sim/cli.js';
@@ -78,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
       // The page is where a newcomer looks: the console shows warnings only unless asked for more.
       const asked = values['log-level'] ?? process.env.EVSE_PRIORITY_LOG_LEVEL;
       if (asked !== undefined && !(LOG_LEVELS as readonly string[]).includes(asked)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-      const level = (asked ?? 'warn') as LevelWithSilent;
+      const level = (asked ?? 'warn') as LogLevel;
       const file = values['log-file'] ? openLogFile(values['log-file']) : undefined;
       const logger = createSplitLogger({ consoleLevel: level, ...(file ? { file } : {}) });
       // The simulated EVerest talks only when asked to (its start-up faults are part of the act).

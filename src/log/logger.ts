@@ -6,6 +6,9 @@ import { REDACTED, redactUrl } from './redact.js';
 /** The logger every component receives; components derive their own with `.child({ component })`. */
 export type Logger = pino.Logger;
 
+/** A level a logger or sink may be set to, 'silent' included. */
+export type LogLevel = LevelWithSilent;
+
 export { REDACTED };
 
 const SECRET_KEYS = ['password', 'passwd', 'token', 'tokens', 'secret', 'authorization', 'cookie', 'set-cookie', 'x-api-key', 'apikey', 'api_key', 'client_secret', 'access_token'];

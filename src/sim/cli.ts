@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { loadScenarioFile, scenarioModuleIds, type Scenario } from './scenario.js';
 import type { SimLimitsModule } from './external-limits.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.js';
 import { Subject, Subscription, asyncScheduler, filter, firstValueFrom, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { loadContract, type Contract } from '../everest/contract.js';
 import type { M2eRequest } from '../everest/payloads.js';

@@ -1,7 +1,7 @@
 // Ingest: EVerest streams -> site state. Folds each EVSE's e2m streams and liveness into one view per
 // EVSE (the pure reducer in evse-view.ts) and says which changes may alter the plan. It owns the
 // views and nothing else: planning and enforcement only read them.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.js';
 import { EMPTY, Subject, asyncScheduler, catchError, distinctUntilChanged, filter, map, merge, share, switchMap, throttleTime, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { EverestClient } from '../everest/client.js';
 import type { Evse } from '../everest/payloads.js';

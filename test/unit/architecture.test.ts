@@ -31,6 +31,18 @@ describe('dependencies point one way (docs/architecture.md)', () => {
     ]);
   });
 
+  it('the logger type has one owner: only src/log/ imports pino', () => {
+    const pinoImport = /from\s+['"]pino(?:-pretty)?['"]/;
+    const walk = (dir: URL): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(new URL(`${e.name}/`, dir)) : e.name.endsWith('.ts') ? [new URL(e.name, dir).pathname] : [],
+      );
+    const files = walk(new URL('../../src/', import.meta.url));
+    const importers = files.filter((f) => pinoImport.test(readFileSync(f, 'utf8'))).map((f) => f.slice(root.length));
+    expect(importers.length).toBeGreaterThan(0);
+    expect(importers.every((f) => f.startsWith('src/log/')), importers.join(', ')).toBe(true);
+  });
+
   it('the allowed arrows have no cycle', () => {
     const visiting = new Set<string>();
     const done = new Set<string>();
