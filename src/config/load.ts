@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import type { ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { DERIVED_DEFAULT, PATTERN_TEXT, configSchema, schemaTree } from './schema.js';
+import { formatPath, listProblems, moreProblems, shownValue, type PathSegment, type ValidationIssue } from '../validation/describe.js';
 import type { SchemaNode } from './schema.js';
 import { REDACTED, redactUrl } from './redact.js';
 import type { Config, ConfigFile, DeepPartial } from './types.js';
@@ -54,20 +54,11 @@ ajv.addKeyword({ keyword: DERIVED_DEFAULT, schemaType: 'string' });
 ajv.addKeyword({ keyword: PATTERN_TEXT, schemaType: 'string' });
 const validate = ajv.compile<ConfigFile>(configSchema);
 
-type Segment = string | number;
+type Segment = PathSegment;
 type PlainObject = Record<string, unknown>;
 
 function isPlainObject(value: unknown): value is PlainObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function formatPath(segments: readonly Segment[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else out += out === '' ? s : `.${s}`;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------- env overrides
@@ -111,11 +102,11 @@ function coerceEnv(leaf: EnvLeaf, raw: string): { value: unknown } | { error: st
     const lower = text.toLowerCase();
     if (TRUE_WORDS.has(lower)) return { value: true };
     if (FALSE_WORDS.has(lower)) return { value: false };
-    return { error: `must be true or false, got "${raw}"` };
+    return { error: `must be true or false (got ${shownValue(raw)})` };
   }
   const n = Number(text);
-  if (!Number.isFinite(n)) return { error: `must be a number, got "${raw}"` };
-  if (leaf.node.type === 'integer' && !Number.isInteger(n)) return { error: `must be a whole number, got "${raw}"` };
+  if (!Number.isFinite(n)) return { error: `must be a number (got ${shownValue(raw)})` };
+  if (leaf.node.type === 'integer' && !Number.isInteger(n)) return { error: `must be an integer (got ${shownValue(raw)})` };
   return { value: n };
 }
 
@@ -257,22 +248,6 @@ function readYaml(file: string): ParsedFile {
 
 // ---------------------------------------------------------------- ajv errors in plain words
 
-interface Translated {
-  segments: Segment[];
-  message: string;
-  /** The key itself is the problem, so point at it rather than at its value. */
-  atKey?: boolean;
-}
-
-function instanceSegments(instancePath: string): Segment[] {
-  if (instancePath === '') return [];
-  return instancePath
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -300,79 +275,29 @@ function suggest(unknown: string, candidates: readonly string[]): string {
   return best !== undefined && bestDistance <= Math.max(2, Math.floor(unknown.length / 3)) ? `; did you mean "${best}"?` : '';
 }
 
-const TYPE_WORDS: Record<string, string> = {
-  string: 'a string',
-  number: 'a number',
-  integer: 'a whole number',
-  boolean: 'true or false',
-  array: 'a list',
-  object: 'a mapping of keys',
-  null: 'empty',
-};
-
 /** Keys whose values must not reach a terminal or log through an error message. */
 const SECRET_KEYS = new Set(['password', 'tokens', 'secret', 'client_secret', 'api_key']);
 
 /** The offending value as an error message may show it: secrets hidden, URL passwords masked. */
 function shown(value: unknown, segments: readonly Segment[]): string {
   if (segments.some((s) => typeof s === 'string' && SECRET_KEYS.has(s))) return REDACTED;
-  return JSON.stringify(typeof value === 'string' ? redactUrl(value) : value);
+  return shownValue(typeof value === 'string' ? redactUrl(value) : value);
 }
 
-function describeValue(value: unknown, segments: readonly Segment[]): string {
-  if (Array.isArray(value)) return 'a list';
-  if (isPlainObject(value)) return 'a mapping';
-  return `${typeof value} ${shown(value, segments)}`;
+/** An unknown key close to a known one is most likely a typo of it. */
+function didYouMean(issue: ValidationIssue): string {
+  if (issue.keyword !== 'additionalProperties') return '';
+  const schema = issue.parentSchema;
+  const known = isPlainObject(schema) && isPlainObject(schema.properties) ? Object.keys(schema.properties) : [];
+  return suggest(String(issue.params.additionalProperty), known);
 }
 
-function schemaOf(error: ErrorObject): SchemaNode | undefined {
-  return isPlainObject(error.parentSchema) ? (error.parentSchema as SchemaNode) : undefined;
-}
-
-function translate(error: ErrorObject): Translated {
-  const segments = instanceSegments(error.instancePath);
-  const params: PlainObject = error.params;
-  switch (error.keyword) {
-    case 'additionalProperties': {
-      const key = String(params.additionalProperty);
-      const full = [...segments, key];
-      const known = Object.keys(schemaOf(error)?.properties ?? {});
-      return { segments: full, message: `unknown key "${formatPath(full)}"${suggest(key, known)}`, atKey: true };
-    }
-    case 'required':
-      return { segments: [...segments, String(params.missingProperty)], message: 'is required' };
-    case 'type': {
-      const expected = String(params.type)
-        .split(',')
-        .map((t) => TYPE_WORDS[t] ?? t)
-        .join(' or ');
-      return { segments, message: `must be ${expected}, got ${describeValue(error.data, segments)}` };
-    }
-    case 'enum': {
-      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues.map(String) : [];
-      return { segments, message: `must be one of: ${allowed.join(', ')} (got ${shown(error.data, segments)})` };
-    }
-    case 'minimum':
-    case 'maximum':
-    case 'exclusiveMinimum':
-    case 'exclusiveMaximum':
-      return { segments, message: `must be ${String(params.comparison)} ${String(params.limit)} (got ${shown(error.data, segments)})` };
-    case 'pattern': {
-      const text = schemaOf(error)?.[PATTERN_TEXT];
-      const words = typeof text === 'string' ? text : `must match ${String(params.pattern)}`;
-      return { segments, message: `${words} (got ${shown(error.data, segments)})` };
-    }
-    case 'format':
-      return { segments, message: `must be a valid ${String(params.format).toUpperCase()} (got ${shown(error.data, segments)})` };
-    case 'minLength':
-      return { segments, message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters long` };
-    case 'minItems':
-      return { segments, message: `must have at least ${String(params.limit)} entr${params.limit === 1 ? 'y' : 'ies'}` };
-    case 'uniqueItems':
-      return { segments, message: `must not repeat entries (entries ${String(params.j)} and ${String(params.i)} are equal)` };
-    default:
-      return { segments, message: error.message ?? `fails ${error.keyword}` };
-  }
+/** The schema's failures as issues (worded by src/validation/describe.ts), located in their source. */
+function schemaIssues(errors: readonly ValidationIssue[], sourceOf: (segments: readonly Segment[], atKey: boolean) => Pick<ConfigIssue, 'source' | 'line' | 'column'>): ConfigIssue[] {
+  const { problems, more } = listProblems(errors, { show: shown, note: didYouMean });
+  const issues: ConfigIssue[] = problems.map((p) => ({ path: formatPath(p.segments), message: p.text, ...sourceOf(p.segments, p.atKey) }));
+  if (more > 0) issues.push({ path: '', message: moreProblems(more) });
+  return issues;
 }
 
 // ---------------------------------------------------------------- cross-field checks
@@ -498,25 +423,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     return pos === undefined ? { source: file } : { source: `${file}:${pos.line}:${pos.column}`, ...pos };
   };
 
-  if (issues.length === 0 && !validate(data)) {
-    const typeFailures = new Set<string>();
-    const translated = (validate.errors ?? []).map(translate);
-    (validate.errors ?? []).forEach((e, i) => {
-      if (e.keyword === 'type') typeFailures.add(formatPath(translated[i]?.segments ?? []));
-    });
-    const seen = new Set<string>();
-    (validate.errors ?? []).forEach((e, i) => {
-      const t = translated[i];
-      if (t === undefined) return;
-      const dotted = formatPath(t.segments);
-      // A value of the wrong type also fails its enum or range; the type error says it all.
-      if (e.keyword !== 'type' && typeFailures.has(dotted)) return;
-      const key = `${dotted}\u0000${t.message}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      issues.push({ path: dotted, message: t.message, ...sourceOf(t.segments, t.atKey) });
-    });
-  }
+  if (issues.length === 0 && !validate(data)) issues.push(...schemaIssues(validate.errors ?? [], sourceOf));
   if (issues.length > 0) throw new ConfigError(inFileOrder(issues), file);
 
   const valid = data as unknown as ConfigFile;

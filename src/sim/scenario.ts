@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { describeProblems } from '../validation/describe.js';
 import { ACTION_NAMES, MODULE_WIDE_ACTIONS, type ActionName, type TargetedAction } from './actions.js';
 
 export type ScenarioStep = TargetedAction & { at: number };
@@ -84,20 +85,14 @@ const validateFile = ajv.compile({
   },
 });
 
-function describe(errors: ErrorObject[] | null | undefined): string {
-  const e = errors?.[0];
-  if (!e) return 'invalid';
-  const at = e.instancePath === '' ? '' : `${e.instancePath} `;
-  const params = e.params as { additionalProperty?: string; allowedValues?: unknown[] };
-  if (e.keyword === 'additionalProperties' && params.additionalProperty) return `unknown field '${params.additionalProperty}'`;
-  if (e.keyword === 'enum' && params.allowedValues) return `${at}must be one of ${params.allowedValues.join(', ')}`;
-  return `${at}${e.message ?? e.keyword}`;
+function describe(errors: ErrorObject[] | null | undefined, whole = 'the step'): string {
+  return describeProblems(errors, { whole });
 }
 
 /** Validates a parsed timeline: either a bare list of steps or `{steps, loop_after_s?, auto_authorize?, description?}`. */
 export function parseScenario(data: unknown, source = 'scenario'): Scenario {
   const file: unknown = Array.isArray(data) ? { steps: data } : data;
-  if (!validateFile(file)) throw new ScenarioError(`${source}: ${describe(validateFile.errors)}`);
+  if (!validateFile(file)) throw new ScenarioError(`${source}: ${describe(validateFile.errors, 'the scenario')}`);
   const doc = file as { steps: unknown[]; loop_after_s?: number; auto_authorize?: boolean; description?: string; limits_modules?: Record<string, string> };
   const steps = doc.steps.map((raw, index) => {
     const label = `${source}: step ${index}`;

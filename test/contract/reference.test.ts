@@ -25,7 +25,7 @@ const REFERENCES = [
     /** Operations we have that this reference does not: later upstream additions. */
     ourAdditions: ['receive_hlc_session_failed'],
     knownDeviations: {
-      'send_authorize_response#0': "/result must have required property 'tariff_messages'",
+      'send_authorize_response#0': 'field "result.tariff_messages" is required',
     } as Record<string, string>,
     examples: 12,
     minChannels: 41,

@@ -24,7 +24,7 @@ const mod = { by: 'module', module_id: 'evse_1', connector_id: 1 };
 const table: Row[] = [
   { name: 'malformed JSON', method: 'PUT', path: '/v1/priorities', options: { raw: '{"by":"module",' }, status: 400, code: 2001, message: /not valid JSON/ },
   { name: 'empty JSON body', method: 'PUT', path: '/v1/priorities', options: { raw: '' }, status: 400, code: 2001, message: /body is empty/ },
-  { name: 'body is a list', method: 'PUT', path: '/v1/priorities', options: put([mod]), status: 400, code: 2001, message: /request body must be a JSON object/ },
+  { name: 'body is a list', method: 'PUT', path: '/v1/priorities', options: put([mod]), status: 400, code: 2001, message: /request body must be an object/ },
   { name: 'priority as a string', method: 'PUT', path: '/v1/priorities', options: put({ ...mod, priority: '5' }), status: 400, code: 2001, message: /field "priority" must be an integer \(got the string "5"\)/ },
   { name: 'connector_id as a string', method: 'PUT', path: '/v1/priorities', options: put({ ...mod, connector_id: '1', priority: 5 }), status: 400, code: 2001, message: /field "connector_id" must be an integer/ },
   { name: 'priority 10', method: 'PUT', path: '/v1/priorities', options: put({ ...mod, priority: 10 }), status: 400, code: 2001, message: /field "priority" must be an integer from -9 to 9 \(got 10\)/ },

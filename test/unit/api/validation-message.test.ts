@@ -19,8 +19,8 @@ describe('validation messages name the field and what was expected', () => {
     [{ by: 'module', module_id: 'a', connector_id: 1, priority: 1, extra: true }, 'field "extra" is not a known field'],
     [{ by: 'module', module_id: 'a', connector_id: 0, priority: 1 }, 'field "connector_id" must be an integer from 1 to 255 (got 0)'],
     [{ by: 'module', module_id: 'a', connector_id: 1, priority: 1, scope: 'x' }, 'field "scope" must be one of "session", "persistent" (got the string "x")'],
-    [[1, 2], 'the request body must be a JSON object (got a list [1,2])'],
-    [null, 'the request body must be a JSON object (got null)'],
+    [[1, 2], 'the request body must be an object (got a list [1,2])'],
+    [null, 'the request body must be an object (got null)'],
   ])('%j', (body, expected) => {
     expect(messageFor(prioritySetBodySchema, 'body', body)).toBe(expected);
   });
@@ -58,9 +58,9 @@ describe('validation messages name the field and what was expected', () => {
       cursor.push(next);
       cursor = next;
     }
-    expect(messageFor(prioritySetBodySchema, 'body', deep)).toBe(`the request body must be a JSON object (got a list ${'['.repeat(37)}...)`);
+    expect(messageFor(prioritySetBodySchema, 'body', deep)).toBe(`the request body must be an object (got a list ${'['.repeat(37)}...)`);
     expect(messageFor(prioritySetBodySchema, 'body', Array.from({ length: 1_000_000 }, (_, i) => i))).toBe(
-      'the request body must be a JSON object (got a list [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,1...)',
+      'the request body must be an object (got a list [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,1...)',
     );
   });
 });

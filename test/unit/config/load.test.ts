@@ -112,7 +112,7 @@ describe('validation errors name the key', () => {
     expect(err.issues).toEqual([
       {
         path: 'mqtt.urll',
-        message: 'unknown key "mqtt.urll"; did you mean "url"?',
+        message: 'is not a known field; did you mean "url"?',
         source: `${err.file}:2:3`,
         line: 2,
         column: 3,
@@ -125,38 +125,38 @@ describe('validation errors name the key', () => {
   it('unknown key at the top level and inside a list element', () => {
     const err = load('unknown2.yaml', 'sitee: {}\nevses:\n  - module_id: a\n    phase: 3\n');
     expect(err.issues.map((i) => [i.path, i.message])).toEqual([
-      ['sitee', 'unknown key "sitee"; did you mean "site"?'],
-      ['evses[0].phase', 'unknown key "evses[0].phase"; did you mean "phases"?'],
+      ['sitee', 'is not a known field; did you mean "site"?'],
+      ['evses[0].phase', 'is not a known field; did you mean "phases"?'],
     ]);
   });
 
   it('wrong type', () => {
     const issues = load('type.yaml', 'site:\n  max_power_w: lots\nhttp:\n  enabled: "yes"\n').issues;
     expect(issues.map((i) => [i.path, i.message, i.line])).toEqual([
-      ['site.max_power_w', 'must be a number, got string "lots"', 2],
-      ['http.enabled', 'must be true or false, got string "yes"', 4],
+      ['site.max_power_w', 'must be a number (got the string "lots")', 2],
+      ['http.enabled', 'must be true or false (got the string "yes")', 4],
     ]);
   });
 
   it('a wrong type is reported once, not also as an enum or range failure', () => {
     const issues = load('type-enum.yaml', 'mqtt:\n  protocol_version: "5"\n').issues;
     expect(issues).toHaveLength(1);
-    expect(issues[0]).toMatchObject({ path: 'mqtt.protocol_version', message: 'must be a whole number, got string "5"' });
+    expect(issues[0]).toMatchObject({ path: 'mqtt.protocol_version', message: 'must be an integer (got the string "5")' });
   });
 
   it('enum lists the allowed values', () => {
     const [issue] = load('enum.yaml', 'enforcer:\n  enable_source: localapi\n').issues;
     expect(issue?.path).toBe('enforcer.enable_source');
     expect(issue?.message).toBe(
-      'must be one of: Unspecified, LocalAPI, LocalKeyLock, ServiceTechnician, RemoteKeyLock, MobileApp, FirmwareUpdate, CSMS (got "localapi")',
+      'must be one of "Unspecified", "LocalAPI", "LocalKeyLock", "ServiceTechnician", "RemoteKeyLock", "MobileApp", "FirmwareUpdate", "CSMS" (got the string "localapi")',
     );
   });
 
   it('out of range', () => {
     const issues = load('range.yaml', 'enforcer:\n  enable_priority: 10001\nevses:\n  - module_id: a\n  - module_id: b\n  - module_id: c\n    phases: 4\n').issues;
     expect(issues.map((i) => [i.path, i.message])).toEqual([
-      ['enforcer.enable_priority', 'must be <= 10000 (got 10001)'],
-      ['evses[2].phases', 'must be <= 3 (got 4)'],
+      ['enforcer.enable_priority', 'must be an integer from 0 to 10000 (got 10001)'],
+      ['evses[2].phases', 'must be an integer from 1 to 3 (got 4)'],
     ]);
   });
 
@@ -173,7 +173,7 @@ describe('validation errors name the key', () => {
 
   it('bad webhook URL', () => {
     const [issue] = load('webhook.yaml', 'webhooks:\n  - url: ftp://example.com\n    secret: s\n').issues;
-    expect(issue).toMatchObject({ path: 'webhooks[0].url', message: 'must start with http:// or https:// (got "ftp://example.com")' });
+    expect(issue).toMatchObject({ path: 'webhooks[0].url', message: 'must start with http:// or https:// (got the string "ftp://example.com")' });
   });
 
   it('never echoes a secret value in an error', () => {
@@ -253,7 +253,7 @@ describe('validation errors name the key', () => {
     });
     const [sharing] = issuesOf(() => loadConfig({ env: { EVSE_PRIORITY_SCHEDULER_SHARING: 'equal' } }));
     expect(sharing).toMatchObject({ path: 'scheduler.sharing', source: 'EVSE_PRIORITY_SCHEDULER_SHARING' });
-    expect(sharing?.message).toContain('priority_levels, minimum_first');
+    expect(sharing?.message).toContain('"priority_levels", "minimum_first"');
     const [min] = issuesOf(() => loadConfig({ env: noEnv, overrides: { limits: { min_current_a: 5 } } }));
     expect(min?.path).toBe('limits.min_current_a');
     const fromEnv = loadConfig({ env: { EVSE_PRIORITY_LIMITS_FAILSAFE_CURRENT_A: '8', EVSE_PRIORITY_SCHEDULER_SHARING: 'minimum_first' } });
@@ -363,8 +363,8 @@ describe('env overrides', () => {
   it('a bad number names the env var', () => {
     const err = errorOf(() => loadConfig({ file: base, env: { EVSE_PRIORITY_HTTP_PORT: 'eighty', EVSE_PRIORITY_HTTP_ENABLED: 'maybe' } }));
     expect(err.issues).toEqual([
-      { path: 'http.enabled', message: 'must be true or false, got "maybe"', source: 'EVSE_PRIORITY_HTTP_ENABLED' },
-      { path: 'http.port', message: 'must be a number, got "eighty"', source: 'EVSE_PRIORITY_HTTP_PORT' },
+      { path: 'http.enabled', message: 'must be true or false (got the string "maybe")', source: 'EVSE_PRIORITY_HTTP_ENABLED' },
+      { path: 'http.port', message: 'must be a number (got the string "eighty")', source: 'EVSE_PRIORITY_HTTP_PORT' },
     ]);
     expect(err.message).toContain('EVSE_PRIORITY_HTTP_PORT');
   });

@@ -24,13 +24,13 @@ describe('scenario validation', () => {
   });
 
   it.each([
-    { steps: [{ at: 0, module_id: 'a', action: 'plug_in' }, { at: 1, module_id: 'a', action: 'dance' }], error: /step 1: \/action must be one of plug_in/ },
-    { steps: [{ at: 0, module_id: 'a', action: 'plug_in' }, { at: 2, module_id: 'a', action: 'set_limit' }], error: /step 1 \(at 2 s, set_limit\): must have required property 'current_a'/ },
-    { steps: [{ at: 0, action: 'unplug' }], error: /step 0 \(at 0 s, unplug\): must have required property 'module_id'/ },
-    { steps: [{ at: -1, module_id: 'a', action: 'unplug' }], error: /step 0: \/at must be >= 0/ },
-    { steps: [{ at: 0, module_id: 'a', action: 'set_limit', current_a: 16, phases: 4 }], error: /step 0 .*\/phases must be one of 1, 2, 3/ },
-    { steps: [{ at: 0, module_id: 'a', action: 'go_silent', duration_s: 5, speed: 2 }], error: /step 0 .*unknown field 'speed'/ },
-    { steps: [{ at: 0, module_id: 'a', action: 'set_car_max_power', w: '11kW' }], error: /step 0 .*\/w must be number/ },
+    { steps: [{ at: 0, module_id: 'a', action: 'plug_in' }, { at: 1, module_id: 'a', action: 'dance' }], error: /step 1: field "action" must be one of "plug_in"/ },
+    { steps: [{ at: 0, module_id: 'a', action: 'plug_in' }, { at: 2, module_id: 'a', action: 'set_limit' }], error: /step 1 \(at 2 s, set_limit\): field "current_a" is required/ },
+    { steps: [{ at: 0, action: 'unplug' }], error: /step 0 \(at 0 s, unplug\): field "module_id" is required/ },
+    { steps: [{ at: -1, module_id: 'a', action: 'unplug' }], error: /step 0: field "at" must be >= 0/ },
+    { steps: [{ at: 0, module_id: 'a', action: 'set_limit', current_a: 16, phases: 4 }], error: /step 0 .*field "phases" must be one of 1, 2, 3/ },
+    { steps: [{ at: 0, module_id: 'a', action: 'go_silent', duration_s: 5, speed: 2 }], error: /step 0 .*field "speed" is not a known field/ },
+    { steps: [{ at: 0, module_id: 'a', action: 'set_car_max_power', w: '11kW' }], error: /step 0 .*field "w" must be a number/ },
   ])('names the step that is wrong: $error', ({ steps, error }) => {
     expect(() => parseScenario(steps, 'test.yaml')).toThrow(ScenarioError);
     expect(() => parseScenario(steps, 'test.yaml')).toThrow(error);
