@@ -483,7 +483,7 @@ async function main(): Promise<void> {
   const broker = await startBroker({ name: 'core-bench' });
   log(`broker ${broker.strategy} at ${broker.url}; node ${process.version}, ${cpus().length} CPUs`);
   try {
-    const contract = await loadContract();
+    const contract = loadContract();
     const ingest = await benchIngest(broker, contract);
     const rtt = await benchRoundTrip(broker, contract);
     const memory = await benchMemory(broker);

@@ -134,7 +134,7 @@ async function main(): Promise<void> {
       http: { host: '127.0.0.1', port: 0, tokens: [token] },
     },
   });
-  const contract = await loadContract();
+  const contract = loadContract();
   // The same composition root `evse-priority run` uses, plus the baseline route on the same fastify.
   const body = { data: { hello: 'world' }, status_code: 1000, status_message: 'Success', timestamp: new Date().toISOString() };
   const app = await startApp(config, logger, {

@@ -1,20 +1,22 @@
 // `npm run build` (tsx scripts/build.ts): the deployable artifact. One ESM bundle, dist/evse-priority.mjs, with every runtime
-// dependency inside, plus the static files it reads at run time next to it in dist/. A charger gets dist/ (or
+// dependency inside, plus the static files it reads at run time (the dashboard, dist/web/) next to it.
+// The EVerest contract and the config schema are inside the bundle as generated validator code. A charger gets dist/ (or
 // the npm package, which installs no dependencies); `node dist/evse-priority.mjs run --config site.yaml`.
 import { build, type BuildResult } from 'esbuild';
-import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWeb } from './build-web.mjs';
+import { generateValidators } from './validators/generate.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 
 /**
- * Files the bundle opens at run time, relative to the repository root, copied to the same place under dist/
- * (code finds them next to the bundle). The dashboard is built by scripts/build-web.mjs into dist/web/.
+ * Packages that must never reach the bundle: the AsyncAPI parser and its toolchain run at build time only
+ * (scripts/validators/generate.ts turns the contract into validator code before bundling).
  */
-const ASSETS = ['asyncapi'];
+const BUILD_TIME_ONLY = ['node_modules/@asyncapi/', 'node_modules/@stoplight/'];
 
 /**
  * Optional modules our dependencies `require` inside try/catch and run fine without (native speed-ups of
@@ -29,6 +31,7 @@ export interface BuildOptions {
 }
 
 export async function buildArtifact({ outdir = dist, quiet = false }: BuildOptions = {}): Promise<BuildResult> {
+  await generateValidators();
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const result = await build({
@@ -50,11 +53,8 @@ export async function buildArtifact({ outdir = dist, quiet = false }: BuildOptio
     metafile: true,
     logLevel: quiet ? 'error' : 'warning',
   });
-  for (const asset of ASSETS) {
-    const from = join(root, asset);
-    if (!existsSync(from)) continue;
-    cpSync(from, join(outdir, asset), { recursive: true, filter: (file) => !/\.(ts|tsx)$/.test(file) || statSync(file).isDirectory() });
-  }
+  const leaked = Object.keys(result.metafile.inputs).filter((input) => BUILD_TIME_ONLY.some((dir) => input.includes(dir)));
+  if (leaked.length > 0) throw new Error(`build-time packages reached the bundle (${leaked.length} files, e.g. ${leaked[0]}): an import chain from src/cli.ts leads to them`);
   await buildWeb({ outdir: join(outdir, 'web') });
   if (!quiet) {
     const bytes = statSync(join(outdir, 'evse-priority.mjs')).size;

@@ -40,7 +40,7 @@ export async function runDemo(options: DemoOptions): Promise<{ stop: () => Promi
   });
   const scenario = await loadScenarioFile(repoFile('config/scenarios/demo.yaml'));
   // Parsed once for both sides; the module starts first so it sees the scenario from its first step.
-  const contract = await loadContract();
+  const contract = loadContract();
   const app = await startApp(config, logger.child({ role: 'module' }), { contract });
   const moduleIds = config.evses.map((e) => e.module_id);
   const simulator = await startSimulator({

@@ -45,7 +45,7 @@ export interface RunningModule {
 
 /** Composition root of the MQTT side: transport -> EVerest client -> site domain. */
 export async function startModule(config: Config, logger: Logger, deps: ModuleDeps = {}): Promise<RunningModule> {
-  const contract = deps.contract ?? (await loadContract());
+  const contract = deps.contract ?? (loadContract());
   for (const warning of contract.warnings) logger.debug({ warning }, 'asyncapi contract warning');
   const store = await PriorityStore.open(config.store.dir, { logger: logger.child({ component: 'store' }) });
   const directory = new ConnectorDirectory(config.evses, (evseId, moduleIds) =>

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
-import { DERIVED_DEFAULT, PATTERN_TEXT, configSchema, schemaTree } from './schema.js';
+import { PATTERN_TEXT, schemaTree } from './schema.js';
+import { validateConfig } from './generated/config-validator.js';
 import { formatPath, listProblems, moreProblems, shownValue, type PathSegment, type ValidationIssue } from '../validation/describe.js';
 import type { SchemaNode } from './schema.js';
 import { REDACTED, redactUrl } from './redact.js';
@@ -48,11 +47,8 @@ export const ENV_PREFIX = 'EVSE_PRIORITY_';
 /** Appends one token instead of replacing the list, so a secret can come from the environment alone. */
 export const HTTP_TOKEN_ENV = `${ENV_PREFIX}HTTP_TOKEN`;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: true, verbose: true });
-addFormatsModule.default(ajv, ['uri']);
-ajv.addKeyword({ keyword: DERIVED_DEFAULT, schemaType: 'string' });
-ajv.addKeyword({ keyword: PATTERN_TEXT, schemaType: 'string' });
-const validate = ajv.compile<ConfigFile>(configSchema);
+// Generated from configSchema at build time (scripts/validators/generate.ts): no schema is compiled at start-up.
+const validate = validateConfig;
 
 type Segment = PathSegment;
 type PlainObject = Record<string, unknown>;

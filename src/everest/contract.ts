@@ -1,32 +1,12 @@
-// Runtime contract for the EVerest evse_manager_consumer_API and external_energy_limits_consumer_API:
-// parses our AsyncAPI documents (asyncapi/*.yaml) with @asyncapi/parser and compiles every message
-// payload schema once into an ajv validator. Channels are mapped to names by address: `e2m/<name>` is a
-// variable EVerest publishes, `m2e/<name>` a command we publish (a request when the operation has a
-// reply, fire-and-forget otherwise).
+// Runtime contract for the EVerest evse_manager_consumer_API and external_energy_limits_consumer_API. The
+// validators are code generated at build time (scripts/validators/generate.ts: @asyncapi/parser reads
+// asyncapi/*.yaml, ajv's standalone mode writes one function per message schema into
+// ./generated/contract-validators.js), so the running module parses no document and compiles no schema.
 
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Parser } from '@asyncapi/parser';
-import type { AsyncAPIDocumentInterface, Diagnostic, MessageInterface } from '@asyncapi/parser';
-import AjvModule from 'ajv';
-import type { AnySchema, ErrorObject, ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-import {
-  E2M_VARS,
-  M2E_REQUESTS,
-  M2E_SENDS,
-  type E2mPayloads,
-  type E2mVar,
-  type M2eRequest,
-  type M2eRequests,
-  type M2eSend,
-} from './payloads.js';
-import { LIMITS_E2M_VARS, LIMITS_M2E_SENDS } from './external-limits.js';
-import { ContractError, describeValidationErrors } from './validation-error.js';
-import { withoutEnums } from './lenient-schema.js';
-import { DISPLAY_ONLY_E2M } from './release.js';
+import type { ErrorObject } from 'ajv';
+import type { E2mPayloads, E2mVar, M2eRequest, M2eRequests, M2eSend } from './payloads.js';
+import { describeValidationErrors } from './validation-error.js';
+import { evse as generatedEvse, limits as generatedLimits } from './generated/contract-validators.js';
 
 export { ContractError } from './validation-error.js';
 
@@ -54,8 +34,8 @@ export interface Contract {
   e2mNames(): readonly string[];
   requestNames(): readonly string[];
   sendNames(): readonly string[];
-  /** Parser diagnostics of warning severity and ajv warnings; the caller decides whether to log them. */
-  readonly warnings: string[];
+  /** Parser diagnostics of warning severity and ajv warnings; from the build; the caller decides whether to log them. */
+  readonly warnings: readonly string[];
   /** The external_energy_limits_consumer_API, loaded with it. */
   readonly externalLimits: LimitsContract;
 }
@@ -68,54 +48,35 @@ export interface LimitsContract {
   validateSend(name: string, payload: unknown): ValidationResult<unknown>;
   e2mNames(): readonly string[];
   sendNames(): readonly string[];
-  readonly warnings: string[];
+  readonly warnings: readonly string[];
 }
 
-const CONTRACT_FILE = path.join('asyncapi', 'evse_manager_consumer_API.yaml');
-const LIMITS_CONTRACT_FILE = path.join('asyncapi', 'external_energy_limits_consumer_API.yaml');
-
-/** Walks up from this module (src/everest or dist/src/everest) to the directory holding asyncapi/. */
-function findContract(file: string): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i += 1) {
-    const candidate = path.join(dir, file);
-    if (existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', file);
+/** A validator as ajv makes it (compiled or standalone): true or false, and the errors of the last call. */
+export interface SchemaCheck {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
 }
 
-export function defaultContractPath(): string {
-  return findContract(CONTRACT_FILE);
-}
-
-export function defaultLimitsContractPath(): string {
-  return findContract(LIMITS_CONTRACT_FILE);
-}
-
-// @stoplight/types DiagnosticSeverity: Error = 0, Warning = 1, Information = 2, Hint = 3.
-const SEVERITY_ERROR = 0;
-const SEVERITY_WARNING = 1;
-
-function formatDiagnostic(d: Diagnostic): string {
-  const at = d.path.length > 0 ? ` at ${d.path.join('.')}` : '';
-  const line = d.range ? ` (line ${d.range.start.line + 1})` : '';
-  return `${String(d.code)}: ${d.message}${at}${line}`;
+/**
+ * What one AsyncAPI document says about validation, by name: the validators of each channel's messages
+ * (a payload is valid when one of them accepts it). `T` is a SchemaCheck at run time; the generator lays
+ * the set out with export names first.
+ */
+export interface ValidatorSet<T = SchemaCheck> {
+  /** info.version of the document. */
+  version: string;
+  /** Parser diagnostics of warning severity and ajv warnings, from the build. */
+  warnings: readonly string[];
+  e2m: Readonly<Record<string, readonly T[]>>;
+  /** Display-only variables: the same schemas without enums. */
+  lenientE2m: Readonly<Record<string, readonly T[]>>;
+  requests: Readonly<Record<string, { readonly request: readonly T[]; readonly reply: readonly T[] }>>;
+  sends: Readonly<Record<string, readonly T[]>>;
 }
 
 type Check = (data: unknown) => ValidationResult<unknown>;
 
-const Ajv = AjvModule.default;
-const addFormats = addFormatsModule.default;
-type AjvInstance = InstanceType<typeof Ajv>;
-
-function isSchema(value: unknown): value is AnySchema {
-  return typeof value === 'boolean' || (typeof value === 'object' && value !== null && !Array.isArray(value));
-}
-
-function toCheck(validators: readonly ValidateFunction[]): Check {
+function toCheck(validators: readonly SchemaCheck[]): Check {
   const [only] = validators;
   if (validators.length === 1 && only) {
     return (data) => (only(data) ? { ok: true, value: data } : { ok: false, reason: describeValidationErrors(only.errors) });
@@ -131,223 +92,24 @@ function toCheck(validators: readonly ValidateFunction[]): Check {
   };
 }
 
-const REGISTRY_ID = 'urn:evse-priority:everest-contract:schemas';
-
-/**
- * The parser hands out fully dereferenced payload schemas, so a Powermeter used by six session event
- * details would be compiled six times per message. Schemas the parser tagged with a component name
- * (`x-parser-schema-id`) are therefore registered once under that name and referenced with $ref:
- * every named schema is compiled once for the whole contract. Cycles are handled by the same map.
- */
-class SchemaRegistry {
-  private readonly definitions = new Map<string, unknown>();
-
-  constructor(private readonly ajv: AjvInstance) {}
-
-  private static nameOf(node: object): string | undefined {
-    const id = (node as Record<string, unknown>)['x-parser-schema-id'];
-    return typeof id === 'string' && !id.startsWith('<') ? id : undefined;
-  }
-
-  private static refTo(name: string): { $ref: string } {
-    const segment = encodeURIComponent(name.replace(/~/g, '~0').replace(/\//g, '~1'));
-    return { $ref: `${REGISTRY_ID}#/definitions/${segment}` };
-  }
-
-  /** Returns a copy of `node` in which every named schema is replaced by a $ref into the registry. */
-  share(node: unknown, isDefinition = false): unknown {
-    if (Array.isArray(node)) return node.map((item) => this.share(item));
-    if (typeof node !== 'object' || node === null) return node;
-    const name = SchemaRegistry.nameOf(node);
-    if (name !== undefined && !isDefinition) {
-      if (!this.definitions.has(name)) {
-        this.definitions.set(name, true); // placeholder while converting, so cycles terminate
-        this.definitions.set(name, this.share(node, true));
-      }
-      return SchemaRegistry.refTo(name);
-    }
-    const copy: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(node)) copy[key] = this.share(value);
-    return copy;
-  }
-
-  /** Registers the collected definitions; call once, after every share() and before any compile(). */
-  seal(): void {
-    this.ajv.addSchema({ $id: REGISTRY_ID, definitions: Object.fromEntries(this.definitions) });
-  }
-}
-
-interface PendingMessage {
-  where: string;
-  schema: AnySchema;
-}
-
 interface CompiledContract {
   version: string;
   e2m: Map<string, Check>;
-  /** Display-only variables: the same schemas without enums. */
   lenientE2m: Map<string, Check>;
   requests: Map<string, { request: Check; reply: Check }>;
   sends: Map<string, Check>;
 }
 
-/** The names the code expects a document to declare (payloads.ts, external-limits.ts). */
-interface ExpectedNames {
-  e2m: readonly string[];
-  requests: readonly string[];
-  sends: readonly string[];
-}
-
-const EVSE_NAMES: ExpectedNames = { e2m: E2M_VARS, requests: M2E_REQUESTS, sends: M2E_SENDS };
-const LIMITS_NAMES: ExpectedNames = { e2m: LIMITS_E2M_VARS, requests: [], sends: LIMITS_M2E_SENDS };
-
-function newAjv(warnings: string[]): AjvInstance {
-  const ajv = new Ajv({
-    // AsyncAPI schemas carry keywords ajv does not know (x-parser-schema-id added by the parser, our own
-    // x- notes, discriminator, externalDocs, ...). Non-strict mode ignores them instead of throwing.
-    strict: false,
-    allErrors: false,
-    logger: {
-      log: () => undefined,
-      warn: (...args: unknown[]) => warnings.push(`ajv: ${args.map(String).join(' ')}`),
-      error: (...args: unknown[]) => warnings.push(`ajv error: ${args.map(String).join(' ')}`),
-    },
-  });
-  // 'fast' checks the shape of date-times by regex; the full mode costs ~15x per timestamp on the
-  // hot path and EVerest's own clock is the authority on what it sends anyway.
-  addFormats(ajv, { mode: 'fast' });
-  return ajv;
-}
-
-function compile(document: AsyncAPIDocumentInterface, warnings: string[], expected: ExpectedNames, codeFile: string): CompiledContract {
-  const ajv = newAjv(warnings);
-  const registry = new SchemaRegistry(ajv);
-  // Display-only variables also get a validator without enums, in an ajv of their own (the shared named
-  // schemas differ: ConnectorType there has no enum).
-  const lenientAjv = newAjv(warnings);
-  const lenientRegistry = new SchemaRegistry(lenientAjv);
-  const problems: string[] = [];
-
-  const collect = (where: string, messages: readonly MessageInterface[], into = registry, transform = (s: unknown) => s): PendingMessage[] => {
-    if (messages.length === 0) problems.push(`${where}: no message`);
-    const pending: PendingMessage[] = [];
-    for (const message of messages) {
-      const payload = message.payload();
-      if (!message.hasPayload() || !payload) {
-        pending.push({ where, schema: true });
-        continue;
-      }
-      const schema: unknown = into.share(transform(payload.json()));
-      if (isSchema(schema)) pending.push({ where: `${where} message ${message.id()}`, schema });
-      else problems.push(`${where}: message ${message.id()} has no usable payload schema`);
-    }
-    return pending;
+/** Maps, not the records themselves: a name like `constructor` must not find Object's prototype. */
+function checksOf(set: ValidatorSet): CompiledContract {
+  const each = (record: Readonly<Record<string, readonly SchemaCheck[]>>) => new Map(Object.entries(record).map(([name, v]) => [name, toCheck(v)]));
+  return {
+    version: set.version,
+    e2m: each(set.e2m),
+    lenientE2m: each(set.lenientE2m),
+    requests: new Map(Object.entries(set.requests).map(([name, r]) => [name, { request: toCheck(r.request), reply: toCheck(r.reply) }])),
+    sends: each(set.sends),
   };
-
-  const e2m = new Map<string, PendingMessage[]>();
-  const lenientE2m = new Map<string, PendingMessage[]>();
-  const requests = new Map<string, { request: PendingMessage[]; reply: PendingMessage[] }>();
-  const sends = new Map<string, PendingMessage[]>();
-
-  for (const operation of document.operations().all()) {
-    const opId = operation.id();
-    for (const channel of operation.channels().all()) {
-      const address = channel.address();
-      if (address === null || address === undefined) continue; // reply channels: reached through their request
-      const match = /^(e2m|m2e)\/([A-Za-z0-9_]+)$/.exec(address);
-      const direction = match?.[1];
-      const name = match?.[2];
-      if (!direction || !name) {
-        problems.push(`operation ${opId}: address ${address} is neither e2m/<name> nor m2e/<name>`);
-        continue;
-      }
-      const where = `${opId} (${address})`;
-      const messages = channel.messages().all();
-      if (direction === 'e2m') {
-        if (!operation.isReceive()) problems.push(`${where}: e2m channels must be received`);
-        else if (e2m.has(name)) problems.push(`${where}: e2m/${name} declared twice`);
-        else {
-          e2m.set(name, collect(where, messages));
-          if (DISPLAY_ONLY_E2M.has(name)) lenientE2m.set(name, collect(where, messages, lenientRegistry, withoutEnums));
-        }
-        continue;
-      }
-      if (!operation.isSend()) {
-        problems.push(`${where}: m2e channels must be sent`);
-        continue;
-      }
-      if (requests.has(name) || sends.has(name)) {
-        problems.push(`${where}: m2e/${name} declared twice`);
-        continue;
-      }
-      const reply = operation.reply();
-      if (reply) {
-        const replyMessages = reply.messages().all();
-        requests.set(name, {
-          request: collect(where, messages),
-          reply: collect(`${where} reply`, replyMessages.length > 0 ? replyMessages : (reply.channel()?.messages().all() ?? [])),
-        });
-      } else {
-        sends.set(name, collect(where, messages));
-      }
-    }
-  }
-
-  const drift = (kind: string, expected: readonly string[], actual: ReadonlyMap<string, unknown>): void => {
-    for (const name of expected) if (!actual.has(name)) problems.push(`${kind} ${name} is in ${codeFile} but not in the contract`);
-    for (const name of actual.keys()) if (!expected.includes(name)) problems.push(`${kind} ${name} is in the contract but not in ${codeFile}`);
-  };
-  drift('e2m variable', expected.e2m, e2m);
-  drift('m2e request', expected.requests, requests);
-  drift('m2e send', expected.sends, sends);
-  if (problems.length > 0) throw new ContractError('EVerest contract does not match what the code expects', problems);
-
-  try {
-    registry.seal();
-    lenientRegistry.seal();
-  } catch (err) {
-    throw new ContractError('EVerest contract schemas do not compile', [err instanceof Error ? err.message : String(err)]);
-  }
-  const build = (pending: readonly PendingMessage[], using = ajv): Check => {
-    const validators: ValidateFunction[] = [];
-    for (const { where, schema } of pending) {
-      try {
-        validators.push(using.compile(schema));
-      } catch (err) {
-        problems.push(`${where}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    return toCheck(validators);
-  };
-  const result: CompiledContract = {
-    version: document.info().version(),
-    e2m: new Map([...e2m].map(([name, pending]) => [name, build(pending)])),
-    lenientE2m: new Map([...lenientE2m].map(([name, pending]) => [name, build(pending, lenientAjv)])),
-    requests: new Map([...requests].map(([name, p]) => [name, { request: build(p.request), reply: build(p.reply) }])),
-    sends: new Map([...sends].map(([name, pending]) => [name, build(pending)])),
-  };
-  if (problems.length > 0) throw new ContractError('EVerest contract schemas do not compile', problems);
-  return result;
-}
-
-let sharedParser: Parser | undefined;
-
-async function parseAndCompile(contractPath: string, expected: ExpectedNames, codeFile: string): Promise<CompiledContract & { warnings: string[] }> {
-  const source = path.resolve(contractPath);
-  let text: string;
-  try {
-    text = await readFile(source, 'utf8');
-  } catch (err) {
-    throw new ContractError(`cannot read EVerest contract ${source}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  sharedParser ??= new Parser();
-  const { document, diagnostics } = await sharedParser.parse(text, { source });
-  const errors = diagnostics.filter((d) => d.severity === SEVERITY_ERROR);
-  if (errors.length > 0 || !document) {
-    throw new ContractError(`EVerest contract ${source} is not valid AsyncAPI`, errors.map(formatDiagnostic));
-  }
-  const warnings = diagnostics.filter((d) => d.severity === SEVERITY_WARNING).map(formatDiagnostic);
-  return { ...compile(document, warnings, expected, codeFile), warnings };
 }
 
 function validatorsOf(compiled: CompiledContract) {
@@ -367,18 +129,10 @@ function validatorsOf(compiled: CompiledContract) {
   };
 }
 
-/**
- * Loads and compiles both contracts. Throws ContractError when a document has parser diagnostics of error
- * severity, when a schema does not compile, or when the code and the document list different names.
- * Loading takes several hundred milliseconds (the AsyncAPI parser dominates): load once per process.
- */
-export async function loadContract(
-  contractPath: string = defaultContractPath(),
-  limitsContractPath: string = defaultLimitsContractPath(),
-): Promise<Contract> {
-  // One after the other: the parser is shared and the second document is small.
-  const compiled = await parseAndCompile(contractPath, EVSE_NAMES, 'payloads.ts');
-  const limits = await parseAndCompile(limitsContractPath, LIMITS_NAMES, 'external-limits.ts');
+/** The contract made of two validator sets: the generated ones, or (contract tests) ones compiled from the documents. */
+export function contractFrom(evseSet: ValidatorSet, limitsSet: ValidatorSet): Contract {
+  const compiled = checksOf(evseSet);
+  const limits = checksOf(limitsSet);
   const e2mNames = Object.freeze([...compiled.e2m.keys()]);
   const requestNames = Object.freeze([...compiled.requests.keys()]);
   const sendNames = Object.freeze([...compiled.sends.keys()]);
@@ -408,13 +162,21 @@ export async function loadContract(
     e2mNames: () => e2mNames,
     requestNames: () => requestNames,
     sendNames: () => sendNames,
-    warnings: compiled.warnings,
+    warnings: evseSet.warnings,
     externalLimits: {
       version: limits.version,
       ...validatorsOf(limits),
       e2mNames: () => limitsE2mNames,
       sendNames: () => limitsSendNames,
-      warnings: limits.warnings,
+      warnings: limitsSet.warnings,
     },
   };
+}
+
+let generated: Contract | undefined;
+
+/** The contract of this build (validators generated from asyncapi/*.yaml); made once per process. */
+export function loadContract(): Contract {
+  generated ??= contractFrom(generatedEvse, generatedLimits);
+  return generated;
 }

@@ -3,7 +3,7 @@
 import type { ErrorObject } from 'ajv';
 import { describeProblems } from '../validation/describe.js';
 
-/** Thrown by loadContract when the AsyncAPI document cannot be used. `details` lists each problem on its own. */
+/** Thrown at build time (scripts/validators) when an AsyncAPI document cannot be used. `details` lists each problem on its own. */
 export class ContractError extends Error {
   override readonly name = 'ContractError';
   readonly details: readonly string[];

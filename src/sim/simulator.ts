@@ -443,7 +443,7 @@ function seededIds(seed: number): () => string {
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   if (options.moduleIds.length === 0) throw new Error('sim: at least one module_id is needed');
   if (new Set(options.moduleIds).size !== options.moduleIds.length) throw new Error('sim: module_ids must be unique');
-  const contract = options.contract ?? (await loadContract());
+  const contract = options.contract ?? (loadContract());
   let transport = options.transport;
   const owns = transport === undefined;
   if (!transport) {

@@ -9,7 +9,8 @@ import { Parser, fromFile } from '@asyncapi/parser';
 import type { AsyncAPIDocumentInterface } from '@asyncapi/parser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { defaultLimitsContractPath, loadContract, type LimitsContract } from '../../src/everest/contract.js';
+import { loadContract, type LimitsContract } from '../../src/everest/contract.js';
+import { CONTRACT_FILES } from '../../scripts/validators/everest-schemas.js';
 import { addressOf, compareSchemas, idOf, schemaExamples, validatorFor } from '../support/asyncapi-compare.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -24,10 +25,10 @@ let contract: LimitsContract;
 const parser = new Parser();
 
 beforeAll(async () => {
-  const parsed = await fromFile(parser, defaultLimitsContractPath()).parse();
+  const parsed = await fromFile(parser, CONTRACT_FILES.limits).parse();
   if (!parsed.document) throw new Error('our limits contract does not parse');
   ours = parsed.document;
-  contract = (await loadContract()).externalLimits;
+  contract = loadContract().externalLimits;
 });
 
 for (const { release, file } of REFERENCES) {

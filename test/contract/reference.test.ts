@@ -84,7 +84,7 @@ describe.skipIf(!present)(
       const parsedOurs = await parser.parse(readFileSync(ourFile, 'utf8'), { source: ourFile });
       if (!parsedOurs.document) throw new Error('our contract does not parse');
       ours = parsedOurs.document;
-      contract = await loadContract(ourFile);
+      contract = loadContract();
     });
 
     it('resolved the external references of the reference', () => {

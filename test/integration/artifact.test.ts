@@ -1,7 +1,7 @@
 // The deployable artifact as a charger gets it: `npm run build`'s bundle, packed with `npm pack`, installed with
 // --omit=dev into an empty directory (no registry needed: the package has no dependencies), then run.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,9 @@ describe('the npm package: bundle only, installs and runs without dev dependenci
     // The dashboard ships built: no CDN and no build step on the charger.
     for (const file of ['index.html', 'dashboard.js', 'dashboard.css']) expect(existsSync(join(installed, 'evse-priority', 'dist', 'web', file))).toBe(true);
     expect(existsSync(join(installed, 'evse-priority', 'src'))).toBe(false);
+    // The contract is generated validator code: neither the AsyncAPI parser nor the documents ship.
+    expect(readFileSync(join(installed, 'evse-priority', 'dist', 'evse-priority.mjs'), 'utf8')).not.toContain('@asyncapi/parser');
+    expect(existsSync(join(installed, 'evse-priority', 'dist', 'asyncapi'))).toBe(false);
     expect(duMb(installed)).toBeLessThanOrEqual(SIZE_TARGET_MB);
   });
 

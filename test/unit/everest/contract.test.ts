@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import AjvModule from 'ajv';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { ContractError, defaultContractPath, loadContract, type Contract } from '../../../src/everest/contract.js';
+import { ContractError, loadContract, type Contract } from '../../../src/everest/contract.js';
+import { CONTRACT_FILES } from '../../../scripts/validators/everest-schemas.js';
+import { compileContractValidators } from '../../../scripts/validators/generate.js';
 import { E2M_VARS, M2E_REQUESTS, M2E_SENDS, type Evse, type SessionInfo } from '../../../src/everest/payloads.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -30,9 +32,9 @@ let contract: Contract;
 let loadMs = 0;
 const tmp = mkdtempSync(path.join(tmpdir(), 'contract-test-'));
 
-beforeAll(async () => {
+beforeAll(() => {
   const started = performance.now();
-  contract = await loadContract();
+  contract = loadContract();
   loadMs = performance.now() - started;
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -44,10 +46,10 @@ function expectInvalid(result: { ok: boolean; reason?: string }, reason: string 
 }
 
 describe('loading', () => {
-  it('parses our document with zero error diagnostics and reports the API version', () => {
+  it('was generated from our document with zero error diagnostics and reports the API version', () => {
     expect(contract.version).toBe('1.0.0');
     expect(Array.isArray(contract.warnings)).toBe(true);
-    expect(defaultContractPath()).toBe(contractFile);
+    expect(CONTRACT_FILES.evse).toBe(contractFile);
     console.info(`[contract] loadContract took ${loadMs.toFixed(0)} ms`);
   });
 
@@ -73,7 +75,7 @@ describe('loading', () => {
   it('fails with the error diagnostics when the document is not valid AsyncAPI', async () => {
     const broken = path.join(tmp, 'broken.yaml');
     writeFileSync(broken, 'asyncapi: 3.0.0\ninfo:\n  title: no version here\nchannels: {}\n');
-    const err: unknown = await loadContract(broken).catch((e: unknown) => e);
+    const err: unknown = await compileContractValidators({ evse: broken }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ContractError);
     expect((err as ContractError).details.length).toBeGreaterThan(0);
     expect((err as ContractError).message).toMatch(/not valid AsyncAPI[\s\S]*version/);
@@ -88,7 +90,7 @@ describe('loading', () => {
     delete doc.operations['receive_hlc_session_failed'];
     const drifted = path.join(tmp, 'drifted.json');
     writeFileSync(drifted, JSON.stringify(doc));
-    await expect(loadContract(drifted)).rejects.toThrow(/hlc_session_failed is in payloads.ts but not in the contract/);
+    await expect(compileContractValidators({ evse: drifted })).rejects.toThrow(/hlc_session_failed is in payloads.ts but not in the contract/);
   });
 });
 
@@ -322,25 +324,33 @@ describe('fire-and-forget sends', () => {
 });
 
 describe('compilation', () => {
-  it('compiles validators at load only, never while validating', async () => {
+  it('compiles nothing at load or while validating: the validators are code generated at build time', async () => {
     const Ajv = AjvModule.default;
     const compile = vi.spyOn(Ajv.prototype, 'compile');
+    const addSchema = vi.spyOn(Ajv.prototype, 'addSchema');
     try {
-      const fresh = await loadContract();
-      const atLoad = compile.mock.calls.length;
-      expect(atLoad).toBeGreaterThan(0);
-      // one compile per message payload (48 messages in the document) plus the enum-free copies of the
-      // display-only variables (15), shared schemas compiled once by ajv
-      expect(atLoad).toBeLessThanOrEqual(80);
+      vi.resetModules();
+      const fresh = (await import('../../../src/everest/contract.js')).loadContract();
       for (let i = 0; i < 2000; i += 1) {
         fresh.validateE2m('session_info', { ...sessionInfo, session_duration_s: i });
         fresh.validateE2m('heartbeat', i);
         fresh.validateE2m('session_info', { ...sessionInfo, state: 'bogus' });
         fresh.validateReply('enable_disable', true);
       }
-      expect(compile.mock.calls.length).toBe(atLoad);
+      expect(fresh.validateE2m('session_info', { ...sessionInfo, state: 'bogus' }).ok).toBe(false);
+      expect(compile).not.toHaveBeenCalled();
+      expect(addSchema).not.toHaveBeenCalled();
     } finally {
       compile.mockRestore();
+      addSchema.mockRestore();
     }
+  });
+
+  it('the generated module imports only ajv runtime helpers, never ajv itself or the AsyncAPI parser', () => {
+    const generated = readFileSync(path.join(repoRoot, 'src', 'everest', 'generated', 'contract-validators.js'), 'utf8');
+    const imports = [...generated.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((m) => !/^(ajv\/dist\/runtime\/|ajv-formats\/dist\/formats\.js$)/.test(m ?? ''))).toEqual([]);
+    expect(generated).not.toMatch(/require\(|new Function|@asyncapi/);
   });
 });

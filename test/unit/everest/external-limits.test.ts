@@ -83,7 +83,7 @@ describe('what we send validates', () => {
   ];
 
   beforeAll(async () => {
-    contract = await loadContract();
+    contract = loadContract();
   });
 
   it('against our contract', () => {

@@ -42,7 +42,7 @@ describe('everything the model publishes is valid', () => {
   let contract: Contract;
   let outputs: ModelOutput[];
   beforeAll(async () => {
-    contract = await loadContract();
+    contract = loadContract();
     outputs = exercise();
   });
 

@@ -7,7 +7,7 @@ const T0 = Date.parse('2026-03-02T10:00:00.000Z');
 let contract: LimitsContract;
 
 beforeAll(async () => {
-  contract = (await loadContract()).externalLimits;
+  contract = (loadContract()).externalLimits;
 });
 
 function node(fuseLimitA = 20): EnergyNodeModel {

@@ -14,7 +14,7 @@ const enable = (state: string, priority = 100): unknown => ({
 describe('m2e handling', () => {
   let contract: Contract;
   beforeAll(async () => {
-    contract = await loadContract();
+    contract = loadContract();
   });
 
   it('answers a request with the bare value on replyTo', () => {

@@ -88,7 +88,7 @@ describe('simulator, EVerest 2026.02', () => {
 describe('simulator m2e routes by release', () => {
   let contract: Contract;
   beforeAll(async () => {
-    contract = await loadContract();
+    contract = loadContract();
   });
   const REPLY_TO = 'everest_api/1/evse_manager_consumer/evse_1/e2m/reserve/abc';
   const buf = (value: unknown) => Buffer.from(JSON.stringify(value));
