@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
-import { PATTERN_TEXT, schemaTree } from './schema.js';
+import { schemaTree } from './schema.js';
 import { validateConfig } from './generated/config-validator.js';
 import { formatPath, listProblems, moreProblems, shownValue, type PathSegment, type ValidationIssue } from '../validation/describe.js';
 import type { SchemaNode } from './schema.js';
