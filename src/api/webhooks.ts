@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Observable, Subscription } from 'rxjs';
 import type { WebhookConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { redactUrlsIn } from '../log/redact.js';
+import { splitCredentials } from '../log/redact.js';
 import { FREQUENT_EVENT_TYPES, type ApiEvent } from './events.js';
 
 export const SIGNATURE_HEADER = 'X-EVSE-Priority-Signature';
@@ -48,6 +48,8 @@ class WebhookTarget {
   private readonly queue: ApiEvent[] = [];
   private running = false;
   private readonly wanted: ReadonlySet<string> | undefined;
+  /** The URL fetch is given, and the Basic credentials its userinfo held: fetch refuses a URL with credentials. */
+  private readonly target: { url: string; authorization?: string };
 
   constructor(
     private readonly config: WebhookConfig,
@@ -57,6 +59,8 @@ class WebhookTarget {
     private readonly closing: AbortSignal,
   ) {
     this.wanted = config.events && config.events.length > 0 ? new Set(config.events) : undefined;
+    const { url, username, password } = splitCredentials(config.url);
+    this.target = username === undefined ? { url } : { url, authorization: `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` };
   }
 
   /** Called from the event subscription: never waits, never throws. */
@@ -96,12 +100,13 @@ class WebhookTarget {
       [TIMESTAMP_HEADER]: String(Math.floor(Date.now() / 1000)),
       [EVENT_HEADER]: event.type,
       [DELIVERY_HEADER]: String(event.id),
+      ...(this.target.authorization === undefined ? {} : { authorization: this.target.authorization }),
     };
     let problem = '';
     for (let attempt = 1; attempt <= this.options.attempts; attempt++) {
       if (this.closing.aborted) return;
       try {
-        const response = await fetch(this.config.url, {
+        const response = await fetch(this.target.url, {
           method: 'POST',
           headers,
           body,
@@ -118,8 +123,8 @@ class WebhookTarget {
         if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
       } catch (error) {
         if (this.closing.aborted) return;
-        // fetch repeats the URL (credentials included) in some of its errors.
-        problem = redactUrlsIn(error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error));
+        // The logger redacts the URLs some fetch errors repeat.
+        problem = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
       }
       if (attempt < this.options.attempts) {
         try {

@@ -5,7 +5,7 @@ import { schemaTree } from './schema.js';
 import { validateConfig } from './generated/config-validator.js';
 import { formatPath, listProblems, moreProblems, shownValue, type PathSegment, type ValidationIssue } from '../validation/describe.js';
 import type { SchemaNode } from './schema.js';
-import { REDACTED, redactUrl } from './redact.js';
+import { REDACTED, isSecretKey, redactSecrets } from '../log/redact.js';
 import type { Config, ConfigFile, DeepPartial } from './types.js';
 
 /** One thing wrong with the configuration, named by its dotted key path. */
@@ -271,13 +271,10 @@ function suggest(unknown: string, candidates: readonly string[]): string {
   return best !== undefined && bestDistance <= Math.max(2, Math.floor(unknown.length / 3)) ? `; did you mean "${best}"?` : '';
 }
 
-/** Keys whose values must not reach a terminal or log through an error message. */
-const SECRET_KEYS = new Set(['password', 'tokens', 'secret', 'client_secret', 'api_key']);
-
 /** The offending value as an error message may show it: secrets hidden, URL passwords masked. */
 function shown(value: unknown, segments: readonly Segment[]): string {
-  if (segments.some((s) => typeof s === 'string' && SECRET_KEYS.has(s))) return REDACTED;
-  return shownValue(typeof value === 'string' ? redactUrl(value) : value);
+  if (segments.some((s) => typeof s === 'string' && isSecretKey(s))) return REDACTED;
+  return shownValue(redactSecrets(value));
 }
 
 /** An unknown key close to a known one is most likely a typo of it. */

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import type { DestinationStream, Level, LevelWithSilent, LoggerOptions } from 'pino';
 import pinoPretty from 'pino-pretty';
-import { REDACTED, redactUrl } from './redact.js';
+import { REDACTED, redactSecrets, redactUrlsIn, secretKeys } from './redact.js';
 
 /** The logger every component receives; components derive their own with `.child({ component })`. */
 export type Logger = pino.Logger;
@@ -11,36 +11,29 @@ export type LogLevel = LevelWithSilent;
 
 export { REDACTED };
 
-const SECRET_KEYS = ['password', 'passwd', 'token', 'tokens', 'secret', 'authorization', 'cookie', 'set-cookie', 'x-api-key', 'apikey', 'api_key', 'client_secret', 'access_token'];
-
 /**
- * fast-redact matches exact depths, so each secret key is listed at the depths our objects put it:
- * a bare field, one level down (`mqtt.password`, `headers.authorization`) and two levels down
- * (`config.mqtt.password`, `req.headers.authorization`).
+ * Every line passes through the one redactor (src/log/redact.ts) on its way out: the fields (secret
+ * keys at any depth, URLs inside any string, errors included) and the message text. Path lists alone
+ * could not do this: they match fixed depths, and a URL with a password turns up in error messages as
+ * well as in `url` fields.
  */
-export const REDACT_PATHS: readonly string[] = [
-  ...SECRET_KEYS.flatMap((k) => {
-    const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
-    const sep = key.startsWith('[') ? '' : '.';
-    return [key, `*${sep}${key}`, `*.*${sep}${key}`];
-  }),
-  'webhooks[*].secret',
-  '*.webhooks[*].secret',
-  'url',
-  '*.url',
-  '*.*.url',
-  '*.webhooks[*].url',
-  'webhooks[*].url',
-];
-
-/** URLs are worth keeping in logs; only the password of `scheme://user:password@host` is hidden. */
-function censor(value: unknown, path: string[]): unknown {
-  if (path[path.length - 1] !== 'url') return REDACTED;
-  return typeof value === 'string' ? redactUrl(value) : value;
-}
-
-function redaction(): LoggerOptions['redact'] {
-  return { paths: [...REDACT_PATHS], censor };
+export function logRedaction(): Pick<LoggerOptions, 'formatters' | 'hooks' | 'serializers' | 'redact'> {
+  return {
+    // A child's bindings bypass the formatters (pino resets them for children): the same secret keys
+    // at the top level of the bindings are censored by pino itself.
+    redact: { paths: secretKeys().map((k) => (/^[a-z_]+$/.test(k) ? k : `["${k}"]`)), censor: REDACTED },
+    formatters: {
+      log: (fields) => redactSecrets(fields),
+    },
+    hooks: {
+      logMethod(args, method) {
+        const safe = args.map((arg: unknown) => (typeof arg === 'string' ? redactUrlsIn(arg) : arg));
+        method.apply(this, safe as Parameters<typeof method>);
+      },
+    },
+    // Errors are already plain objects by the time serializers run (the log formatter comes first).
+    serializers: { err: (value: unknown) => value },
+  };
 }
 
 export interface CreateLoggerOptions {
@@ -56,7 +49,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   const pretty = options.pretty ?? process.stdout.isTTY === true;
   const base: LoggerOptions = {
     level: options.level,
-    redact: redaction(),
+    ...logRedaction(),
   };
   if (!pretty) return options.destination === undefined ? pino(base) : pino(base, options.destination);
   // In process, not in a worker-thread transport: a transport loads its target by file name, which a
@@ -92,5 +85,5 @@ export function createSplitLogger(options: SplitLoggerOptions): Logger {
   if (options.file) streams.push({ level: fileLevel, stream: options.file });
   const levels = streams.map((s) => pino.levels.values[s.level ?? 'info'] ?? Infinity);
   const lowest = levels.length === 0 ? 'silent' : (pino.levels.labels[Math.min(...levels)] ?? 'info');
-  return pino({ level: lowest, redact: redaction() }, pino.multistream(streams));
+  return pino({ level: lowest, ...logRedaction() }, pino.multistream(streams));
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log/logger.js';
-import { redactUrl } from '../log/redact.js';
+import { redactUrl, splitCredentials } from '../log/redact.js';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged } from 'rxjs';
 import { backoffDelay } from './backoff.js';
 
@@ -71,6 +71,12 @@ export class MqttTransport {
   constructor(private readonly options: TransportOptions) {
     this.log = options.logger;
     const minMs = options.reconnectMinMs ?? 500;
+    // Credentials in the URL go to mqtt.js as options (mqtt.username/password still win): given the
+    // URL itself, Node's legacy parser misreads a password with an unencoded `/` as the host and
+    // prints the whole URL, password and all, in a deprecation warning.
+    const fromUrl = splitCredentials(options.url);
+    const username = options.username ?? fromUrl.username;
+    const password = options.password ?? fromUrl.password;
     const clientOptions: IClientOptions = {
       clientId: options.clientId,
       protocolVersion: options.protocolVersion ?? 4,
@@ -83,14 +89,14 @@ export class MqttTransport {
       // A QoS 0 message queued while offline is stale by the time it goes out (communication
       // checks would arrive in a burst); drop instead.
       queueQoSZero: false,
-      ...(options.username !== undefined ? { username: options.username } : {}),
-      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
       ...tlsOptions(options.tls),
       ...(options.statusTopic
         ? { will: { topic: options.statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true } }
         : {}),
     };
-    this.client = mqtt.connect(options.url, clientOptions);
+    this.client = mqtt.connect(fromUrl.url, clientOptions);
     this.client.on('connect', () => void this.onConnect());
     this.client.on('reconnect', () => this.statusSubject.next('reconnecting'));
     this.client.on('offline', () => {

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { NO_CURRENT_CONTROL_WARNING } from '../../src/config/current-control.js';
-import { REDACT_PATHS } from '../../src/log/logger.js';
+import { logRedaction } from '../../src/log/logger.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
 import { startHarness, type Harness, type HarnessOptions } from '../support/api-harness.js';
@@ -20,7 +20,7 @@ function capturingLogger(): pino.Logger {
       done();
     },
   });
-  return pino({ level: 'trace', redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, sink);
+  return pino({ level: 'trace', ...logRedaction() }, sink);
 }
 
 async function start(options: HarnessOptions): Promise<Harness> {

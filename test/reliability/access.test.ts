@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REDACT_PATHS } from '../../src/log/logger.js';
+import { logRedaction } from '../../src/log/logger.js';
 import { startHarness, simEvseId, type Harness, type HarnessOptions } from '../support/api-harness.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/everest-stack.js';
@@ -26,7 +26,7 @@ function capturingLogger(): pino.Logger {
       done();
     },
   });
-  return pino({ level: 'debug', redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, sink);
+  return pino({ level: 'debug', ...logRedaction() }, sink);
 }
 
 async function harness(options: HarnessOptions = {}): Promise<Harness> {

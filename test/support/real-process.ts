@@ -27,3 +27,21 @@ export function runModule(configFile: string, log?: string[], env?: NodeJS.Proce
   if (log) child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
   return child;
 }
+
+export interface CliRun {
+  child: ChildProcess;
+  /** Everything the process wrote so far, stdout and stderr interleaved as they arrived. */
+  output: () => string;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+}
+
+/** Any `evse-priority <args>` command as an operator types it, with both output streams collected. */
+export function runCli(args: readonly string[], env?: NodeJS.ProcessEnv): CliRun {
+  const child = spawn(process.execPath, ['bin/evse-priority.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const chunks: string[] = [];
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => chunks.push(chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => chunks.push(chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, output: () => chunks.join(''), exited };
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { redactConfig, redactUrl } from '../../../src/config/redact.js';
-import { redactUrlsIn } from '../../../src/log/redact.js';
+import { redactSecrets, redactUrlsIn, splitCredentials } from '../../../src/log/redact.js';
 
 describe('redactConfig', () => {
   const config = loadConfig({
@@ -56,5 +56,32 @@ describe('redactUrlsIn', () => {
     expect(redactUrlsIn('Request cannot be constructed from a URL that includes credentials: https://user:pw@hook.example/x?token=t1')).toBe(
       'Request cannot be constructed from a URL that includes credentials: https://user:[redacted]@hook.example/x?token=[redacted]',
     );
+  });
+});
+
+describe('splitCredentials', () => {
+  it.each([
+    ['mqtt://u:pa/ss@h:1883', { url: 'mqtt://h:1883', username: 'u', password: 'pa/ss' }],
+    ['mqtt://u:pa%2Fss@h:1883/x?y=1', { url: 'mqtt://h:1883/x?y=1', username: 'u', password: 'pa/ss' }],
+    ['https://u@h/x', { url: 'https://h/x', username: 'u' }],
+    ['https://u:100%@h', { url: 'https://h', username: 'u', password: '100%' }],
+    ['mqtt://h:1883', { url: 'mqtt://h:1883' }],
+  ])('%s', (input, expected) => {
+    expect(splitCredentials(input)).toEqual(expected);
+  });
+});
+
+describe('redactSecrets', () => {
+  it('hides secret keys at any depth, keeps a list of secrets a list, redacts URLs in every string and error', () => {
+    const error = new Error('fetch failed for http://u:pw-1@h/x', { cause: new Error('see https://h/?key=k-2') });
+    const input = { a: { b: { c: { d: { Password: 'pw-3', tokens: ['t-4', 't-5'] } } } }, line: 'go to mqtt://u:pw-6@h now', error, n: 1, when: new Date(0) };
+    const out = redactSecrets(input);
+    const text = JSON.stringify(out);
+    for (const secret of ['pw-1', 'k-2', 'pw-3', 't-4', 't-5', 'pw-6']) expect(text).not.toContain(secret);
+    expect(out.a.b.c.d.tokens).toEqual(['[redacted]', '[redacted]']);
+    expect(out.line).toBe('go to mqtt://u:[redacted]@h now');
+    expect(out.error).toMatchObject({ type: 'Error', message: 'fetch failed for http://u:[redacted]@h/x', cause: { message: 'see https://h/?key=[redacted]' } });
+    expect([out.n, out.when]).toEqual([1, new Date(0)]);
+    expect(input.a.b.c.d.Password).toBe('pw-3');
   });
 });
