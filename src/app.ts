@@ -45,6 +45,7 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
   const actionTracking = metrics.trackActions(module.site.events$);
   actionTracking.add(metrics.trackLimits(module.site.enforcer.limits$));
   metrics.allocations(() => module.site.allocations());
+  metrics.overBudget(() => module.site.overBudgetSeconds());
   // One feed of API events for SSE and webhooks, built only when one of them is on; webhooks deliver
   // with or without the HTTP API.
   const feed = config.http.enabled || config.webhooks.length > 0 ? apiEventFeed(service) : undefined;

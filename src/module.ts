@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { SchedulerLike } from 'rxjs';
+import { filter, skip, type SchedulerLike } from 'rxjs';
 import { camelCased } from './config/camel-case.js';
 import { NO_CURRENT_CONTROL_WARNING, evsesAboveBudget } from './config/current-control.js';
 import type { Config } from './config/types.js';
@@ -128,6 +128,11 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
     enforcer: { ...camelCased(config.enforcer), rejectCooldownMs: Math.max(5_000, config.enforcer.retry_backoff_ms * 4) },
     logger: logger.child({ component: 'site' }),
     ...(deps.rxScheduler ? { rxScheduler: deps.rxScheduler } : {}),
+    // Every 'online' after the first is a reconnect: what EVerest published meanwhile is lost.
+    reconnects$: transport.status$.pipe(
+      filter((s) => s === 'online'),
+      skip(1),
+    ),
   });
   // Beside the site, not above it: it listens to the same EVerest streams and knows nothing of priorities.
   const forwarding = isForwardingEnabled(config.forwarding)

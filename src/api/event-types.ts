@@ -8,7 +8,7 @@ export type FeedInput = SiteEvent | LiveEvent;
 
 export type EventType = FeedInput['type'];
 
-export const EVENT_TYPES = ['action', 'session_state', 'decision', 'budget', 'liveness', 'site', 'evse', 'hlc_session_failed'] as const satisfies readonly EventType[];
+export const EVENT_TYPES = ['action', 'session_state', 'decision', 'budget', 'liveness', 'site', 'evse', 'hlc_session_failed', 'hold_alarm'] as const satisfies readonly EventType[];
 
 /** Sent about once a second while anything moves: not replayed one by one, and not sent to webhooks unless asked for. */
 export const FREQUENT_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(['site']);

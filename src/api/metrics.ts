@@ -23,6 +23,8 @@ export interface PromMetrics extends EverestMetrics {
   trackLimits(limits$: Observable<LimitSent>): Subscription;
   /** Where the allocated current per EVSE is read when scraped (EVSEs under current control only). */
   allocations(read: () => Iterable<readonly [moduleId: string, currentA: number]>): void;
+  /** Where the seconds over budget caused by EVSEs that ignore our holds are read when scraped. */
+  overBudget(read: () => Iterable<readonly [moduleId: string, seconds: number]>): void;
   /** What the forwarder (OCPP 2.0.1 to the cloud) reports. */
   readonly forwarding: ForwardingMetrics;
 }
@@ -101,6 +103,23 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     labelNames: ['module_id', 'reason'] as const,
     registers: [registry],
   });
+  const holdAlarms = new Counter({
+    name: `${PREFIX}hold_alarms_total`,
+    help: 'Hold alarms raised: an EVSE ignored our holds and a lever was given up, by EVSE, the lever that failed and the next one.',
+    labelNames: ['module_id', 'failed', 'next'] as const,
+    registers: [registry],
+  });
+  let readOverBudget: () => Iterable<readonly [string, number]> = () => [];
+  const overBudget = new Counter({
+    name: `${PREFIX}hold_over_budget_seconds_total`,
+    help: 'Seconds the site drew more than budget + tolerance while this EVSE, with a raised hold alarm, kept drawing.',
+    labelNames: ['module_id'] as const,
+    registers: [registry],
+    collect: () => {
+      overBudget.reset();
+      for (const [moduleId, seconds] of readOverBudget()) overBudget.inc({ module_id: moduleId }, seconds);
+    },
+  });
   const httpRequests = new Counter({
     name: `${PREFIX}http_requests_total`,
     help: 'HTTP requests answered, by method, route pattern and status code.',
@@ -174,11 +193,19 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
           .pipe(filter((e): e is Extract<SiteEvent, { type: 'hlc_session_failed' }> => e.type === 'hlc_session_failed'))
           .subscribe((e) => hlcFailures.inc({ module_id: e.module_id, reason: e.reason })),
       );
+      tracking.add(
+        events$
+          .pipe(filter((e): e is Extract<SiteEvent, { type: 'hold_alarm' }> => e.type === 'hold_alarm' && e.state === 'raised'))
+          .subscribe((e) => holdAlarms.inc({ module_id: e.module_id, failed: e.failed, next: e.next })),
+      );
       return tracking;
     },
     trackLimits: (limits$) => limits$.subscribe((sent) => limitMessages.inc({ module_id: sent.moduleId })),
     allocations: (read) => {
       readAllocations = read;
+    },
+    overBudget: (read) => {
+      readOverBudget = read;
     },
   };
 }

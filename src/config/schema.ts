@@ -375,7 +375,7 @@ export const configSchema = {
       additionalProperties: false,
       default: section(),
       description: 'How decisions become EVerest commands.',
-      required: ['enable_source', 'enable_priority', 'confirm_timeout_ms', 'max_retries', 'retry_backoff_ms'],
+      required: ['enable_source', 'enable_priority', 'confirm_timeout_ms', 'max_retries', 'retry_backoff_ms', 'escalate_after_failures'],
       properties: {
         enable_source: {
           type: 'string',
@@ -407,6 +407,13 @@ export const configSchema = {
           minimum: 0,
           default: 1000,
           description: 'Delay between retries of an unconfirmed command.',
+        },
+        escalate_after_failures: {
+          type: 'integer',
+          minimum: 1,
+          default: 2,
+          description:
+            'Failed holds (pause not answered, answered false, or without effect) on one lever before the next is tried: pause, then limit 0 A where a limits module exists, then enable_disable; each step raises a hold_alarm.',
         },
       },
     },

@@ -83,6 +83,7 @@ export interface EnforcerConfig {
   confirm_timeout_ms: number;
   max_retries: number;
   retry_backoff_ms: number;
+  escalate_after_failures: number;
 }
 
 export interface StoreConfig {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
-import { Observable, Subject, asyncScheduler, type SchedulerLike } from 'rxjs';
+import { Observable, ReplaySubject, Subject, asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { MqttTransport } from '../transport/mqtt-transport.js';
 import type { Contract, ValidationResult } from './contract.js';
 import type { ExternalLimits } from './external-limits.js';
@@ -16,6 +16,11 @@ export interface EverestClientOptions {
   topics: EverestTopics;
   logger: Logger;
   requestTimeoutMs: number;
+  /**
+   * After a timeout the request may still be pending in EVerest: its reply is still taken for this long
+   * (default 2 x requestTimeoutMs) and handed to whoever waits on RequestTimeoutError.lateReply.
+   */
+  lateReplyMs?: number;
   scheduler?: SchedulerLike;
   metrics?: EverestMetrics;
   /** The EVerest release on the chargers (default 2026.02): commands it has no route for are refused here. */
@@ -168,9 +173,11 @@ export class EverestClient {
         },
         fail: (error) => subscriber.error(error),
       });
+      let overdue = false;
       const timer = this.scheduler.schedule(() => {
         this.metrics.requestDone(command, this.scheduler.now() - startedAt, 'timeout');
-        subscriber.error(new RequestTimeoutError(command, moduleId, requestTimeoutMs));
+        overdue = true;
+        subscriber.error(new RequestTimeoutError(command, moduleId, requestTimeoutMs, this.awaitLate(replyTo)));
       }, requestTimeoutMs);
       this.metrics.messageOut(command);
       transport.publish(topics.m2e(moduleId, command), JSON.stringify(envelope)).catch((err: Error) => {
@@ -178,10 +185,44 @@ export class EverestClient {
         subscriber.error(new RequestPublishError(command, moduleId, err));
       });
       return () => {
-        this.pending.delete(replyTo);
+        // An overdue request stays pending for its late-reply window (awaitLate owns it now).
+        if (!overdue) this.pending.delete(replyTo);
         timer.unsubscribe();
       };
     });
+  }
+
+  /**
+   * Keeps a timed-out request's reply topic open for the late-reply window: EVerest may still be
+   * working on it, and a retry sent meanwhile would reach it while the first is pending.
+   */
+  private awaitLate(replyTo: string): Observable<unknown> {
+    const entry = this.pending.get(replyTo);
+    const late = new ReplaySubject<unknown>(1);
+    if (!entry) {
+      late.complete();
+      return late.asObservable();
+    }
+    const windowMs = this.options.lateReplyMs ?? 2 * this.options.requestTimeoutMs;
+    const expiry = this.scheduler.schedule(() => {
+      this.pending.delete(replyTo);
+      late.complete();
+    }, windowMs);
+    this.pending.set(replyTo, {
+      ...entry,
+      settle: (reply) => {
+        expiry.unsubscribe();
+        this.metrics.lateReply();
+        this.log.info({ command: entry.command, moduleId: entry.moduleId, afterMs: this.scheduler.now() - entry.startedAt }, 'late reply to a timed-out request');
+        late.next(reply);
+        late.complete();
+      },
+      fail: (error) => {
+        expiry.unsubscribe();
+        late.error(error);
+      },
+    });
+    return late.asObservable();
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { Observable } from 'rxjs';
+
 /** Typed failures of an EVerest request; each names the command and the module_id it concerns. */
 export class EverestRequestError extends Error {
   constructor(
@@ -12,7 +14,16 @@ export class EverestRequestError extends Error {
 
 /** EVerest answers nothing to a request it cannot parse, so a timeout is the only signal of that too. */
 export class RequestTimeoutError extends EverestRequestError {
-  constructor(command: string, moduleId: string, readonly timeoutMs: number) {
+  constructor(
+    command: string,
+    moduleId: string,
+    readonly timeoutMs: number,
+    /**
+     * The request may still be pending in EVerest: this emits its reply if one still comes within the
+     * client's late-reply window, else completes empty when the window closes. Absent: nothing to wait for.
+     */
+    readonly lateReply?: Observable<unknown>,
+  ) {
     super(command, moduleId, `${command} to ${moduleId}: no reply within ${timeoutMs} ms`);
   }
 }

@@ -10,6 +10,7 @@ import {
   type PriorityRecord,
   type PriorityScope,
 } from './model.js';
+import { parseHold, type HoldRecord } from './holds.js';
 
 export const STORE_FILE_NAME = 'priorities.json';
 const FORMAT = 'evse-priority/priorities';
@@ -88,6 +89,8 @@ interface State {
   records: Map<string, PriorityRecord>;
   /** Last version handed out per key, kept after deletion so a re-created record never reuses an ETag. */
   versions: Map<string, number>;
+  /** Our holds per module_id (see holds.ts): who paused what, durable across restarts. */
+  holds: Map<string, HoldRecord>;
 }
 
 interface StoreFile {
@@ -95,10 +98,12 @@ interface StoreFile {
   format_version: typeof FORMAT_VERSION;
   records: PriorityRecord[];
   versions: Record<string, number>;
+  /** Optional in version 1: a file written before holds existed has none, and an older build ignores them. */
+  holds?: HoldRecord[];
 }
 
 /** Applies one mutation to the draft state; throws (without touching the draft) to reject just this operation. */
-type Mutation<T> = (draft: State) => { result: T; change?: PriorityChange };
+type Mutation<T> = (draft: State) => { result: T; change?: PriorityChange; dirty?: boolean };
 
 interface Pending {
   mutate: Mutation<unknown>;
@@ -235,6 +240,31 @@ export class PriorityStore {
     });
   }
 
+  /** Our holds, in module_id order. */
+  holds(): HoldRecord[] {
+    return [...this.state.holds.values()].sort(compareHolds).map((h) => ({ ...h }));
+  }
+
+  /**
+   * Records (or replaces) our hold on an EVSE; resolves once it is on disk, like any acknowledged write.
+   * Holds are not priority changes: changes$ does not emit.
+   */
+  putHold(hold: HoldRecord): Promise<void> {
+    const record = { ...hold };
+    return this.enqueue((draft) => {
+      draft.holds.set(record.module_id, record);
+      return { result: undefined, dirty: true };
+    });
+  }
+
+  /** Forgets our hold on an EVSE; resolves to whether there was one. */
+  dropHold(module_id: string): Promise<boolean> {
+    return this.enqueue((draft) => {
+      if (!draft.holds.delete(module_id)) return { result: false };
+      return { result: true, dirty: true };
+    });
+  }
+
   /** Waits for queued writes, then completes changes$. Later writes are rejected. */
   async close(): Promise<void> {
     this.closed = true;
@@ -261,13 +291,13 @@ export class PriorityStore {
         return;
       }
       const batch = this.queue.splice(0);
-      const draft: State = { records: new Map(this.state.records), versions: new Map(this.state.versions) };
+      const draft: State = { records: new Map(this.state.records), versions: new Map(this.state.versions), holds: new Map(this.state.holds) };
       const outcomes: ({ ok: true; result: unknown; change?: PriorityChange } | { ok: false; error: unknown })[] = [];
       let dirty = false;
       for (const op of batch) {
         try {
-          const { result, change } = op.mutate(draft);
-          if (change) dirty = true;
+          const { result, change, dirty: changed } = op.mutate(draft);
+          if (change || changed) dirty = true;
           outcomes.push({ ok: true, result, change });
         } catch (error) {
           outcomes.push({ ok: false, error });
@@ -305,6 +335,7 @@ export class PriorityStore {
       format_version: FORMAT_VERSION,
       records: [...state.records.values()].sort(compareRecords),
       versions: Object.fromEntries([...state.versions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      holds: [...state.holds.values()].sort(compareHolds),
     };
     const temp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${++this.tempCounter}`);
     const handle = await openFile(temp, 'wx', 0o644);
@@ -356,7 +387,7 @@ async function loadState(file: string): Promise<State> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return { records: new Map(), versions: new Map() };
+    if (isErrno(error, 'ENOENT')) return { records: new Map(), versions: new Map(), holds: new Map() };
     throw error;
   }
   let json: unknown;
@@ -391,7 +422,16 @@ async function loadState(file: string): Promise<State> {
   for (const [key, record] of records) {
     if ((versions.get(key) ?? 0) < record.version) problem(`versions[${JSON.stringify(key)}] is behind record version ${record.version}`);
   }
-  return { records, versions };
+  const holds = new Map<string, HoldRecord>();
+  if (json.holds !== undefined) {
+    if (!Array.isArray(json.holds)) problem('"holds" is not an array');
+    (json.holds as unknown[]).forEach((raw, i) => {
+      const hold = parseHold(raw, (msg) => problem(`holds[${i}]: ${msg}`));
+      if (holds.has(hold.module_id)) problem(`holds[${i}]: duplicate hold for ${hold.module_id}`);
+      holds.set(hold.module_id, hold);
+    });
+  }
+  return { records, versions, holds };
 }
 
 function parseRecord(raw: unknown, problem: (msg: string) => never): PriorityRecord {
@@ -447,6 +487,10 @@ function compareRecords(a: PriorityRecord, b: PriorityRecord): number {
   if (ta !== tb) return ta - tb;
   if (a.module_id !== b.module_id) return a.module_id < b.module_id ? -1 : 1;
   return a.connector_id - b.connector_id;
+}
+
+function compareHolds(a: HoldRecord, b: HoldRecord): number {
+  return a.module_id < b.module_id ? -1 : a.module_id > b.module_id ? 1 : 0;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

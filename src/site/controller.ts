@@ -21,6 +21,7 @@ import type { PriorityStore } from '../priorities/store.js';
 import { isFinal, type ActionOrigin, type ActionRecord, type ActionRequest } from './actions.js';
 import { allocate } from './allocator.js';
 import { Enforcer, type EnforcerConfig, type LimitsPort } from './enforcer.js';
+import type { Lever } from './escalation.js';
 import type { EvseView } from './evse-view.js';
 import { SiteIngest } from './ingest.js';
 import type { Decision, SchedulerConfig } from './model.js';
@@ -47,6 +48,8 @@ export interface SiteControllerOptions {
   /** Coalescing window for bursts of changes; the first change of a burst is decided at once. */
   recomputeThrottleMs?: number;
   rxScheduler?: SchedulerLike;
+  /** Fires when the broker connection is back after a loss (every EVSE's state is then re-read). */
+  reconnects$?: Observable<unknown>;
 }
 
 export type SiteEvent =
@@ -66,7 +69,9 @@ export type SiteEvent =
   | { type: 'budget'; max_power_w: number; set_by: string; at: string }
   | { type: 'liveness'; module_id: string; status: string; at: string }
   /** An ISO 15118 session that failed (e2m/hlc_session_failed, release 2026.02): shown, not acted on. */
-  | { type: 'hlc_session_failed'; module_id: string; uuid: string; reason: string; at: string };
+  | { type: 'hlc_session_failed'; module_id: string; uuid: string; reason: string; at: string }
+  /** An EVSE ignores our holds: raised when a lever is given up (with the next one), cleared when the hold is no longer needed. */
+  | { type: 'hold_alarm'; module_id: string; state: 'raised' | 'cleared'; failed: Lever; next: Lever | 'none'; failures: number; reason: string; at: string };
 
 export interface SiteSummary {
   max_power_w: number;
@@ -101,6 +106,9 @@ export class SiteController {
   private plannedW = 0;
   /** limits_module_id -> module_id of the EVSE it limits. */
   private readonly evseOfLimitsModule: ReadonlyMap<string, string>;
+  /** Seconds the site spent above budget + tolerance while an EVSE that ignores our holds drew power, per EVSE. */
+  private readonly overBudgetS = new Map<string, number>();
+  private overBudgetCheckedAtMs: number | undefined;
   readonly enforcer: Enforcer;
 
   /** Every EVSE view after each change. */
@@ -123,6 +131,7 @@ export class SiteController {
       now: () => this.rx.now(),
       logger: options.logger,
       scheduler: this.rx,
+      ...(options.reconnects$ ? { reconnects$: options.reconnects$ } : {}),
     });
     this.views$ = this.ingest.views$;
     const limitsModules = new Map(options.evses.flatMap((e) => (e.limitsModuleId !== undefined ? [[e.moduleId, e.limitsModuleId] as const] : [])));
@@ -135,6 +144,8 @@ export class SiteController {
       isCommandable: (id) => options.heartbeat.isCommandable(id),
       logger: options.logger.child({ component: 'enforcer' }),
       scheduler: this.rx,
+      holds: options.store,
+      doubt: (id) => this.ingest.doubt(id),
       ...(limitsModules.size > 0
         ? {
             limits: {
@@ -151,7 +162,12 @@ export class SiteController {
 
   start(): void {
     const { heartbeat, store } = this.options;
+    // Before the first view: a car we paused before a restart is ours until EVerest says otherwise.
+    this.enforcer.restoreHolds((id) => this.ingest.view(id) !== undefined);
     this.subscriptions.push(
+      this.enforcer.alarms$.subscribe((a) =>
+        this.emit({ type: 'hold_alarm', module_id: a.moduleId, state: a.state, failed: a.failed, next: a.next, failures: a.failures, reason: a.reason, at: new Date(a.atMs).toISOString() }),
+      ),
       this.ingest.stateChanges$.subscribe((c) =>
         this.emit({ type: 'session_state', module_id: c.moduleId, connector_id: c.connectorId, state: c.state, previous: c.previous, at: this.iso() }),
       ),
@@ -235,6 +251,11 @@ export class SiteController {
     return this.decisions.get(moduleId);
   }
 
+  /** Seconds over budget + tolerance caused while each EVSE ignored our holds (EVSEs that ever did). */
+  overBudgetSeconds(): Iterable<readonly [string, number]> {
+    return this.overBudgetS.entries();
+  }
+
   /** The current the plan allocates to each EVSE under current control, A per phase. */
   *allocations(): Iterable<readonly [string, number]> {
     for (const [moduleId, decision] of this.decisions) if (decision.currentA !== undefined) yield [moduleId, decision.currentA];
@@ -287,8 +308,27 @@ export class SiteController {
     if (isFinal(action.status)) this.requestRecompute();
   }
 
+  /**
+   * Since the last recompute: if the site drew more than budget + tolerance while an EVSE with a raised
+   * hold alarm was drawing, that time is counted against each such EVSE.
+   */
+  private countOverBudget(now: number): void {
+    const since = this.overBudgetCheckedAtMs;
+    this.overBudgetCheckedAtMs = now;
+    if (since === undefined || now <= since) return;
+    let measured = 0;
+    const culprits: string[] = [];
+    for (const v of this.ingest.all()) {
+      measured += v.powerW;
+      if (v.powerW > 0 && this.enforcer.alarmed(v.moduleId)) culprits.push(v.moduleId);
+    }
+    if (culprits.length === 0 || measured <= this.budget.value + this.options.scheduler.overrunToleranceW) return;
+    for (const id of culprits) this.overBudgetS.set(id, (this.overBudgetS.get(id) ?? 0) + (now - since) / 1000);
+  }
+
   private recompute(): void {
     const now = this.rx.now();
+    this.countOverBudget(now);
     const snapshot = buildSnapshot({
       views: this.ingest.all(),
       evses: this.options.evses,

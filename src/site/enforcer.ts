@@ -4,9 +4,12 @@ import {
   Observable,
   Subject,
   asyncScheduler,
+  defaultIfEmpty,
   filter,
+  from,
   map,
   of,
+  race,
   switchMap,
   take,
   timeout,
@@ -20,7 +23,10 @@ import type { EnableState } from '../everest/payloads.js';
 import { externalLimitsMessage, failsafeLimitsMessage, type ExternalLimits } from '../everest/external-limits.js';
 import { isFinal, type ActionOrigin, type ActionRecord, type ActionRequest, type ActionStatus, type ActionType } from './actions.js';
 import { limitVerdict, type SentLimit } from './calm.js';
+import type { HoldRecord } from '../priorities/holds.js';
+import { NO_ESCALATION, ladder, onHoldFailed, type Escalation, type HoldAlarm, type Lever } from './escalation.js';
 import type { EvseView } from './evse-view.js';
+import { HoldBook, reconcileHold, type HoldLedger } from './holds.js';
 import type { DecisionKind } from './model.js';
 import { resumable } from './pause-reasons.js';
 
@@ -67,9 +73,11 @@ export interface OurHold {
 }
 
 /** The `enforcer` section of the configuration, plus what the composition root derives from it. */
-export type EnforcerConfig = CamelCased<EnforcerSection> & {
+export type EnforcerConfig = Omit<CamelCased<EnforcerSection>, 'escalateAfterFailures'> & {
   /** After a rejection the same command is not derived again for this long (no hammering). */
   rejectCooldownMs: number;
+  /** Failed holds on one lever before the next is tried (see escalation.ts); default 2. */
+  escalateAfterFailures?: number;
 };
 
 export interface EnforcerOptions {
@@ -82,6 +90,10 @@ export interface EnforcerOptions {
   scheduler?: SchedulerLike;
   /** Current control through external limits modules; absent: every EVSE is on/off only. */
   limits?: LimitsOptions;
+  /** Where holds are kept across restarts; absent: in memory only. */
+  holds?: HoldLedger;
+  /** Doubt an EVSE's state: the next session_info is taken as the truth (an event may be lost). */
+  doubt?: (moduleId: string) => void;
 }
 
 /** The limit side of a lane (EVSEs with a limits module). */
@@ -119,11 +131,17 @@ interface Lane {
   /** Power the scheduler's last 'charge' wish counts for this EVSE (becomes the grant when a resume goes out). */
   desiredW: number;
   limit?: LimitLane;
+  /** The hold as written to the store; `restored` until EVerest's reported state confirmed it after a restart. */
+  stored?: HoldRecord;
+  restored?: boolean;
+  escalation: Escalation;
 }
 
 const NO_HOLD: Readonly<OurHold> = Object.freeze({ pausedByUs: false });
 
 class ActionRejected extends Error {}
+/** A pause, resume or stop answered `false`: the EVSE's state may say otherwise (a lost event, a retry of a done command). */
+class AnsweredFalse extends ActionRejected {}
 class ConfirmTimeout extends Error {}
 
 const FINISHED_STATES = new Set(['Finished', 'FinishedEVSE', 'FinishedEV', 'Unplugged']);
@@ -137,6 +155,8 @@ export class Enforcer {
   private readonly actions = new Map<string, ActionRecord>();
   private readonly actionSubject = new Subject<ActionRecord>();
   private readonly limitSubject = new Subject<LimitSent>();
+  private readonly alarmSubject = new Subject<HoldAlarm>();
+  private readonly book: HoldBook;
   private readonly scheduler: SchedulerLike;
   private readonly viewSub: Subscription;
   private readonly log: Logger;
@@ -148,11 +168,42 @@ export class Enforcer {
   readonly actions$ = this.actionSubject.asObservable();
   /** Every limit message sent. */
   readonly limits$ = this.limitSubject.asObservable();
+  /** An EVSE ignores our holds (raised, with the next lever) or holds again (cleared). */
+  readonly alarms$ = this.alarmSubject.asObservable();
 
   constructor(private readonly options: EnforcerOptions) {
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.log = options.logger;
+    this.book = new HoldBook(options.holds, options.logger);
     this.viewSub = options.views$.subscribe((view) => this.onView(view));
+  }
+
+  /**
+   * The holds written before a restart (SIGTERM or kill -9): each counts as ours until EVerest's
+   * reported state confirms or contradicts it (see reconcileHold). Call before the first view.
+   */
+  restoreHolds(known: (moduleId: string) => boolean): void {
+    for (const stored of this.book.restored()) {
+      if (!known(stored.module_id)) {
+        this.log.warn({ moduleId: stored.module_id, kind: stored.kind }, 'hold for an EVSE no longer configured: dropped');
+        this.book.forget(stored.module_id);
+        continue;
+      }
+      const lane = this.lane(stored.module_id);
+      const since = Date.parse(stored.since);
+      lane.hold = { pausedByUs: true, lastOffMs: Math.min(since, this.scheduler.now()) };
+      lane.stored = stored;
+      lane.restored = true;
+      if (stored.origin === 'manual' && stored.kind !== 'limit') lane.manual = stored.kind;
+      // Our Disable entry is still in EVerest's table (unless EVerest restarted too: reconcile finds out).
+      if (stored.kind === 'disable') lane.claim = 'disable';
+      this.log.info({ moduleId: stored.module_id, kind: stored.kind, origin: stored.origin, since: stored.since }, 'hold from before the restart: ours until EVerest says otherwise');
+    }
+  }
+
+  /** Whether this EVSE ignored our holds past the ladder's first lever (an alarm is raised). */
+  alarmed(moduleId: string): boolean {
+    return this.lanes.get(moduleId)?.escalation.alarmed ?? false;
   }
 
   /** Records what the scheduler wants for an EVSE; commands follow when the lane is free. */
@@ -161,6 +212,8 @@ export class Enforcer {
     lane.desiredW = demandW;
     if (lane.desired === desired) return;
     lane.desired = desired;
+    // The hold is wanted no more: the ladder starts again from its first lever next time.
+    if (desired === 'charge' || desired === 'leave') this.resetEscalation(lane, 'hold no longer wanted');
     this.pump(lane);
   }
 
@@ -198,7 +251,11 @@ export class Enforcer {
   /** The session ended: a hold or grant of ours is over (a limit stays in force in EVerest until replaced). */
   onSessionFinished(moduleId: string): void {
     const lane = this.lanes.get(moduleId);
-    if (lane) lane.hold = { pausedByUs: false };
+    if (!lane) return;
+    lane.hold = { pausedByUs: false };
+    // A Disable outlives the session (EVerest keeps our entry): its record goes when it is released.
+    if (lane.stored && lane.stored.kind !== 'disable') this.forgetHold(lane);
+    this.resetEscalation(lane, 'session ended');
   }
 
   /** A clean shutdown: every EVSE under current control gets the fail-safe current at once. */
@@ -315,12 +372,13 @@ export class Enforcer {
     }
     this.actionSubject.complete();
     this.limitSubject.complete();
+    this.alarmSubject.complete();
   }
 
   private lane(moduleId: string): Lane {
     let lane = this.lanes.get(moduleId);
     if (!lane) {
-      lane = { moduleId, queue: [], queries: [], queryInFlight: false, claim: 'unknown', hold: { pausedByUs: false }, desiredW: 0 };
+      lane = { moduleId, queue: [], queries: [], queryInFlight: false, claim: 'unknown', hold: { pausedByUs: false }, desiredW: 0, escalation: { ...NO_ESCALATION } };
       const limitsModuleId = this.options.limits?.modules.get(moduleId);
       if (limitsModuleId !== undefined) lane.limit = { limitsModuleId, minA: 0, urgent: false };
       this.lanes.set(moduleId, lane);
@@ -331,8 +389,69 @@ export class Enforcer {
   private onView(view: EvseView): void {
     const lane = this.lanes.get(view.moduleId);
     if (!lane) return;
+    if (lane.restored && lane.stored) this.reconcile(lane, lane.stored, view);
     if (lane.manual === 'pause' && !view.session) lane.manual = undefined;
     if (!lane.inFlight && !lane.queryInFlight) this.pump(lane);
+  }
+
+  /** A hold read back after a restart, judged once EVerest has reported the EVSE's state. */
+  private reconcile(lane: Lane, stored: HoldRecord, view: EvseView): void {
+    const verdict = reconcileHold(stored, view);
+    if (verdict === 'wait') return;
+    lane.restored = false;
+    if (verdict === 'keep') {
+      this.log.info({ moduleId: lane.moduleId, kind: stored.kind, state: view.state }, 'hold from before the restart confirmed by EVerest: still ours');
+      return;
+    }
+    this.log.info({ moduleId: lane.moduleId, kind: stored.kind, state: view.state }, 'hold from before the restart no longer reported by EVerest: dropped');
+    lane.hold = { pausedByUs: false };
+    if (lane.manual === stored.kind) lane.manual = undefined;
+    if (stored.kind === 'disable' && lane.claim === 'disable') lane.claim = 'unknown';
+    this.forgetHold(lane);
+  }
+
+  /** Writes a hold that starts now; resolves once it is on disk (the command that starts it waits for that). */
+  private startHold(lane: Lane, kind: 'pause' | 'disable' | 'limit', manual: boolean): Promise<void> {
+    const { hold, written } = this.book.record(lane.moduleId, kind, manual, this.options.view(lane.moduleId)?.session?.uuid, this.scheduler.now());
+    lane.stored = hold;
+    lane.restored = false;
+    return written;
+  }
+
+  private forgetHold(lane: Lane): void {
+    if (!lane.stored) return;
+    lane.stored = undefined;
+    lane.restored = false;
+    this.book.forget(lane.moduleId);
+  }
+
+  private levers(lane: Lane): readonly Lever[] {
+    return ladder(lane.limit !== undefined);
+  }
+
+  private lever(lane: Lane): Lever {
+    return this.levers(lane)[lane.escalation.rung] ?? 'pause';
+  }
+
+  /** A hold the scheduler asked for did not take: count it, and take the next lever after enough of them. */
+  private holdFailed(lane: Lane, why: string): void {
+    const { esc, alarm } = onHoldFailed(lane.escalation, this.levers(lane), this.options.config.escalateAfterFailures ?? 2, lane.moduleId, why, this.scheduler.now());
+    lane.escalation = esc;
+    if (!alarm) return;
+    this.log.warn({ moduleId: lane.moduleId, failed: alarm.failed, next: alarm.next, failures: alarm.failures, alarm: 'hold_ignored' }, `EVSE ignores our hold: ${alarm.reason}`);
+    this.alarmSubject.next(alarm);
+    // The next lever is a different command: no cooldown of the old one stands in its way.
+    lane.cooldown = undefined;
+  }
+
+  private resetEscalation(lane: Lane, why: string): void {
+    const was = lane.escalation;
+    if (was.rung === 0 && was.failures === 0 && !was.alarmed) return;
+    lane.escalation = { ...NO_ESCALATION };
+    if (!was.alarmed) return;
+    const failed = this.levers(lane)[was.rung] ?? 'pause';
+    this.log.info({ moduleId: lane.moduleId, lever: failed, alarm: 'hold_ignored' }, `hold alarm cleared: ${why}`);
+    this.alarmSubject.next({ moduleId: lane.moduleId, state: 'cleared', failed, next: 'none', failures: 0, reason: why, atMs: this.scheduler.now() });
   }
 
   /**
@@ -370,13 +489,21 @@ export class Enforcer {
       externalLimitsMessage({ currentA, now, failsafeS: opts.failsafeS, failsafeCurrentA: opts.failsafeCurrentA }),
     );
     const lane = this.lane(moduleId);
-    const wasHeld = limit.sent === undefined ? undefined : limit.sent.currentA < limit.minA;
+    // Before the first message of this run, a hold restored from the store says whether the car is held.
+    const wasHeld = limit.sent === undefined ? lane.hold.pausedByUs : limit.sent.currentA < limit.minA;
     const held = currentA < limit.minA;
     // A raised limit takes a moment to show in the car's draw; a lowered one shows at once.
     if (limit.sent === undefined || currentA > limit.sent.currentA) limit.raisedAtMs = now;
-    if (held && wasHeld !== true) lane.hold = { pausedByUs: true, lastOffMs: now };
-    else if (!held && wasHeld === true) {
+    if (held && !wasHeld) {
+      lane.hold = { pausedByUs: true, lastOffMs: now };
+      // Not written ahead: a decrease the budget needs goes at once. A crash in between leaves a car
+      // at 0 A that we do not know as ours; the fail-safe entry releases it after failsafe_s.
+      void this.startHold(lane, 'limit', false);
+    } else if (held && lane.stored?.kind !== 'limit') {
+      void this.startHold(lane, 'limit', false);
+    } else if (!held && wasHeld) {
       lane.hold = { pausedByUs: false, ...(lane.hold.lastOffMs !== undefined ? { lastOffMs: lane.hold.lastOffMs } : {}), grant: { atMs: now, w: lane.desiredW } };
+      this.forgetHold(lane);
     }
     limit.sent = { currentA, atMs: now };
     if (why !== 'refresh') this.log.info({ moduleId, limitsModuleId: limit.limitsModuleId, currentA, why }, 'limit sent');
@@ -408,6 +535,8 @@ export class Enforcer {
 
   private nextType(lane: Lane, view: EvseView): ActionType | undefined {
     if (lane.desired === 'hold_disabled') return lane.claim === 'disable' ? undefined : 'disable';
+    // The EVSE ignored pause_charging: the ladder's next lever holds it with our Disable instead.
+    if (lane.desired === 'pause' && this.lever(lane) === 'disable' && view.session) return lane.claim === 'disable' ? undefined : 'disable';
     // Any earlier claim of ours (from a previous run, or a hold that is over) is released first,
     // with Unassigned: a blind Enable would override other sources' decisions.
     if (lane.claim === 'unknown' || lane.claim === 'disable') return 'release';
@@ -442,22 +571,31 @@ export class Enforcer {
     lane.inFlight = record;
     lane.last = record;
     if (record.origin === 'api' || record.origin === 'mqtt') this.applyManual(lane, record.type);
-    this.noteHold(lane, record);
-    this.attempt(lane, record);
+    const written = this.noteHold(lane, record);
+    // A hold is on disk before the command that starts it reaches EVerest: a car we paused is never
+    // one we forget after a crash. The lane stays busy meanwhile (one fsync, a few ms).
+    if (written) lane.work = from(written).subscribe(() => this.attempt(lane, record));
+    else this.attempt(lane, record);
   }
 
   /** Our intent counts from the moment a command goes out (the scheduler's hysteresis relies on it). */
-  private noteHold(lane: Lane, record: ActionRecord): void {
+  private noteHold(lane: Lane, record: ActionRecord): Promise<void> | undefined {
     const now = this.scheduler.now();
     if (record.type === 'pause' || record.type === 'disable') {
       lane.hold = { pausedByUs: true, lastOffMs: now };
-    } else if (record.type === 'resume' || record.type === 'enable' || record.type === 'release') {
+      return this.options.holds ? this.startHold(lane, record.type, record.origin === 'api' || record.origin === 'mqtt') : undefined;
+    }
+    // A start-up release of our enable_disable entry ends a Disable of ours, not a pause.
+    if (record.type === 'release' && record.origin === 'reconcile' && lane.stored !== undefined && lane.stored.kind !== 'disable') return undefined;
+    if (record.type === 'resume' || record.type === 'enable' || record.type === 'release') {
+      this.forgetHold(lane);
       const lastOff = lane.hold.lastOffMs !== undefined ? { lastOffMs: lane.hold.lastOffMs } : {};
       // Power handed to a car about to start is reserved until its meter shows it; a start-up release
       // of an old claim hands out nothing.
       const granting = record.origin !== 'reconcile' && lane.desired === 'charge' && lane.desiredW > 0 && this.options.view(lane.moduleId)?.state !== 'Charging';
       lane.hold = { pausedByUs: false, ...lastOff, ...(granting ? { grant: { atMs: now, w: lane.desiredW } } : {}) };
     }
+    return undefined;
   }
 
   private applyManual(lane: Lane, type: ActionType): void {
@@ -524,7 +662,7 @@ export class Enforcer {
       if (record.type === 'unlock' && !reply) throw new ActionRejected('EVSE refused force_unlock');
       return of(reply);
     }
-    if (!reply) throw new ActionRejected(`EVSE answered false to ${record.type}`);
+    if (!reply) throw new AnsweredFalse(`EVSE answered false to ${record.type}`);
     const done = (v: EvseView): boolean => this.shows(record, v);
     const current = this.options.view(record.module_id);
     if (current && done(current)) return of(reply);
@@ -561,19 +699,93 @@ export class Enforcer {
   }
 
   private onError(lane: Lane, record: ActionRecord, err: Error): void {
+    if (err instanceof AnsweredFalse) {
+      // `false` to a pause the EVSE already carried out (its event lost, or a retry of a done command) is not a refusal.
+      this.settleByRead(lane, record, err.message, () => this.finish(lane, record, 'rejected', { reply: false, result: err.message }));
+      return;
+    }
     if (err instanceof ActionRejected) {
       this.finish(lane, record, 'rejected', { reply: false, result: err.message });
       return;
     }
     if (err instanceof ConfirmTimeout) {
-      this.finish(lane, record, 'timed_out', { reply: true, result: err.message });
+      this.settleByRead(lane, record, err.message, () => this.finish(lane, record, 'timed_out', { reply: true, result: err.message }));
       return;
     }
+    if (err instanceof RequestTimeoutError) {
+      if (this.alreadyShown(record)) {
+        this.finish(lane, record, 'completed', { result: `no reply within the timeout, but the EVSE state shows it done (${err.message})` });
+        return;
+      }
+      this.options.doubt?.(record.module_id);
+      if (err.lateReply) {
+        this.awaitPending(lane, record, err, err.lateReply);
+        return;
+      }
+    }
+    this.retryOrGiveUp(lane, record, err);
+  }
+
+  /**
+   * No reply in time, but the request may still be pending in EVerest: nothing more goes to this EVSE
+   * until its late reply comes, the EVSE's state shows the effect, or the client's late-reply window
+   * closes. Only then may a retry go out, so a retry never reaches EVerest while the first is pending.
+   */
+  private awaitPending(lane: Lane, record: ActionRecord, err: RequestTimeoutError, lateReply: Observable<unknown>): void {
+    const id = record.module_id;
+    this.update(record, 'in_flight', { result: `${err.message}; waiting for a late reply or the EVSE state before any retry` });
+    lane.work = race(
+      lateReply.pipe(
+        map((reply) => ({ kind: 'reply' as const, reply: reply === true })),
+        defaultIfEmpty({ kind: 'expired' as const }),
+      ),
+      this.options.views$.pipe(
+        filter((v) => v.moduleId === id && this.shows(record, v)),
+        take(1),
+        map(() => ({ kind: 'shown' as const })),
+      ),
+    )
+      .pipe(switchMap((o) => (o.kind === 'reply' ? this.confirm(record, o.reply).pipe(map((reply) => ({ kind: 'confirmed' as const, reply }))) : of(o))))
+      .subscribe({
+        next: (o) => {
+          if (o.kind === 'expired') this.retryOrGiveUp(lane, record, err);
+          else if (o.kind === 'shown') this.finish(lane, record, 'completed', { result: `no reply within the timeout, but the EVSE state shows it done (${err.message})` });
+          else this.finish(lane, record, 'completed', { reply: o.reply, result: `EVSE answered ${String(o.reply)} after the timeout` });
+        },
+        error: (e: Error) => this.onError(lane, record, e),
+      });
+  }
+
+  /**
+   * The outcome is uncertain: doubt the EVSE's state and take the next session_info as the truth (an
+   * event may be lost). Done when that read shows the effect; otherwise `otherwise` decides.
+   */
+  private settleByRead(lane: Lane, record: ActionRecord, why: string, otherwise: () => void): void {
+    const doubt = this.options.doubt;
+    if (this.alreadyShown(record)) {
+      this.finish(lane, record, 'completed', { result: `${why}, but the EVSE state shows it done` });
+      return;
+    }
+    if (!doubt) {
+      otherwise();
+      return;
+    }
+    const id = record.module_id;
+    const askedAt = this.scheduler.now();
+    doubt(id);
+    this.update(record, 'in_flight', { result: `${why}; re-reading the EVSE state before deciding` });
+    lane.work = this.options.views$
+      .pipe(
+        filter((v) => v.moduleId === id && (this.shows(record, v) || (v.stateInDoubt !== true && (v.stateReadAtMs ?? Number.NEGATIVE_INFINITY) >= askedAt))),
+        take(1),
+        map((v) => this.shows(record, v)),
+        timeout({ first: this.options.config.confirmTimeoutMs, scheduler: this.scheduler, with: () => of(false) }),
+      )
+      .subscribe((shown) => (shown ? this.finish(lane, record, 'completed', { result: `${why}, but the EVSE state shows it done` }) : otherwise()));
+  }
+
+  private retryOrGiveUp(lane: Lane, record: ActionRecord, err: Error): void {
     const retryable = err instanceof RequestTimeoutError || err instanceof RequestPublishError;
-    if (err instanceof RequestTimeoutError && this.alreadyShown(record)) {
-      this.finish(lane, record, 'completed', { result: `no reply within the timeout, but the EVSE state shows it done (${err.message})` });
-      return;
-    }
     const { maxRetries, retryBackoffMs } = this.options.config;
     if (retryable && record.attempts <= maxRetries && !this.disposed) {
       const delay = retryBackoffMs * 2 ** (record.attempts - 1);
@@ -606,8 +818,23 @@ export class Enforcer {
       this.scheduler.schedule(() => this.pump(lane), this.options.config.rejectCooldownMs);
       this.log.warn({ moduleId: record.module_id, action: record.type, status, result: extra.result }, 'action did not complete');
     }
+    this.afterHoldCommand(lane, record, status, extra.result ?? status);
     this.update(record, status, extra);
     this.pump(lane);
+  }
+
+  /** What a finished command means for our hold: the ladder's count, and a resume that did not take. */
+  private afterHoldCommand(lane: Lane, record: ActionRecord, status: ActionStatus, result: string): void {
+    const scheduled = record.origin === 'scheduler';
+    if (scheduled && (record.type === 'pause' || (record.type === 'disable' && lane.escalation.rung > 0))) {
+      if (status === 'completed') lane.escalation = { ...lane.escalation, failures: 0 };
+      else this.holdFailed(lane, `${record.type} ${status}: ${result}`);
+    }
+    // The car is still paused after a resume that failed: it is still ours (else it would look paused by someone else, for good).
+    if (record.type === 'resume' && status !== 'completed' && !lane.hold.pausedByUs && this.options.view(lane.moduleId)?.state === 'ChargingPausedEVSE') {
+      lane.hold = { pausedByUs: true, lastOffMs: lane.hold.lastOffMs ?? this.scheduler.now() };
+      void this.startHold(lane, 'pause', lane.manual === 'pause');
+    }
   }
 
   private describeSuccess(record: ActionRecord, reply: boolean): string {

@@ -53,8 +53,15 @@ export interface EvseView {
   /** Last time the car started drawing / stopped drawing (state into / out of Charging). */
   lastOnMs?: number;
   lastOffMs?: number;
-  /** True once any session_event arrived: session_info then only refreshes figures, never state. */
+  /** True once any session_event arrived: session_info then only refreshes figures, never state, unless in doubt. */
   eventsSeen: boolean;
+  /**
+   * An event may have been lost (the broker connection dropped, a command's outcome is uncertain): the
+   * next session_info's state is taken as the truth, as at start-up, and clears the doubt.
+   */
+  stateInDoubt?: boolean;
+  /** When a session_info last settled a doubt (or bootstrapped the state). */
+  stateReadAtMs?: number;
 }
 
 export type EvseInput =
@@ -67,7 +74,9 @@ export type EvseInput =
   | { kind: 'ev_info'; value: EvInfo }
   | { kind: 'evse_id'; value: string }
   | { kind: 'connectors'; value: Connector[] }
-  | { kind: 'liveness'; value: Liveness };
+  | { kind: 'liveness'; value: Liveness }
+  /** Doubt the state: the next session_info decides it. */
+  | { kind: 'doubt' };
 
 export function initialEvseView(moduleId: string, connectorIds: readonly number[] = [1]): EvseView {
   return {
@@ -137,6 +146,8 @@ export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number):
       return input.value.length > 0 ? { ...view, connectors: input.value } : view;
     case 'liveness':
       return { ...view, liveness: input.value };
+    case 'doubt':
+      return view.stateInDoubt ? view : { ...view, stateInDoubt: true };
   }
 }
 
@@ -221,15 +232,23 @@ function onSessionEventState(view: EvseView, ev: SessionEvent, nowMs: number): E
 }
 
 /**
- * session_info is a hint: it sets the state only until session events are seen (a module started
- * mid-session learns the state from it), and otherwise refreshes energy and power while a session runs.
+ * session_info is a hint: it sets the state until session events are seen (a module started
+ * mid-session learns the state from it) and whenever the state is in doubt (a lost event), and
+ * otherwise refreshes energy and power while a session runs.
  */
 function onSessionInfo(view: EvseView, info: SessionInfo, nowMs: number): EvseView {
-  if (!view.eventsSeen) {
+  // Release 2026.02 shows FinishedEV while a pause runs through StoppingCharging: a passing state, not
+  // an answer to the doubt (the next session_info settles it).
+  const passing = view.stateInDoubt === true && view.session !== undefined && info.state === 'FinishedEV';
+  if (!view.eventsSeen || (view.stateInDoubt === true && !passing)) {
     const inSession = SESSION_STATES.has(info.state);
     const startedAtMs = info.session_start_time ? Date.parse(info.session_start_time) : NaN;
+    const keepsReasons = info.state === 'ChargingPausedEVSE' && view.state === 'ChargingPausedEVSE';
     return {
       ...view,
+      stateInDoubt: false,
+      stateReadAtMs: nowMs,
+      ...(keepsReasons ? {} : { pauseReasons: undefined }),
       state: info.state,
       session: inSession
         ? view.session ?? {

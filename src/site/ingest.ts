@@ -29,6 +29,8 @@ export interface SiteIngestOptions {
   now: () => number;
   logger: Logger;
   scheduler?: SchedulerLike;
+  /** Fires when the broker connection is back after a loss: events sent meanwhile are gone, so every state is in doubt. */
+  reconnects$?: Observable<unknown>;
 }
 
 /**
@@ -92,6 +94,14 @@ export class SiteIngest {
     return this.views.keys();
   }
 
+  /**
+   * An event may be lost (a command's outcome is uncertain): the next session_info's state is the truth.
+   * get_evse cannot settle it: EVerest's Evse object carries only id and connectors, no state.
+   */
+  doubt(moduleId: string): void {
+    this.apply(moduleId, { kind: 'doubt' });
+  }
+
   start(): Subscription[] {
     const { client, heartbeat } = this.options;
     const subscriptions: Subscription[] = [];
@@ -128,6 +138,14 @@ export class SiteIngest {
           .subscribe((found) => this.apply(id, { kind: 'connectors', value: found.connectors })),
       );
     }
+    if (this.options.reconnects$) {
+      subscriptions.push(
+        this.options.reconnects$.subscribe(() => {
+          this.options.logger.info('broker connection back: EVSE states are re-read from session_info');
+          for (const id of this.views.keys()) this.doubt(id);
+        }),
+      );
+    }
     return subscriptions;
   }
 
@@ -145,9 +163,11 @@ export class SiteIngest {
     this.views.set(moduleId, next);
     if (input.kind === 'evse_id') this.options.directory.learnEvseId(moduleId, input.value);
     if (prev.state !== next.state) this.stateSubject.next({ moduleId, connectorId: next.connectorId, state: next.state, previous: prev.state });
-    if (input.kind === 'session_event' && input.value.event === 'SessionFinished') this.finishedSubject.next({ moduleId, connectorId: prev.connectorId });
+    // A session whose SessionFinished was lost ends when a session_info read in doubt shows no session.
+    const ended = input.kind === 'session_event' ? input.value.event === 'SessionFinished' : input.kind === 'session_info' && prev.session !== undefined && !next.session;
+    if (ended) this.finishedSubject.next({ moduleId, connectorId: prev.connectorId });
     this.viewSubject.next(next);
-    if (input.kind === 'session_event' || input.kind === 'connectors') this.changeSubject.next('decide');
+    if (input.kind === 'session_event' || input.kind === 'connectors' || (input.kind === 'session_info' && prev.state !== next.state)) this.changeSubject.next('decide');
     else if (input.kind === 'liveness') {
       // Every heartbeat refreshes lastSeen; only a change of status can change a decision.
       if (prev.liveness.status !== next.liveness.status) this.changeSubject.next('decide');

@@ -108,6 +108,8 @@ function onEvent(state: DashState, event: ApiEvent): DashState {
       return logged(state, event, 'liveness', event.data.status === 'online' ? 'good' : 'bad', `heartbeat ${event.data.status}`, event.data.module_id);
     case 'hlc_session_failed':
       return logged(state, event, 'session', 'bad', `charging communication (ISO 15118) failed: ${event.data.reason}`, event.data.module_id);
+    case 'hold_alarm':
+      return logged(state, event, 'action', event.data.state === 'raised' ? 'bad' : 'good', `hold alarm ${event.data.state}: ${event.data.reason}`, event.data.module_id);
   }
 }
 

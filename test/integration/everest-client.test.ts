@@ -154,7 +154,7 @@ describe('EverestClient against a real broker', () => {
     }
   });
 
-  it('times out with a typed error naming the command and module_id, and ignores the late reply', async () => {
+  it('times out with a typed error naming the command and module_id; a late reply within the window goes to lateReply, after it is only counted', async () => {
     stack = await clientStack(broker.url, EVSES, { requestTimeoutMs: 300 });
     const held: string[] = [];
     const peer = await responder(broker.url, (_m, _c, replyTo) => {
@@ -167,10 +167,20 @@ describe('EverestClient against a real broker', () => {
     expect((error as RequestTimeoutError).command).toBe('pause_charging');
     expect((error as RequestTimeoutError).moduleId).toBe('evse_b');
     expect((error as Error).message).toContain('evse_b');
-    expect(stack.client.pendingCount).toBe(0);
-    // The late reply arrives after the timeout: counted, nothing breaks.
+    // EVerest may still be working on it: the reply topic stays open for the late-reply window.
+    expect(stack.client.pendingCount).toBe(1);
+    const late = firstValueFrom((error as RequestTimeoutError).lateReply!, { defaultValue: 'none' });
     peer.publish(held[0] ?? '', 'true');
+    expect(await late).toBe(true);
     await waitFor(() => stack.metrics.lateReplies === 1);
+    expect(stack.client.pendingCount).toBe(0);
+
+    // A second one never answered: the window (2 x 300 ms) closes empty, and a reply after it is only counted.
+    const second = (await firstValueFrom(stack.client.evse('evse_b').request('pause_charging')).catch((e: unknown) => e)) as RequestTimeoutError;
+    expect(await firstValueFrom(second.lateReply!, { defaultValue: 'none' })).toBe('none');
+    expect(stack.client.pendingCount).toBe(0);
+    peer.publish(held[1] ?? '', 'true');
+    await waitFor(() => stack.metrics.lateReplies === 2);
     expect(stack.client.pendingCount).toBe(0);
   });
 

@@ -44,6 +44,7 @@ describe('defaults', () => {
         confirm_timeout_ms: 10000,
         max_retries: 3,
         retry_backoff_ms: 1000,
+        escalate_after_failures: 2,
       },
       store: { dir: './data' },
       http: {

@@ -320,6 +320,8 @@ describe('PriorityStore.open', () => {
       /records\[1\]: duplicate record for evse_1\/1/,
     ],
     ['versions behind', JSON.stringify({ ...valid, versions: {} }), /versions\["evse_1\/1"\] is behind/],
+    ['holds not a list', JSON.stringify({ ...valid, holds: {} }), /"holds" is not an array/],
+    ['bad hold kind', JSON.stringify({ ...valid, holds: [{ module_id: 'evse_1', kind: 'stop', origin: 'scheduler', since: '2025-01-01T00:00:00Z' }] }), /holds\[0\]: kind must be one of pause, disable, limit/],
   ])('refuses a corrupt file (%s) and leaves it untouched', async (_case, content, problem) => {
     await writeFile(storeFile(), content);
     const attempt = PriorityStore.open(dir);
@@ -330,10 +332,31 @@ describe('PriorityStore.open', () => {
     expect(await readdir(dir)).toEqual([STORE_FILE_NAME]);
   });
 
-  it('accepts the valid baseline file', async () => {
+  it('accepts the valid baseline file (written before holds existed: none)', async () => {
     await writeFile(storeFile(), JSON.stringify(valid));
     const store = await openStore();
     expect(store.list()).toEqual(valid.records);
+    expect(store.holds()).toEqual([]);
+  });
+
+  it('keeps holds on disk beside the priorities: acknowledged puts and drops survive a reopen, priorities untouched', async () => {
+    const store = await openStore();
+    await store.upsert(input());
+    const changes: PriorityChange[] = [];
+    store.changes$.subscribe((c) => changes.push(c));
+    await store.putHold({ module_id: 'evse_2', kind: 'pause', origin: 'scheduler', session_uuid: 'u-2', since: '2025-01-01T00:00:00.000Z' });
+    await store.putHold({ module_id: 'evse_1', kind: 'limit', origin: 'scheduler', since: '2025-01-01T00:00:01.000Z' });
+    await store.putHold({ module_id: 'evse_3', kind: 'disable', origin: 'manual', since: '2025-01-01T00:00:02.000Z' });
+    expect(await store.dropHold('evse_3')).toBe(true);
+    expect(await store.dropHold('evse_3')).toBe(false);
+    // Holds are not priority changes.
+    expect(changes).toEqual([]);
+    const again = await openStore();
+    expect(again.holds()).toEqual([
+      { module_id: 'evse_1', kind: 'limit', origin: 'scheduler', since: '2025-01-01T00:00:01.000Z' },
+      { module_id: 'evse_2', kind: 'pause', origin: 'scheduler', session_uuid: 'u-2', since: '2025-01-01T00:00:00.000Z' },
+    ]);
+    expect(again.list()).toEqual(store.list());
   });
 
   it('ignores and removes a stale temp file from an interrupted write', async () => {

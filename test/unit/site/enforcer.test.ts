@@ -1,51 +1,14 @@
 import { pino } from 'pino';
-import { Observable, Subject } from 'rxjs';
+import { Subject } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RequestTimeoutError } from '../../../src/everest/errors.js';
-import type { M2eRequest } from '../../../src/everest/payloads.js';
 import type { ActionRecord } from '../../../src/site/actions.js';
-import { Enforcer, type CommandPort, type EnforcerConfig } from '../../../src/site/enforcer.js';
+import { Enforcer } from '../../../src/site/enforcer.js';
 import { initialEvseView, type EvseView } from '../../../src/site/evse-view.js';
+import { SCRIPTED_CONFIG, ScriptedPort, chargingView } from '../../support/scripted-port.js';
 
-/**
- * A scripted EVerest side for the enforcer's logic under fake time. The wire behaviour itself is
- * covered against the simulator and a real broker in test/integration.
- */
-class ScriptedPort implements CommandPort {
-  readonly sent: Array<{ moduleId: string; command: M2eRequest; payload: unknown; answer: (v: boolean) => void; fail: (e: Error) => void }> = [];
-  request<K extends M2eRequest>(moduleId: string, command: K, ...args: unknown[]): Observable<never> {
-    return new Observable((sub) => {
-      this.sent.push({
-        moduleId,
-        command,
-        payload: args[0],
-        answer: (v) => {
-          sub.next(v as never);
-          sub.complete();
-        },
-        fail: (e) => sub.error(e),
-      });
-    });
-  }
-  last() {
-    const entry = this.sent.at(-1);
-    if (!entry) throw new Error('nothing sent');
-    return entry;
-  }
-}
-
-const CONFIG: EnforcerConfig = {
-  enableSource: 'LocalAPI',
-  enablePriority: 100,
-  confirmTimeoutMs: 5000,
-  maxRetries: 2,
-  retryBackoffMs: 1000,
-  rejectCooldownMs: 10_000,
-};
-
-function charging(moduleId = 'evse_1'): EvseView {
-  return { ...initialEvseView(moduleId), state: 'Charging', session: { uuid: 's', startedAtMs: 0, transaction: true }, powerW: 11000 };
-}
+const CONFIG = SCRIPTED_CONFIG;
+const charging = chargingView;
 
 describe('Enforcer', () => {
   let port: ScriptedPort;

@@ -77,6 +77,23 @@ describe('EVSE view reducer', () => {
     expect(hinted.powerW).toBe(0);
   });
 
+  it('in doubt (a lost event), the next session_info decides the state; 2026.02\'s passing FinishedEV does not', () => {
+    const paused = fold([ev('SessionStarted'), ev('ChargingStarted')], initialEvseView('evse_1'));
+    const doubted = reduceEvseView(paused, { kind: 'doubt' }, 2000);
+    expect(doubted.stateInDoubt).toBe(true);
+    // StoppingCharging shows as FinishedEV in session_info: not yet the answer.
+    const passing = reduceEvseView(doubted, { kind: 'session_info', value: aSessionInfo({ state: 'FinishedEV' }) }, 2500);
+    expect(passing).toMatchObject({ state: 'Charging', stateInDoubt: true });
+    const settled = reduceEvseView(passing, { kind: 'session_info', value: aSessionInfo({ state: 'ChargingPausedEVSE' }) }, 3000);
+    expect(settled).toMatchObject({ state: 'ChargingPausedEVSE', stateInDoubt: false, stateReadAtMs: 3000, powerW: 0 });
+    expect(settled.session?.uuid).toBe(paused.session?.uuid);
+    // Doubt settled: session_info is a hint again.
+    expect(reduceEvseView(settled, { kind: 'session_info', value: aSessionInfo({ state: 'Charging' }) }, 4000).state).toBe('ChargingPausedEVSE');
+    // A session whose SessionFinished was lost ends with the read.
+    const gone = reduceEvseView(reduceEvseView(settled, { kind: 'doubt' }, 5000), { kind: 'session_info', value: aSessionInfo({ state: 'Unplugged' }) }, 6000);
+    expect(gone.session).toBeUndefined();
+  });
+
   it('garbage session_info before the first session does not invent a session', () => {
     const view = reduceEvseView(initialEvseView('evse_1'), { kind: 'session_info', value: aSessionInfo({ state: 'Unplugged', latest_total_w: 99 }) }, 1000);
     expect(view.session).toBeUndefined();

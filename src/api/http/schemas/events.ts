@@ -48,6 +48,21 @@ const eventData: Record<EventType, JsonSchema> = {
       reason: { type: 'string', description: "EVerest's reason, passed on as it came (values newer than ours included)." },
     },
   },
+  hold_alarm: {
+    type: 'object',
+    description:
+      'An EVSE ignores our holds (pause not answered, answered false, or without effect): raised when a lever is given up and the next is tried ' +
+      '(pause -> limit 0 A where a limits module exists -> enable_disable), cleared when the hold is no longer needed.',
+    required: ['module_id', 'state', 'failed', 'next', 'failures', 'reason'],
+    properties: {
+      module_id: { type: 'string' },
+      state: { type: 'string', enum: ['raised', 'cleared'] },
+      failed: { type: 'string', enum: ['pause', 'limit', 'disable'], description: 'The lever that failed (raised) or was in use (cleared).' },
+      next: { type: 'string', enum: ['pause', 'limit', 'disable', 'none'], description: "The lever tried next; 'none' when none is left." },
+      failures: { type: 'integer', description: 'Failed holds on the lever given up.' },
+      reason: { type: 'string' },
+    },
+  },
 };
 
 /** The JSON of one event: the SSE `data` line and the webhook request body. */
