@@ -161,7 +161,8 @@ describe('Enforcer: durable holds, uncertain outcomes, escalation', () => {
     expect(actions.at(-1)).toMatchObject({ type: 'pause', status: 'rejected', result: 'EVSE answered false to pause' });
   });
 
-  it('never retries while the request may still be pending: a late reply completes it, with no second pause on the wire', async () => {
+  /** A scheduler pause whose request timed out; the returned subject plays the client's late-reply window. */
+  async function pauseTimesOut(): Promise<Subject<unknown>> {
     start();
     enforcer.setDesired('evse_1', 'pause');
     await pastRelease();
@@ -171,6 +172,11 @@ describe('Enforcer: durable holds, uncertain outcomes, escalation', () => {
     // Far beyond the retry backoff: still waiting for the first request.
     await vi.advanceTimersByTimeAsync(SCRIPTED_CONFIG.retryBackoffMs * 8);
     expect(port.sent.filter((s) => s.command === 'pause_charging')).toHaveLength(1);
+    return late;
+  }
+
+  it('never retries while the request may still be pending: a late reply completes it, with no second pause on the wire', async () => {
+    const late = await pauseTimesOut();
     late.next(true);
     late.complete();
     setView({ ...chargingView(), state: 'ChargingPausedEVSE', powerW: 0 });
@@ -179,14 +185,7 @@ describe('Enforcer: durable holds, uncertain outcomes, escalation', () => {
   });
 
   it('retries only after the late-reply window closed empty', async () => {
-    start();
-    enforcer.setDesired('evse_1', 'pause');
-    await pastRelease();
-    await settle();
-    const late = new Subject<unknown>();
-    port.last().fail(new RequestTimeoutError('pause_charging', 'evse_1', 5000, late));
-    await vi.advanceTimersByTimeAsync(SCRIPTED_CONFIG.retryBackoffMs * 8);
-    expect(port.sent.filter((s) => s.command === 'pause_charging')).toHaveLength(1);
+    const late = await pauseTimesOut();
     late.complete();
     await vi.advanceTimersByTimeAsync(SCRIPTED_CONFIG.retryBackoffMs);
     expect(port.sent.filter((s) => s.command === 'pause_charging')).toHaveLength(2);
