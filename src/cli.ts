@@ -2,9 +2,6 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, redactConfig, unrecognisedEnvNames } from './config/index.js';
 import { LOG_LEVELS } from './config/types.js';
 import { createLogger, createSplitLogger, openLogFile, type LogLevel, type Logger } from './log/logger.js';
-import { startApp } from './app.js';
-import { runDemo } from './demo.js';
-import { runSimCommand } from './sim/cli.js';
 
 const USAGE = `evse-priority — user charging priorities for EVerest over MQTT
 
@@ -51,6 +48,9 @@ async function main(argv: string[]): Promise<void> {
       const logger = createLogger({ level: config.log.level, ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}) });
       for (const name of unrecognisedEnvNames()) logger.warn({ env: name }, 'environment variable matches no config key');
       logger.debug({ config: redactConfig(config) }, 'configuration');
+      // Each command loads only what it runs (the bundle evaluates a module on its first import): `run`
+      // never evaluates the simulator, `check-config` not even the MQTT client.
+      const { startApp } = await import('./app.js');
       const app = await startApp(config, logger);
       await untilSignal(logger, () => app.stop());
       return;
@@ -65,6 +65,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'sim': {
       const logger = createLogger({ level: 'info' });
+      const { runSimCommand } = await import('./sim/cli.js');
       const stop = await runSimCommand(rest, logger);
       await untilSignal(logger, stop);
       return;
@@ -85,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
       const hint =
         `${asked === undefined ? 'warnings only here' : `${level} and above here`}` +
         (values['log-file'] ? `; everything in ${values['log-file']}` : '; --log-level debug or --log-file demo.log for all of it');
+      const { runDemo } = await import('./demo.js');
       const demo = await runDemo({
         logger,
         simLogger,

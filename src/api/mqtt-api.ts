@@ -1,6 +1,5 @@
 import type { Observable } from 'rxjs';
 import { Subscription, merge, throttleTime, asyncScheduler, type SchedulerLike, filter, map } from 'rxjs';
-import type { ValidateFunction } from 'ajv';
 import type { Logger } from '../log/logger.js';
 import { connectorRefOf, type ConnectorRef } from '../priorities/model.js';
 import {
@@ -13,7 +12,7 @@ import {
   type PrioritySetBody,
 } from './requests.js';
 import type { ModuleService } from './service.js';
-import { checkBody, compileValidator } from './validation.js';
+import { checkBody, compileValidator, type RequestValidator } from './validation.js';
 
 /** The broker connection as our MQTT API needs it; the composition root hands in the transport. */
 export interface ApiBus {
@@ -50,7 +49,7 @@ export interface MqttApiOptions {
 type Outcome = { ok: unknown } | { error: string };
 
 interface RequestHandler {
-  validate: ValidateFunction;
+  validate: RequestValidator;
   execute(service: ModuleService, body: never): Promise<Outcome>;
 }
 
