@@ -12,6 +12,8 @@ import { rawConnect, rawSubscribe } from './core-mqtt-raw.js';
 export type IngestKind = 'bare' | 'ours' | 'ceiling';
 
 export interface OpenSubscriber {
+  /** The MQTT client id, as Mosquitto names this subscriber in its log. */
+  clientId: string;
   /** Messages our pipeline rejected; must stay 0 for a valid message set. */
   invalid(): number;
   close(): Promise<void>;
@@ -21,6 +23,7 @@ const clientId = (what: string): string => `bench-${what}-${process.pid}-${Math.
 
 /** Our pipeline as the module builds it: one MqttTransport, one EverestClient, all EVSEs registered. */
 export interface OurStack {
+  clientId: string;
   transport: MqttTransport;
   client: EverestClient;
   channels: EvseChannel[];
@@ -29,13 +32,15 @@ export interface OurStack {
 
 export async function openOurStack(url: string, contract: Contract, moduleIds: readonly string[]): Promise<OurStack> {
   const logger = pino({ level: 'silent' });
-  const transport = new MqttTransport({ url, clientId: clientId('ours'), logger, reconnectMinMs: 100, reconnectMaxMs: 500 });
+  const id = clientId('ours');
+  const transport = new MqttTransport({ url, clientId: id, logger, reconnectMinMs: 100, reconnectMaxMs: 500 });
   const client = new EverestClient({ transport, contract, topics: BENCH_TOPICS, logger, requestTimeoutMs: 2000 });
   // Before the connection is up this only records the filters; the transport subscribes them on connect
   // and reports `online` after the SUBACK, so waiting for `online` means every filter is live.
   await client.addEvses(moduleIds);
   await firstValueFrom(transport.status$.pipe(filter((s) => s === 'online'), timeout(10_000)));
   return {
+    clientId: id,
     transport,
     client,
     channels: moduleIds.map((id) => client.evse(id)),
@@ -63,12 +68,13 @@ export async function openSubscriber(
     const client = await openBareClient(url);
     client.on('message', onMessage);
     await client.subscribeAsync(filters, { qos: 0 });
-    return { invalid: () => 0, close: () => client.endAsync() };
+    return { clientId: client.options.clientId ?? '', invalid: () => 0, close: () => client.endAsync() };
   }
   if (kind === 'ceiling') {
-    const conn = await rawConnect(url, clientId('ceiling'));
+    const id = clientId('ceiling');
+    const conn = await rawConnect(url, id);
     await rawSubscribe(conn, filters, onMessage);
-    return { invalid: () => 0, close: () => conn.close() };
+    return { clientId: id, invalid: () => 0, close: () => conn.close() };
   }
   const stack = await openOurStack(url, contract, moduleIds);
   let invalid = 0;
@@ -78,6 +84,7 @@ export async function openSubscriber(
     subs.push(evse.on('session_info').subscribe(onMessage));
   }
   return {
+    clientId: stack.clientId,
     invalid: () => invalid,
     close: async () => {
       for (const s of subs) s.unsubscribe();

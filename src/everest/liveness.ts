@@ -13,11 +13,17 @@ import {
   type Subscription,
 } from 'rxjs';
 import type { ConnectionStatus } from '../transport/mqtt-transport.js';
-import type { EverestClient } from './client.js';
+import type { Heartbeat } from './payloads.js';
 import { NOOP_EVEREST_METRICS, type EverestMetrics } from './metrics.js';
 
+/** What liveness uses of the EVerest client (EverestClient in the module): heartbeats in, communication checks out. */
+export interface LivenessClient {
+  on(moduleId: string, name: 'heartbeat'): Observable<Heartbeat>;
+  send(moduleId: string, name: 'communication_check', payload: boolean): Promise<void>;
+}
+
 export interface CommunicationCheckOptions {
-  client: EverestClient;
+  client: LivenessClient;
   status$: Observable<ConnectionStatus>;
   moduleIds: readonly string[];
   intervalMs: number;
@@ -92,7 +98,7 @@ export type LivenessEvent =
   | { moduleId: string; type: 'restart'; counter: number; previous: number };
 
 export interface HeartbeatMonitorOptions {
-  client: EverestClient;
+  client: LivenessClient;
   moduleIds: readonly string[];
   /** Silence longer than this marks the EVSE stale; 0 disables silence detection. */
   timeoutMs: number;
