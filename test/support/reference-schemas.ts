@@ -15,9 +15,25 @@ const Ajv = AjvModule.default;
 const addFormats = addFormatsModule.default;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const REFERENCE_ROOT = path.resolve(here, '../../../shared/reference/everest-api-52ff7153d');
-const API = 'evse_manager_consumer_API';
+/** The two upstream releases in ../shared/reference: 2025.11 chargers run 52ff7153d's API, 2026.02 its own. */
+export const REFERENCE_RELEASES = { '2025.11': 'everest-api-52ff7153d', '2026.02': 'everest-api-2026.02.0' } as const;
+export type ReferenceRelease = keyof typeof REFERENCE_RELEASES;
+export const REFERENCE_ROOT = path.resolve(here, '../../../shared/reference', REFERENCE_RELEASES['2025.11']);
 const BASE = 'https://reference.invalid/';
+
+/**
+ * Where an API's document lives: 52ff7153d has one folder per API (`<api>/asyncapi.yaml`), 2026.02 one file
+ * per API (`<api>.yaml`). Relative $refs between documents resolve the same way in both layouts.
+ */
+function documentsOf(root: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const entry of readdirSync(root)) {
+    const nested = path.join(root, entry, 'asyncapi.yaml');
+    if (existsSync(nested)) found.set(entry, `${entry}/asyncapi.yaml`);
+    else if (entry.endsWith('.yaml')) found.set(entry.replace(/\.yaml$/, ''), entry);
+  }
+  return found;
+}
 
 export interface ReferenceValidators {
   /** undefined when valid, else the ajv error text. */
@@ -41,20 +57,28 @@ interface AsyncApiDoc {
   operations?: Record<string, Operation>;
 }
 
-export function loadReferenceValidators(root = REFERENCE_ROOT): ReferenceLoad {
-  const main = path.join(root, API, 'asyncapi.yaml');
-  if (!existsSync(main)) return { ok: false, reason: `reference not present at ${main}` };
+export interface ReferenceOptions {
+  /** Default 2025.11 (the 52ff7153d reference). */
+  release?: ReferenceRelease;
+  /** Default evse_manager_consumer_API. */
+  api?: string;
+}
+
+export function loadReferenceValidators({ release = '2025.11', api = 'evse_manager_consumer_API' }: ReferenceOptions = {}): ReferenceLoad {
+  const root = path.resolve(here, '../../../shared/reference', REFERENCE_RELEASES[release]);
+  if (!existsSync(root)) return { ok: false, reason: `reference not present at ${root}` };
+  const documents = documentsOf(root);
+  const mainFile = documents.get(api);
+  if (mainFile === undefined) return { ok: false, reason: `reference ${root} has no ${api}` };
   const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: false });
   addFormats(ajv);
-  for (const dir of readdirSync(root)) {
-    const file = path.join(root, dir, 'asyncapi.yaml');
-    if (!existsSync(file)) continue;
+  for (const file of documents.values()) {
     // Only components hold schemas; the rest of an AsyncAPI document (id, info, ...) is not JSON Schema.
-    const { components } = parseYaml(readFileSync(file, 'utf8')) as { components?: unknown };
-    ajv.addSchema({ components }, `${BASE}${dir}/asyncapi.yaml`);
+    const { components } = parseYaml(readFileSync(path.join(root, file), 'utf8')) as { components?: unknown };
+    ajv.addSchema({ components }, `${BASE}${file}`);
   }
-  const doc = parseYaml(readFileSync(main, 'utf8')) as AsyncApiDoc;
-  const mainId = `${BASE}${API}/asyncapi.yaml`;
+  const doc = parseYaml(readFileSync(path.join(root, mainFile), 'utf8')) as AsyncApiDoc;
+  const mainId = `${BASE}${mainFile}`;
   const cache = new Map<string, ValidateFunction>();
   const compile = (messageRef: string): ValidateFunction => {
     let fn = cache.get(messageRef);
