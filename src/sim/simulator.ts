@@ -8,6 +8,7 @@ import { MqttTransport, type InboundMessage } from '../transport/mqtt-transport.
 import { MODULE_WIDE_ACTIONS, applyToModel, type SimAction, type TargetedAction } from './actions.js';
 import { EvseModel, type EvseModelConfig } from './evse-model.js';
 import { EnergyNodeModel, type SimLimitsModule } from './external-limits.js';
+import { replyToOf, type CommandFault } from './faults.js';
 import { garbageMessages } from './garbage.js';
 import { handleM2e } from './m2e-handler.js';
 import { hashString, mulberry32, seededUuid } from './prng.js';
@@ -49,7 +50,7 @@ export interface SimulatorOptions {
 
 export type SimEvent =
   | { kind: 'published'; moduleId: string; topic: string; name: string; payload: string }
-  | { kind: 'dropped'; moduleId: string; topic: string; reason: 'silent' | 'offline' }
+  | { kind: 'dropped'; moduleId: string; topic: string; reason: 'silent' | 'offline' | 'muted' }
   | { kind: 'replied'; moduleId: string; request: M2eRequest; replyTo: string; reply: unknown }
   | { kind: 'ignored'; moduleId: string; topic: string; reason: string }
   | { kind: 'received'; moduleId: string; name: string; value: unknown }
@@ -66,6 +67,8 @@ export interface Simulator {
   limitsNode(limitsModuleId: string): EnergyNodeModel;
   /** Runs a scenario action now (module_id may be left out for restart, go_silent and send_garbage). */
   apply(action: TargetedAction): void;
+  /** Injects a fault into one EVSE's handling of one command (undefined clears it); see faults.ts. */
+  fault(moduleId: string, fault: CommandFault | undefined): void;
   statusTopic(moduleId: string): string;
   stop(): Promise<void>;
 }
@@ -74,6 +77,9 @@ interface ModuleRuntime {
   model: EvseModel;
   heartbeat: number;
   silentUntil: number;
+  /** Until then everything this EVSE publishes is lost (a fault: mute_after). */
+  mutedUntil: number;
+  fault?: CommandFault;
   /** The EnergyNode above this EVSE when it is under current control; it shares the EVSE's process. */
   node?: EnergyNodeModel;
 }
@@ -123,7 +129,7 @@ class MqttSimulator implements Simulator {
         },
         now,
       );
-      this.runtimes.set(moduleId, { model, heartbeat: 0, silentUntil: -Infinity });
+      this.runtimes.set(moduleId, { model, heartbeat: 0, silentUntil: -Infinity, mutedUntil: -Infinity });
     });
     this.limitsTopics = this.topics.forApi(EXTERNAL_LIMITS_API);
     const commTimeoutS = options.communicationCheckTimeoutS ?? options.evse?.communicationCheckTimeoutS ?? 5;
@@ -161,6 +167,13 @@ class MqttSimulator implements Simulator {
 
   statusTopic(moduleId: string): string {
     return statusTopic(this.prefix, moduleId);
+  }
+
+  fault(moduleId: string, fault: CommandFault | undefined): void {
+    const rt = this.runtime(moduleId);
+    this.log.info({ module_id: moduleId, fault }, fault ? 'fault injected' : 'fault cleared');
+    if (fault) rt.fault = fault;
+    else delete rt.fault;
   }
 
   apply(targeted: TargetedAction): void {
@@ -320,6 +333,18 @@ class MqttSimulator implements Simulator {
       this.ignore(rt, message.topic, 'silent: EVerest is not listening');
       return;
     }
+    const fault = rt.fault?.command === parsed.name ? rt.fault : undefined;
+    if (fault?.mode === 'ignore') {
+      this.ignore(rt, message.topic, `fault: ${parsed.name} ignored`);
+      return;
+    }
+    if (fault?.mode === 'refuse') {
+      const replyTo = replyToOf(message.payload);
+      if (replyTo !== undefined) this.send(rt, replyTo, `reply:${parsed.name}`, 'false');
+      this.eventsSubject.next({ kind: 'ignored', moduleId: rt.model.moduleId, topic: message.topic, reason: `fault: ${parsed.name} refused` });
+      return;
+    }
+    if (fault?.mode === 'mute_after') rt.mutedUntil = now + fault.ms;
     const outcome = handleM2e(rt.model, parsed.name, message.payload, this.contract, now);
     switch (outcome.kind) {
       case 'ignored':
@@ -396,6 +421,10 @@ class MqttSimulator implements Simulator {
     const moduleId = rt.model.moduleId;
     if (this.scheduler.now() < rt.silentUntil) {
       this.eventsSubject.next({ kind: 'dropped', moduleId, topic, reason: 'silent' });
+      return;
+    }
+    if (this.scheduler.now() < rt.mutedUntil) {
+      this.eventsSubject.next({ kind: 'dropped', moduleId, topic, reason: 'muted' });
       return;
     }
     if (!this.transport.connected) {

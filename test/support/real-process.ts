@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Writes a minimal site configuration for a real process: one broker, HTTP off, store under `dir`. */
-export function writeSiteConfig(dir: string, options: { instance: string; brokerUrl: string; evses: string; logLevel?: string }): string {
+/** Writes a minimal site configuration for a real process: one broker, HTTP off, store under `dir`; `extra` lines (YAML sections) are appended. */
+export function writeSiteConfig(dir: string, options: { instance: string; brokerUrl: string; evses: string; logLevel?: string; extra?: string[] }): string {
   const file = join(dir, 'site.yaml');
   writeFileSync(
     file,
@@ -16,6 +16,7 @@ export function writeSiteConfig(dir: string, options: { instance: string; broker
       `store: { dir: "${join(dir, 'data')}" }`,
       'http: { enabled: false }',
       `log: { level: ${options.logLevel ?? 'warn'}, pretty: false }`,
+      ...(options.extra ?? []),
     ].join('\n'),
   );
   return file;
