@@ -2,6 +2,8 @@
 // (../shared/EVEREST_WIRE.md, "Later upstream releases"). One owner for these facts: the simulator plays a
 // release with them, the module checks its routes against them.
 
+import { E2M_VARS, type E2mVar } from './payloads.js';
+
 export const EVEREST_RELEASES = ['2025.11', '2026.02'] as const;
 export type EverestRelease = (typeof EVEREST_RELEASES)[number];
 export const DEFAULT_EVEREST_RELEASE: EverestRelease = '2026.02';
@@ -44,26 +46,23 @@ export const PAUSE_REASONS = ['UserPause', 'NoEnergy', 'Error'] as const;
 export type PauseReason = (typeof PAUSE_REASONS)[number];
 
 /**
- * Variables the module only displays (or does not read at all): a value a newer EVerest added to one of
- * their enums is delivered and counted as an unknown value instead of being dropped as invalid.
+ * Variables the module decides by: their values must be exactly what the contract lists. Every other e2m
+ * variable is only displayed (or not read at all), so a value a newer EVerest added to one of their enums
+ * is delivered and counted as an unknown value instead of being dropped as invalid.
  */
-export const DISPLAY_ONLY_E2M: ReadonlySet<string> = new Set([
-  'ev_info',
-  'car_manufacturer',
-  'evse_id',
-  'hw_capabilities',
-  'selected_protocol',
-  'supported_energy_transfer_modes',
-  'ac_pp_ampacity',
-  'dlink_ready',
-  'isolation_measurement',
-  'dc_voltage_current',
-  'dc_mode',
-  'dc_capabilities',
-  'random_delay_countdown',
-  'powermeter_public_key_ocmf',
-  'hlc_session_failed',
-]);
+const DECIDED_BY_E2M = [
+  'session_event',
+  'session_info',
+  'limits',
+  'powermeter',
+  'enforced_limits',
+  'waiting_for_external_ready',
+  'ready',
+  'ac_nr_of_phases_available',
+  'heartbeat',
+] as const satisfies readonly E2mVar[];
+
+export const DISPLAY_ONLY_E2M: ReadonlySet<string> = new Set(E2M_VARS.filter((name) => !(DECIDED_BY_E2M as readonly string[]).includes(name)));
 
 /** The error for a command the configured release has no route for. */
 export class RouteRemovedError extends Error {
