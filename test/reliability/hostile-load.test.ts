@@ -73,4 +73,22 @@ describe('8 parallel requests with 8 557 unknown fields each', () => {
     // No stall beyond what the baseline burst itself caused, plus one check interval.
     expect(hostile.gap).toBeLessThan(Math.max(baseline.gap, h.config.everest.communication_check_interval_ms) + 1000);
   });
+
+  it('just inside the member limit (255 unknown 240-character fields, 64 KB) they reach validation and still get a short answer, fast, with no stall', { timeout: 60_000 }, async () => {
+    // The structural limit above refuses before validation; this body passes it, so the validator and the
+    // message builder (linear, capped at MAX_PROBLEMS sentences) do all the work.
+    const atLimit = `{${Array.from({ length: 255 }, (_, i) => `"${`f${i}_`.padEnd(240, 'x')}":1`).join(',')}}`;
+    expect(atLimit.length).toBeGreaterThan(60_000);
+    const baseline = await burst(() => h.call('PUT', '/v1/site', { json: { max_power_w: 22_000 } }));
+    const hostile = await burst(() => h.call('PUT', '/v1/site', { raw: atLimit }));
+    console.log(`[hostile load, at the member limit] baseline p50 ${baseline.p50.toFixed(1)} ms, gap ${baseline.gap.toFixed(0)} ms; hostile p50 ${hostile.p50.toFixed(1)} ms, gap ${hostile.gap.toFixed(0)} ms`);
+    for (const r of hostile.answers) {
+      expect(r.status).toBe(400);
+      // Ten fields named (each 240 characters) and the rest counted: bounded, not 255 sentences.
+      expect(r.text.length).toBeLessThan(4_000);
+      expect(r.body).toMatchObject({ status_code: 2001, status_message: expect.stringMatching(/and \d+ more problems$/) });
+    }
+    expect(hostile.p50).toBeLessThan(baseline.p50 * 10 + 200);
+    expect(hostile.gap).toBeLessThan(Math.max(baseline.gap, h.config.everest.communication_check_interval_ms) + 1000);
+  });
 });

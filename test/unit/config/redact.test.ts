@@ -59,6 +59,17 @@ describe('redactUrlsIn', () => {
   });
 });
 
+describe('redactUrlsIn, more shapes', () => {
+  it.each([
+    ['x'.repeat(60_000), 'x'.repeat(60_000)],
+    ['1://x and é://x and x:// and ://x', '1://x and é://x and x:// and ://x'],
+    ['"http://u:p@h" <mqtts://u:p/q@h:8883>', '"http://u:[redacted]@h" <mqtts://u:[redacted]@h:8883>'],
+    ['9a+b.c-d://u:p@h', '9a+b.c-d://u:[redacted]@h'],
+  ])('%#', (input, expected) => {
+    expect(redactUrlsIn(input)).toBe(expected);
+  });
+});
+
 describe('splitCredentials', () => {
   it.each([
     ['mqtt://u:pa/ss@h:1883', { url: 'mqtt://h:1883', username: 'u', password: 'pa/ss' }],

@@ -1,0 +1,31 @@
+// Preloaded into the module process by bench:soak (`node --import <this> bin/evse-priority.js run ...`):
+// event-loop delay (perf_hooks monitorEventLoopDelay) and RSS, measured inside the process under test
+// and reported to the bench over IPC. Plain JavaScript so it runs in front of the built bundle too.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import process from 'node:process';
+import { setInterval } from 'node:timers';
+
+const RESOLUTION_MS = 10;
+// The histogram records whole timer intervals; the lag is what exceeds the interval asked for.
+const ms = (ns) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
+const figures = (h) => ({ p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), samples: h.count });
+
+// One histogram per second for the timeline, one per phase that the bench closes with 'phase'.
+const second = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+const phase = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+second.enable();
+phase.enable();
+
+if (process.send) {
+  setInterval(() => {
+    process.send({ type: 'sample', at: Date.now(), rssMb: process.memoryUsage.rss() / 1048576, lag: figures(second) });
+    second.reset();
+  }, 1000).unref();
+  process.on('message', (msg) => {
+    if (msg?.type !== 'phase') return;
+    process.send({ type: 'phase', name: msg.name, lag: figures(phase) });
+    phase.reset();
+  });
+  // The bench's channel must not keep the module alive once it has stopped by itself.
+  process.channel?.unref();
+}

@@ -1,0 +1,279 @@
+// Soak benchmark (`npm run bench:soak -- --minutes N`, not in CI): the real module process with 1000
+// simulated EVSEs on a private Mosquitto, first quiet (the baseline), then under e2m fuzz and HTTP +
+// MQTT API load together. Reports the communication-check gap seen on the wire by an independent
+// observer process, the module's event-loop lag (measured inside it) and its RSS. See bench/README.md.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import { startBroker } from '../test/support/broker.js';
+import { freePort } from '../test/support/ports.js';
+import { forkChild, libFile } from './lib/core-ipc.js';
+import { fuzzDeck } from './lib/soak-fuzz.js';
+import { httpLoad, mqttApiLoad, type LoadCounts } from './lib/soak-api-load.js';
+import { max, p50, p99, printTable } from './lib/stats.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PROBE = fileURLToPath(new URL('./lib/soak-probe.mjs', import.meta.url));
+const TOKEN = 'soak-bench-token-0123456789';
+const NAMESPACE = 'evse_priority/soak';
+const CHECK_TOPIC = 'everest_api/1/evse_manager_consumer/+/m2e/communication_check';
+const TARGETS = { gapMaxMs: 1500, lagP99Ms: 50, rssGrowthMb: 10 } as const;
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    evses: { type: 'string', default: '1000' },
+    'fuzz-rate': { type: 'string', default: '200' },
+    'http-rate': { type: 'string', default: '40' },
+    'mqtt-rate': { type: 'string', default: '40' },
+  },
+});
+const SETTINGS = {
+  minutes: Number(values.minutes),
+  evses: Number(values.evses),
+  fuzzPerS: Number(values['fuzz-rate']),
+  httpPerS: Number(values['http-rate']),
+  mqttPerS: Number(values['mqtt-rate']),
+};
+const totalMs = SETTINGS.minutes * 60_000;
+/** Quiet baseline first, then load; RSS "after warm-up" is read a fifth of the way into the load. */
+const quietMs = Math.max(20_000, totalMs * 0.1);
+const loadMs = totalMs - quietMs;
+const warmupMs = Math.max(30_000, loadMs * 0.2);
+
+function log(line: string): void {
+  process.stderr.write(`[soak] ${line}\n`);
+}
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Sample {
+  at: number;
+  rssMb: number;
+  lag: { p99: number; max: number };
+}
+interface LagFigures {
+  p50: number;
+  p99: number;
+  max: number;
+}
+interface GapFigures {
+  evses: number;
+  checks: number;
+  gaps: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  faults: number;
+}
+
+/** The next IPC message of `type` from `child`. */
+function reply<T>(child: ChildProcess, type: string, timeoutMs = 30_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${type}' from child ${child.pid ?? '?'} within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (msg: { type?: string }): void => {
+      if (msg.type !== type) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(msg as T);
+    };
+    child.on('message', onMessage);
+  });
+}
+
+function writeConfig(dir: string, brokerUrl: string, httpPort: number): string {
+  const file = join(dir, 'site.yaml');
+  const evses = Array.from({ length: SETTINGS.evses }, (_, i) => `  - module_id: evse_${i + 1}`).join('\n');
+  writeFileSync(
+    file,
+    [
+      'instance: soak',
+      `mqtt: { url: "${brokerUrl}" }`,
+      `store: { dir: "${join(dir, 'data')}" }`,
+      `http: { host: 127.0.0.1, port: ${httpPort}, tokens: ["${TOKEN}"], auth_failures_per_minute: 100000, body_limit_bytes: 131072 }`,
+      // Enough for the cars the simulator brings at first; the API load moves it between 4 and 7 MW.
+      'site: { max_power_w: 5000000 }',
+      'log: { level: warn, pretty: false }',
+      `evses:\n${evses}`,
+    ].join('\n'),
+  );
+  return file;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const load0 = loadavg()[0] ?? 0;
+  log(`${SETTINGS.minutes} min: ${Math.round(quietMs / 1000)} s quiet, ${Math.round(loadMs / 1000)} s under load; ${SETTINGS.evses} EVSEs; load average ${load0.toFixed(2)} on ${cpus().length} cores`);
+  const broker = await startBroker({ name: 'soak' });
+  const dir = mkdtempSync(join(tmpdir(), 'evse-priority-soak-'));
+  const httpPort = await freePort();
+  const children: ChildProcess[] = [];
+  try {
+    const moduleIds = Array.from({ length: SETTINGS.evses }, (_, i) => `evse_${i + 1}`);
+    // EVerest: the simulator with seeded random arrivals, pauses and departures, in its own process.
+    const sim = spawn(process.execPath, ['bin/evse-priority.js', 'sim', '--url', broker.url, '--seed', '13', ...moduleIds.flatMap((id) => ['--module-id', id])], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(sim);
+    const observer = forkChild(libFile('soak-observer.ts'), { SOAK_MQTT_URL: broker.url, SOAK_CHECK_TOPIC: CHECK_TOPIC });
+    children.push(observer);
+    await reply(observer, 'ready', 60_000);
+
+    // The module as an operator runs it, with the probe preloaded.
+    // SOAK_CPU_PROF=<dir> writes a V8 CPU profile of the module process there (open it in Chrome DevTools).
+    const profile = process.env.SOAK_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SOAK_CPU_PROF] : [];
+    const module = spawn(process.execPath, [...profile, '--import', PROBE, 'bin/evse-priority.js', 'run', '--config', writeConfig(dir, broker.url, httpPort)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    children.push(module);
+    // Its log (JSON lines, warn and up), counted by message for the report.
+    const logged = new Map<string, number>();
+    let partial = '';
+    module.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const msg = /"level":(\d+).*"msg":"([^"]{0,120})/.exec(line);
+        const key = msg ? `${msg[1] === '40' ? 'warn' : msg[1] === '50' ? 'error' : `level ${msg[1]}`}: ${msg[2]}` : line.slice(0, 120);
+        logged.set(key, (logged.get(key) ?? 0) + 1);
+      }
+    });
+    const samples: Sample[] = [];
+    module.on('message', (msg: { type?: string } & Sample) => {
+      if (msg.type === 'sample') samples.push(msg);
+    });
+    const phase = async (name: string): Promise<{ lag: LagFigures; gaps: GapFigures }> => {
+      module.send({ type: 'phase', name });
+      observer.send({ type: 'phase' });
+      const [m, o] = await Promise.all([reply<{ lag: LagFigures }>(module, 'phase'), reply<GapFigures>(observer, 'phase')]);
+      return { lag: m.lag, gaps: o };
+    };
+
+    // Online: every EVSE's check seen by the observer.
+    const client = await mqtt.connectAsync(broker.url, { clientId: `soak-load-${process.pid}` });
+    for (const deadline = Date.now() + 180_000; ; ) {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined);
+      if (r?.status === 200) break;
+      if (Date.now() > deadline) throw new Error('module not healthy within 180 s');
+      await sleep(500);
+    }
+    log(`module healthy after ${((Date.now() - started) / 1000).toFixed(1)} s; settling 10 s`);
+    await sleep(10_000);
+    await phase('start-up');
+    const rssStart = samples.at(-1)?.rssMb ?? 0;
+
+    log('quiet baseline');
+    await sleep(quietMs);
+    const quiet = await phase('quiet');
+
+    log(`load: e2m fuzz ${SETTINGS.fuzzPerS}/s, HTTP ${SETTINGS.httpPerS}/s, MQTT API ${SETTINGS.mqttPerS}/s`);
+    const stop = new AbortController();
+    const deck = fuzzDeck();
+    let fuzzSent = 0;
+    const fuzz = (async () => {
+      const perTick = Math.max(1, Math.round(SETTINGS.fuzzPerS / 10));
+      while (!stop.signal.aborted) {
+        for (let k = 0; k < perTick; k++) {
+          const m = deck[fuzzSent % deck.length];
+          const evse = moduleIds[(fuzzSent * 7) % moduleIds.length];
+          if (m && evse) client.publish(`everest_api/1/evse_manager_consumer/${evse}/e2m/${m.variable}`, m.payload);
+          fuzzSent += 1;
+        }
+        await sleep(100);
+      }
+    })();
+    const apiClient = await mqtt.connectAsync(broker.url, { clientId: `soak-api-${process.pid}` });
+    const http = httpLoad({ baseUrl: `http://127.0.0.1:${httpPort}`, token: TOKEN, evses: SETTINGS.evses, ratePerS: SETTINGS.httpPerS, concurrency: 4, signal: stop.signal });
+    const mqttApi = mqttApiLoad({ client: apiClient, namespace: NAMESPACE, evses: SETTINGS.evses, ratePerS: SETTINGS.mqttPerS, signal: stop.signal });
+    const loadStart = Date.now();
+    await sleep(warmupMs);
+    const rssWarm = samples.at(-1)?.rssMb ?? 0;
+    log(`warm-up over: RSS ${rssWarm.toFixed(0)} MB`);
+    await sleep(Math.max(0, loadMs - warmupMs));
+    const loaded = await phase('load');
+    stop.abort();
+    const [httpCounts, mqttCounts] = await Promise.all([http, mqttApi, fuzz]);
+    const rssEnd = samples.at(-1)?.rssMb ?? 0;
+    const loadEnd = loadavg()[0] ?? 0;
+
+    const afterWarm = samples.filter((s) => s.at >= loadStart + warmupMs);
+    const rssPeak = max(samples.map((s) => s.rssMb));
+    const growth = rssEnd - rssWarm;
+    // Least-squares slope of RSS after warm-up, MB per minute: a leak shows as a steady climb.
+    const slope = slopePerMinute(afterWarm.map((s) => [s.at, s.rssMb]));
+
+    printTable(`Soak: ${SETTINGS.evses} EVSEs, ${SETTINGS.minutes} min (load average ${load0.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end, ${cpus().length} cores)`, [
+      row('comm-check gap max (ms)', quiet.gaps.maxMs, loaded.gaps.maxMs, `<= ${TARGETS.gapMaxMs}`, loaded.gaps.maxMs <= TARGETS.gapMaxMs),
+      row('comm-check gap p99 (ms)', quiet.gaps.p99Ms, loaded.gaps.p99Ms, '', undefined),
+      row('comm-check gap p50 (ms)', quiet.gaps.p50Ms, loaded.gaps.p50Ms, '', undefined),
+      row('gaps > 5 s (CommunicationFault)', quiet.gaps.faults, loaded.gaps.faults, '0', loaded.gaps.faults === 0),
+      row('checks observed', quiet.gaps.checks, loaded.gaps.checks, '', undefined),
+      row('event-loop lag p99 (ms)', quiet.lag.p99, loaded.lag.p99, `<= ${TARGETS.lagP99Ms}`, loaded.lag.p99 <= TARGETS.lagP99Ms),
+      row('event-loop lag max (ms)', quiet.lag.max, loaded.lag.max, '', undefined),
+    ], ['figure', 'quiet (baseline)', 'under load', 'target', 'verdict']);
+    printTable('Module RSS (MB)', [
+      { point: 'start (online + 10 s)', rss: rssStart },
+      { point: `after warm-up (${Math.round(warmupMs / 1000)} s of load)`, rss: rssWarm },
+      { point: 'peak', rss: rssPeak },
+      { point: 'end', rss: rssEnd },
+      { point: 'growth after warm-up', rss: growth },
+      { point: 'slope after warm-up (MB/min)', rss: slope },
+    ]);
+    process.stdout.write(`RSS growth after warm-up ${growth.toFixed(1)} MB (target <= ${TARGETS.rssGrowthMb} MB): ${growth <= TARGETS.rssGrowthMb ? 'PASS' : 'MISS'}\n`);
+    printTable('Load sent', [loadRow('HTTP API', httpCounts), loadRow('MQTT API', mqttCounts), { source: 'e2m fuzz', sent: fuzzSent, answers: `${deck.length} distinct hostile messages`, 'p50 ms': '', 'p99 ms': '' }]);
+    const fiveXX = httpCounts.byClass['5xx'] ?? 0;
+    process.stdout.write(`HTTP 5xx: ${fiveXX} (target 0): ${fiveXX === 0 ? 'PASS' : 'MISS'}\n`);
+    for (const f of httpCounts.failures) process.stdout.write(`  ${f}\n`);
+
+    printTable('Module log lines (warn and up), by message', [...logged].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([line, count]) => ({ count, line })));
+
+    module.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => module.once('exit', (c) => resolve(c)));
+    process.stdout.write(`module exited with ${String(code)} after SIGTERM (alive through the whole run: ${code === 0 ? 'yes' : 'NO'})\n`);
+    observer.send({ type: 'stop' });
+    await client.endAsync();
+    await apiClient.endAsync();
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function row(figure: string, quiet: number, loaded: number, target: string, pass: boolean | undefined): Record<string, string | number> {
+  return { figure, 'quiet (baseline)': quiet, 'under load': loaded, target, verdict: pass === undefined ? '' : pass ? 'PASS' : 'MISS' };
+}
+
+function loadRow(source: string, counts: LoadCounts): Record<string, string | number> {
+  const answers = Object.entries(counts.byClass)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return { source, sent: counts.sent, answers, 'p50 ms': p50(counts.latenciesMs), 'p99 ms': p99(counts.latenciesMs) };
+}
+
+function slopePerMinute(points: ReadonlyArray<readonly [number, number]>): number {
+  if (points.length < 2) return 0;
+  const n = points.length;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : (num / den) * 60_000;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`[soak] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
