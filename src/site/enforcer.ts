@@ -108,6 +108,8 @@ interface LimitLane {
   /** When the limit was last raised (refreshes and decreases do not move it). */
   raisedAtMs?: number;
   timer?: Subscription;
+  /** A new limit not yet confirmed by an enforced_limits that arrived after it: no increase goes out meanwhile. */
+  pending?: { currentA: number; sentAtMs: number; timer: Subscription };
 }
 
 /** Our own enable_disable entry in EVerest's per-source table, as far as we know it. */
@@ -145,6 +147,9 @@ class AnsweredFalse extends ActionRejected {}
 class ConfirmTimeout extends Error {}
 
 const FINISHED_STATES = new Set(['Finished', 'FinishedEVSE', 'FinishedEV', 'Unplugged']);
+
+/** enforced_limits above our limit by more than this means EVerest did not take it (rounding aside). */
+const LIMIT_TOLERANCE_A = 0.1;
 
 /**
  * Turns wishes (scheduler decisions, API actions) into EVerest commands with one command in flight
@@ -223,12 +228,16 @@ export class Enforcer {
    * its fail-safe entry would take over.
    */
   setLimit(moduleId: string, plannedA: number, minA: number, urgent: boolean): void {
-    const limit = this.lane(moduleId).limit;
+    const lane = this.lane(moduleId);
+    const limit = lane.limit;
     if (!limit) throw new Error(`${moduleId} has no limits module`);
     limit.plannedA = plannedA;
     limit.minA = minA;
     limit.urgent = urgent;
-    this.pumpLimit(this.lane(moduleId));
+    if (plannedA >= minA) this.resetEscalation(lane, 'hold no longer wanted');
+    // Limits first (a decrease goes even while a command is in flight), then any command the ladder wants.
+    this.pumpLimit(lane);
+    this.pump(lane);
   }
 
   /** Whether this EVSE is under current control. */
@@ -269,7 +278,11 @@ export class Enforcer {
       this.limitSubject.next({ moduleId, limitsModuleId, currentA: opts.failsafeCurrentA, why: 'failsafe', atMs: now });
       const limit = this.lanes.get(moduleId)?.limit;
       limit?.timer?.unsubscribe();
-      if (limit) limit.timer = undefined;
+      limit?.pending?.timer.unsubscribe();
+      if (limit) {
+        limit.timer = undefined;
+        limit.pending = undefined;
+      }
     }
   }
 
@@ -369,6 +382,7 @@ export class Enforcer {
     for (const lane of this.lanes.values()) {
       lane.work?.unsubscribe();
       lane.limit?.timer?.unsubscribe();
+      lane.limit?.pending?.timer.unsubscribe();
     }
     this.actionSubject.complete();
     this.limitSubject.complete();
@@ -390,6 +404,7 @@ export class Enforcer {
     const lane = this.lanes.get(view.moduleId);
     if (!lane) return;
     if (lane.restored && lane.stored) this.reconcile(lane, lane.stored, view);
+    if (lane.limit?.pending) this.confirmLimit(lane, lane.limit, lane.limit.pending, view);
     if (lane.manual === 'pause' && !view.session) lane.manual = undefined;
     if (!lane.inFlight && !lane.queryInFlight) this.pump(lane);
   }
@@ -470,7 +485,8 @@ export class Enforcer {
     if (limit.plannedA !== undefined) {
       const verdict = limitVerdict(limit.sent, limit.plannedA, limit.minA, now, limit.urgent);
       const increase = limit.sent === undefined || limit.plannedA > limit.sent.currentA;
-      if (verdict.send && !(increase && lane.inFlight)) this.sendLimit(lane.moduleId, limit, limit.plannedA, 'plan');
+      // One limit in flight per EVSE: an increase waits for the last one's confirmation; a decrease never waits.
+      if (verdict.send && !(increase && (lane.inFlight || limit.pending))) this.sendLimit(lane.moduleId, limit, limit.plannedA, 'plan');
       else if (!verdict.send && verdict.retryAtMs !== undefined) wakeAt = verdict.retryAtMs;
     }
     if (limit.sent) {
@@ -506,8 +522,40 @@ export class Enforcer {
       this.forgetHold(lane);
     }
     limit.sent = { currentA, atMs: now };
+    // A new limit waits for its confirmation; so does each refresh of a hold nobody confirmed yet, so an
+    // EVSE that keeps ignoring a hold keeps counting on the ladder.
+    if (why === 'plan' || why === 'restart' || (why === 'refresh' && currentA < limit.minA && !limit.pending)) this.awaitEnforced(lane, limit, currentA, now);
     if (why !== 'refresh') this.log.info({ moduleId, limitsModuleId: limit.limitsModuleId, currentA, why }, 'limit sent');
     this.limitSubject.next({ moduleId, limitsModuleId: limit.limitsModuleId, currentA, why, atMs: now });
+  }
+
+  /** A new limit is in flight until an enforced_limits that arrived after it shows EVerest keeps the car at or below it. */
+  private awaitEnforced(lane: Lane, limit: LimitLane, currentA: number, now: number): void {
+    limit.pending?.timer.unsubscribe();
+    const timer = this.scheduler.schedule(() => this.limitUnconfirmed(lane, limit), this.options.config.confirmTimeoutMs);
+    limit.pending = { currentA, sentAtMs: now, timer };
+  }
+
+  private confirmLimit(lane: Lane, limit: LimitLane, pending: NonNullable<LimitLane['pending']>, view: EvseView): void {
+    const enforced = view.enforcedCurrent;
+    if (!enforced || (view.enforcedAtMs ?? Number.NEGATIVE_INFINITY) < pending.sentAtMs) return;
+    // EVerest may enforce less than our limit (a fuse, another node), never more: more means it ignored it.
+    if (enforced.maxCurrentA > pending.currentA + LIMIT_TOLERANCE_A) return;
+    pending.timer.unsubscribe();
+    limit.pending = undefined;
+    if (pending.currentA < limit.minA && lane.escalation.rung === 0) lane.escalation = { ...lane.escalation, failures: 0 };
+  }
+
+  private limitUnconfirmed(lane: Lane, limit: LimitLane): void {
+    const pending = limit.pending;
+    if (!pending || this.disposed) return;
+    limit.pending = undefined;
+    const view = this.options.view(lane.moduleId);
+    const why = `limit ${pending.currentA} A not confirmed by enforced_limits within ${this.options.config.confirmTimeoutMs} ms (enforced: ${view?.enforcedCurrent?.maxCurrentA ?? 'none'})`;
+    this.log.warn({ moduleId: lane.moduleId, limitsModuleId: limit.limitsModuleId, currentA: pending.currentA }, why);
+    // A hold that EVerest does not enforce counts on the escalation ladder (limit -> pause -> disable).
+    if (pending.currentA < limit.minA) this.holdFailed(lane, why);
+    this.pump(lane);
   }
 
   private pump(lane: Lane): void {
@@ -535,12 +583,20 @@ export class Enforcer {
 
   private nextType(lane: Lane, view: EvseView): ActionType | undefined {
     if (lane.desired === 'hold_disabled') return lane.claim === 'disable' ? undefined : 'disable';
-    // The EVSE ignored pause_charging: the ladder's next lever holds it with our Disable instead.
-    if (lane.desired === 'pause' && this.lever(lane) === 'disable' && view.session) return lane.claim === 'disable' ? undefined : 'disable';
+    // The EVSE ignored pause_charging (or, under current control, our limit): the ladder's next lever.
+    const limit = lane.limit;
+    const heldByLimit = limit?.plannedA !== undefined && limit.plannedA < limit.minA;
+    const lever = this.lever(lane);
+    if ((lane.desired === 'pause' || heldByLimit) && lever === 'disable' && view.session) return lane.claim === 'disable' ? undefined : 'disable';
     // Any earlier claim of ours (from a previous run, or a hold that is over) is released first,
     // with Unassigned: a blind Enable would override other sources' decisions.
     if (lane.claim === 'unknown' || lane.claim === 'disable') return 'release';
     if (lane.desired === 'pause' && view.state === 'Charging') return 'pause';
+    if (limit) {
+      if (heldByLimit && lever === 'pause' && view.state === 'Charging') return 'pause';
+      // A car the ladder paused under current control is resumed by us once the limit lets it charge.
+      if (!heldByLimit && lane.stored?.kind === 'pause' && view.state === 'ChargingPausedEVSE' && resumable(view.pauseReasons)) return 'resume';
+    }
     // A pause EVerest holds by itself (NoEnergy, Error) ends by itself; resume_charging would not end it.
     if (lane.desired === 'charge' && view.state === 'ChargingPausedEVSE' && resumable(view.pauseReasons)) return 'resume';
     return undefined;

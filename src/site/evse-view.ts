@@ -42,6 +42,8 @@ export interface EvseView {
    * the EVSE's own figure.
    */
   enforcedCurrent?: { maxCurrentA: number; phases: number };
+  /** When enforced_limits last carried a current (a limit of ours is confirmed by one that arrived after it). */
+  enforcedAtMs?: number;
   enforcedLimitW?: number;
   /** ChargingPausedEVSE: why EVerest holds the car (release 2026.02; absent before). */
   pauseReasons?: readonly string[];
@@ -125,7 +127,7 @@ export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number):
     case 'limits':
       return { ...view, limits: { maxCurrentA: input.value.max_current, phases: input.value.nr_of_phases_available, from: 'limits' } };
     case 'enforced_limits':
-      return onEnforcedLimits(view, input.value);
+      return onEnforcedLimits(view, input.value, nowMs);
     case 'hw_capabilities':
       return {
         ...view,
@@ -152,14 +154,14 @@ export function reduceEvseView(view: EvseView, input: EvseInput, nowMs: number):
 }
 
 /** The power cap, and the enforced current (the EVSE's current limit where EVerest sends no e2m/limits). */
-function onEnforcedLimits(view: EvseView, value: EnforcedLimits): EvseView {
+function onEnforcedLimits(view: EvseView, value: EnforcedLimits, nowMs: number): EvseView {
   const side = value.limits_root_side;
   const total = side.total_power_W?.value;
   const current = side.ac_max_current_A?.value;
   const next = total === undefined ? view : { ...view, enforcedLimitW: total };
   if (current === undefined) return next;
   const phases = side.ac_max_phase_count?.value ?? view.limits?.phases ?? view.hw?.maxPhases ?? 3;
-  return { ...next, enforcedCurrent: { maxCurrentA: current, phases } };
+  return { ...next, enforcedCurrent: { maxCurrentA: current, phases }, enforcedAtMs: nowMs };
 }
 
 function onSessionEvent(view: EvseView, ev: SessionEvent, nowMs: number): EvseView {

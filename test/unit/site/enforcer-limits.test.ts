@@ -83,8 +83,16 @@ describe('Enforcer: limits lane', () => {
     expect(sentLog).toEqual([{ moduleId: 'evse_1', limitsModuleId: 'limits_1', currentA: 13, why: 'plan', atMs: T0 }]);
   });
 
+  /** EVerest's energy manager publishes the current it enforces (about once a second). */
+  function enforce(currentA: number, state: EvseView['state'] = 'Charging') {
+    const view: EvseView = { ...views.get('evse_1')!, state, enforcedCurrent: { maxCurrentA: currentA, phases: 3 }, enforcedAtMs: Date.now() };
+    views.set('evse_1', view);
+    views$.next(view);
+  }
+
   it('re-sends only meaningful changes, increases at most once a second, decreases at once', () => {
     enforcer.setLimit('evse_1', 10, 6, false);
+    enforce(10);
     enforcer.setLimit('evse_1', 10.6, 6, false);
     expect(limits.sent).toHaveLength(1);
     enforcer.setLimit('evse_1', 12, 6, false);
@@ -137,6 +145,53 @@ describe('Enforcer: limits lane', () => {
     enforcer.request('evse_1', { type: 'resume' }, 'api');
     enforcer.setLimit('evse_1', 0, 6, false);
     expect(limits.currentAt(Date.now())).toBe(0);
+  });
+
+  it('one limit in flight: an increase waits until enforced_limits confirms the last one; a decrease never waits', () => {
+    enforcer.setLimit('evse_1', 10, 6, false);
+    vi.advanceTimersByTime(1_500);
+    // An enforced_limits from before our message confirms nothing, nor does one above our limit.
+    const stale: EvseView = { ...views.get('evse_1')!, enforcedCurrent: { maxCurrentA: 10, phases: 3 }, enforcedAtMs: T0 - 1 };
+    views.set('evse_1', stale);
+    views$.next(stale);
+    enforce(16);
+    enforcer.setLimit('evse_1', 14, 6, false);
+    expect(limits.sent).toHaveLength(1);
+    enforcer.setLimit('evse_1', 8, 6, false);
+    expect(limits.currentAt(Date.now())).toBe(8);
+    enforce(8);
+    enforcer.setLimit('evse_1', 14, 6, false);
+    // Confirmed; the calm rule still spaces increases a second apart.
+    vi.advanceTimersByTime(1_000);
+    expect(limits.currentAt(Date.now())).toBe(14);
+  });
+
+  it('a hold EVerest does not enforce climbs the ladder: pause_charging, then enable_disable, with an alarm', () => {
+    const alarms: string[] = [];
+    enforcer.alarms$.subscribe((a) => alarms.push(`${a.state} ${a.failed}->${a.next}`));
+    enforcer.setDesired('evse_1', 'leave');
+    port.sent[0]!.answer(true); // start-up release
+    for (let i = 0; i < 2; i++) {
+      enforcer.setLimit('evse_1', 0, 6, false);
+      enforce(16);
+      vi.advanceTimersByTime(5_001);
+      enforcer.setLimit('evse_1', 6, 6, false);
+    }
+    expect(alarms).toEqual([]);
+    // The ladder starts again whenever the hold is lifted; now two unconfirmed holds in a row.
+    enforcer.setLimit('evse_1', 0, 6, false);
+    vi.advanceTimersByTime(5_001);
+    expect(alarms).toEqual([]);
+    // The refresh of the hold is watched too: still not enforced.
+    vi.advanceTimersByTime(REFRESH_S * 1000);
+    expect(alarms).toEqual(['raised limit->pause']);
+    expect(port.sent.at(-1)?.command).toBe('pause_charging');
+    port.sent.at(-1)!.answer(false);
+    vi.advanceTimersByTime(10_001);
+    expect(port.sent.at(-1)?.command).toBe('pause_charging');
+    port.sent.at(-1)!.answer(false);
+    expect(alarms).toEqual(['raised limit->pause', 'raised pause->disable']);
+    expect(port.sent.at(-1)?.command).toBe('enable_disable');
   });
 
   it('sends the fail-safe current at once on a clean shutdown, and stops refreshing', () => {
