@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import { startBroker } from '../test/support/broker.js';
 import { freePort } from '../test/support/ports.js';
 import { forkChild, libFile } from './lib/core-ipc.js';
-import { fuzzDeck } from './lib/soak-fuzz.js';
+import { fuzzDeck } from '../test/support/e2m-fuzz.js';
 import { httpLoad, mqttApiLoad, type LoadCounts } from './lib/soak-api-load.js';
 import { max, p50, p99, printTable } from './lib/stats.js';
 

@@ -1,4 +1,4 @@
-// Hostile e2m traffic for bench:soak: what a broken, future or malicious EVerest peer could publish on
+// Hostile e2m traffic (bench:soak, test/reliability/e2m-fuzz.test.ts): what a broken, future or malicious EVerest peer could publish on
 // the topics the module subscribes to. The simulator's garbage (src/sim/garbage.ts) plus the shapes the
 // issue-13 attack used: deep nesting, huge strings, prototype names, wrong types, binary.
 import { E2M_VARS } from '../../src/everest/payloads.js';
