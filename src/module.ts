@@ -176,6 +176,8 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
       stopped = true;
       await communicationCheck.stop(config.everest.send_false_on_shutdown);
       site.stop();
+      // Writes still queued (a hold dropped a moment ago) reach the disk before the process goes.
+      await store.close();
       await forwarding?.stop();
       heartbeat.dispose();
       client.dispose();

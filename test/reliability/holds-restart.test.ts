@@ -80,9 +80,9 @@ describe('restart with a car paused', () => {
         timeoutMs: 30_000,
         message: () => `evse_1 paused for evse_2 (${state('evse_1')}, ${state('evse_2')})`,
       });
-      // Written before the pause went out.
+      // Written before the pause went out (evse_2's own brief hold on arrival may still be on its way out).
       const stored = JSON.parse(readFileSync(join(dir, 'data', STORE_FILE_NAME), 'utf8')) as { holds?: Array<{ module_id: string; kind: string }> };
-      expect(stored.holds).toEqual([expect.objectContaining({ module_id: 'evse_1', kind: 'pause' })]);
+      expect(stored.holds).toContainEqual(expect.objectContaining({ module_id: 'evse_1', kind: 'pause' }));
 
       first.kill(signal);
       await new Promise((resolve) => first.once('exit', resolve));
