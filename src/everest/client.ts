@@ -10,8 +10,11 @@ import type { E2mPayloads, E2mVar, M2eRequest, M2eRequests, M2eSend, M2eSends } 
 import { EXTERNAL_LIMITS_API, type EverestTopics } from './topics.js';
 import { DEFAULT_EVEREST_RELEASE, RouteRemovedError, hasM2eRoute, type EverestRelease } from './release.js';
 
+/** What the client uses of the MQTT connection (MqttTransport in the module). */
+export type EverestWire = Pick<MqttTransport, 'onMessage' | 'subscribe' | 'publish'>;
+
 export interface EverestClientOptions {
-  transport: MqttTransport;
+  transport: EverestWire;
   contract: Contract;
   topics: EverestTopics;
   logger: Logger;
