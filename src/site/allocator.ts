@@ -383,16 +383,20 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   let nextReview = Number.POSITIVE_INFINITY;
   /** Some session earlier in scheduling order got less than its maximum. */
   let shortAbove = false;
-  // Sessions of one level share the figure "left after higher priorities": format it once.
+  // Sessions of one level share the figure of what is left for it: format it once. The highest level
+  // has no higher priorities to speak of; every figure names the budget it was planned against.
+  const topPrio = levels[0]?.[0]?.prio;
   let leftFor = Number.NaN;
   let leftText = '';
   const left = (w: number): string => {
     if (w !== leftFor) {
       leftFor = w;
-      leftText = `${kw(w)} left after higher priorities`;
+      leftText = `${kw(w)} of the ${kw(budget)} budget left after higher priorities`;
     }
     return leftText;
   };
+  const standing = (prio: number, w: number): string =>
+    prio === topPrio ? `priority ${prio} (the highest here), ${kw(w)} of the ${kw(budget)} budget available` : `priority ${prio}, ${left(w)}`;
   for (const x of all) {
     if (isLeave(x)) {
       decisions.push(makeDecision(x.s, x.prio, 'leave', x.reason, x.code, x.w, x.w, undefined, undefined));
@@ -413,10 +417,10 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         currentA = x.allocA;
         const atMax = x.allocA >= x.maxA - 1e-9;
         code = atMax ? 'fits' : 'share';
-        reason = `${amps(x.allocA)}${atMax ? ' (its maximum)' : ''}: priority ${x.prio}, ${left(x.levelLeftW)}`;
+        reason = `${amps(x.allocA)}${atMax ? ' (its maximum)' : ''}: ${standing(x.prio, x.levelLeftW)}`;
       } else {
         code = 'fits';
-        reason = `priority ${x.prio} fits: ${Math.round(x.minW)} W, ${left(x.levelLeftW)}`;
+        reason = `fits with ${Math.round(x.minW)} W: ${standing(x.prio, x.levelLeftW)}`;
       }
       if (x.locked && shortAbove && x.allocA <= x.minA) {
         code = 'min_on_time';
@@ -438,7 +442,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         reason = `${held}: the budget (${kw(budget)}) is below the minimums of the running sessions; lowest priorities first`;
       } else {
         const needs = x.wPerA !== undefined ? `${amps(x.minA)} (${kw(x.minW)})` : kw(x.minW);
-        reason = `${held}: priority ${x.prio} needs ${needs}, ${left(x.levelLeftW)}`;
+        reason = `${held}: needs ${needs}, ${standing(x.prio, x.levelLeftW)}`;
       }
     }
     const reviewAt = Number.isFinite(review) && review > nowMs ? review : undefined;
@@ -447,7 +451,9 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     plannedW += expectedW;
   }
 
-  const result: ScheduleResult = { decisions, plannedW, uncontrolledW: uncontrolled, urgentDecrease: inForce > budget + tol };
+  // Limits are exact, unlike on/off blocks: whatever the limits in force let the cars draw above the
+  // budget itself (not budget + tolerance) is a decrease the budget needs, however small.
+  const result: ScheduleResult = { decisions, plannedW, uncontrolledW: uncontrolled, urgentDecrease: inForce > budget };
   if (Number.isFinite(nextReview)) result.nextReviewAtMs = nextReview;
   return result;
 }

@@ -99,6 +99,8 @@ export class SiteController {
   private readonly budget: BehaviorSubject<number>;
   /** Latest decision per EVSE (an EvseManager runs one session at a time). */
   private readonly decisions = new Map<string, Decision>();
+  /** The budget of the last plan. */
+  private plannedForW = Number.NaN;
   private readonly subscriptions: Subscription[] = [];
   private readonly reviewAt = new BehaviorSubject<number | undefined>(undefined);
   private readonly rx: SchedulerLike;
@@ -346,11 +348,15 @@ export class SiteController {
     this.plannedW = result.plannedW;
     const seen = new Set<string>();
     const minA = new Map(snapshot.sessions.map((x) => [x.moduleId, x.current?.minA ?? 0]));
+    // Reasons name the budget: after a budget change a reworded reason is news even when the decision is not.
+    const budgetMoved = this.plannedForW !== snapshot.maxPowerW;
+    this.plannedForW = snapshot.maxPowerW;
     for (const decision of result.decisions) {
       seen.add(decision.moduleId);
       const previous = this.decisions.get(decision.moduleId);
       this.decisions.set(decision.moduleId, decision);
-      if (!previous || previous.decision !== decision.decision || previous.reasonCode !== decision.reasonCode || currentMoved(previous.currentA, decision.currentA)) {
+      const reworded = budgetMoved && previous?.reason !== decision.reason;
+      if (!previous || reworded || previous.decision !== decision.decision || previous.reasonCode !== decision.reasonCode || currentMoved(previous.currentA, decision.currentA)) {
         this.log.info({ moduleId: decision.moduleId, decision: decision.decision, currentA: decision.currentA, reason: decision.reason }, 'decision');
         this.emit({
           type: 'decision',

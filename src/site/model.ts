@@ -145,7 +145,7 @@ export interface ScheduleResult {
   nextReviewAtMs?: number;
   /**
    * The limits in force (what current-controlled cars may draw now, plus everything else) exceed
-   * budget + tolerance: every planned decrease must go out at once, however small.
+   * the budget: every planned decrease must go out at once, however small.
    */
   urgentDecrease?: boolean;
 }

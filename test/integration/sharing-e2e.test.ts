@@ -84,7 +84,7 @@ describe(`sharing current by priority (simulator with limits modules, real Mosqu
     expect(site9.limitA('evse_2')).toBeLessThanOrEqual(9_000 / W_PER_A);
     const d2 = site9.app.service.evse('evse_2')!.decision!;
     expect(d2).toMatchObject({ decision: 'charge', current_a: 13 });
-    expect(d2.reason).toBe('13.0 A: priority 5, 9.0 kW left after higher priorities');
+    expect(d2.reason).toBe('13.0 A: priority 5 (the highest here), 9.0 kW of the 9.0 kW budget available');
     const d1 = site9.app.service.evse('evse_1')!.decision!;
     expect(d1).toMatchObject({ current_a: 0 });
     expect(d1.reason).toMatch(/^held at 0 A/);

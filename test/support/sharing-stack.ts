@@ -25,29 +25,32 @@ export interface SharingStack {
 /** W per A of limit on a three-phase 230 V EVSE. */
 export const W_PER_A = 3 * 230;
 
-/** EVSEs `modules` (16 A, three-phase), each with a limits module `${id}_limits`, on a `maxPowerW` site. */
+/**
+ * EVSEs `modules` (16 A, three-phase), each with a limits module `${id}_limits`, on a `maxPowerW` site.
+ * The simulated EVerest runs the release the module is configured for (`everest.release`).
+ */
 export async function sharingStack(url: string, modules: string[], maxPowerW: number, overrides: DeepPartial<Config> = {}): Promise<SharingStack> {
   const evses = modules.map((module_id) => ({ module_id, limits_module_id: `${module_id}_limits` }));
   const contract = await sharedContract();
+  const config = fastConfig(url, mkdtempSync(path.join(tmpdir(), 'evse-priority-sharing-')), {
+    evses: evses.map((e) => ({ ...e, connectors: [1], phases: 3, max_current_a: 16 })),
+    site: { max_power_w: maxPowerW, nominal_voltage_v: 230 },
+    limits: { failsafe_s: 30, refresh_s: 5 },
+    ...overrides,
+  });
   const sim = await startSimulator({
     url,
     logger: quietLogger(),
     contract,
     moduleIds: modules,
     limitsModules: limitsModulesOf(evses),
-    evse: { hwMaxCurrentA: 16, hwPhases: 3 },
+    evse: { hwMaxCurrentA: 16, hwPhases: 3, release: config.everest.release },
     heartbeatIntervalMs: 250,
     powermeterIntervalMs: 200,
   });
   const sent: SharingStack['sent'] = [];
   sim.events$.subscribe((e) => {
     if (e.kind === 'received' && e.name === 'set_external_limits') sent.push({ limitsModuleId: e.moduleId, value: e.value as ExternalLimits });
-  });
-  const config = fastConfig(url, mkdtempSync(path.join(tmpdir(), 'evse-priority-sharing-')), {
-    evses: evses.map((e) => ({ ...e, connectors: [1], phases: 3, max_current_a: 16 })),
-    site: { max_power_w: maxPowerW, nominal_voltage_v: 230 },
-    limits: { failsafe_s: 30, refresh_s: 5 },
-    ...overrides,
   });
   const app = await startApp(config, quietLogger(), { contract });
   await waitFor(() => modules.every((id) => app.module.heartbeat.isCommandable(id)), { message: 'all EVSEs online' });

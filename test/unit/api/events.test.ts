@@ -9,7 +9,7 @@ import type { SiteEvent } from '../../../src/site/controller.js';
 const at = '2025-03-04T12:00:00.000Z';
 const samples: SiteEvent[] = [
   { type: 'session_state', module_id: 'm', connector_id: 1, state: 'Charging', previous: 'Preparing', at },
-  { type: 'decision', module_id: 'm', connector_id: 1, decision: 'charge', reason: '12.0 A: priority 5, 8.3 kW left after higher priorities', reason_code: 'share', current_a: 12, at },
+  { type: 'decision', module_id: 'm', connector_id: 1, decision: 'charge', reason: '12.0 A: priority 5, 8.3 kW of the 22.0 kW budget left after higher priorities', reason_code: 'share', current_a: 12, at },
   {
     type: 'action',
     action: { id: 'a1', module_id: 'm', connector_id: 1, type: 'pause', origin: 'api', status: 'completed', result: 'EVSE answered true', reply: true, attempts: 1, requested_at: at, updated_at: at },

@@ -45,8 +45,8 @@ describe('strict priority levels', () => {
     const d = byModule(r);
     expect(d.evse_2).toMatchObject({ decision: 'charge', currentA: 13 });
     expect(d.evse_1).toMatchObject({ decision: 'pause', currentA: 0, reasonCode: 'over_budget' });
-    expect(d.evse_2!.reason).toBe('13.0 A: priority 5, 9.0 kW left after higher priorities');
-    expect(d.evse_1!.reason).toMatch(/^held at 0 A: priority 0 needs 6\.0 A \(4\.1 kW\), 0\.0 kW left/);
+    expect(d.evse_2!.reason).toBe('13.0 A: priority 5 (the highest here), 9.0 kW of the 9.0 kW budget available');
+    expect(d.evse_1!.reason).toBe('held at 0 A: needs 6.0 A (4.1 kW), priority 0, 0.0 kW of the 9.0 kW budget left after higher priorities');
     expect(r.plannedW).toBeLessThanOrEqual(9_000);
     expect(r.plannedW).toBeGreaterThanOrEqual(0.99 * 9_000);
   });
@@ -61,6 +61,35 @@ describe('strict priority levels', () => {
   it('a lower level gets nothing while a higher one is below its maximum', () => {
     const r = plan([cur(1, { priority: 9 }), cur(2, { priority: 9 }), cur(3, { priority: 1 })], 20_000);
     expect(currents(r)).toEqual({ evse_1: 14.4, evse_2: 14.4, evse_3: 0 });
+  });
+});
+
+describe('reason texts', () => {
+  it('the top priority speaks of the budget, not of higher priorities; the next level of what they left', () => {
+    const r = plan([cur(1, { priority: 7 }, { evseMaxA: 16 }), cur(2, { priority: 2, arrivalMs: NOW - 2 * HOUR_MS }), cur(3, { priority: 2 })], 22_000);
+    const d = byModule(r);
+    expect(d.evse_1!.reason).toBe('16.0 A (its maximum): priority 7 (the highest here), 22.0 kW of the 22.0 kW budget available');
+    expect(d.evse_2!.reason).toBe('7.9 A: priority 2, 11.0 kW of the 22.0 kW budget left after higher priorities');
+    expect(d.evse_2!.reason).toBe(d.evse_3!.reason);
+    for (const x of Object.values(d)) expect(x.reason).not.toMatch(/priority 7.*higher priorities/);
+  });
+
+  it('equal priorities are all the highest; a held top-priority car says what it needs and what there is', () => {
+    const r = plan([cur(1), arriving(2, NOW - 60_000)], 7_000);
+    const d = byModule(r);
+    expect(d.evse_1!.reason).toBe('10.1 A: priority 0 (the highest here), 7.0 kW of the 7.0 kW budget available');
+    expect(d.evse_2!.reason).toBe('held at 0 A: needs 6.0 A (4.1 kW), priority 0 (the highest here), 7.0 kW of the 7.0 kW budget available');
+  });
+
+  it('after a budget change every reason names the new budget', () => {
+    const sessions = [cur(1, { priority: 5 }), cur(2)];
+    const before = byModule(plan(sessions, 22_000));
+    const after = byModule(plan(sessions, 30_000));
+    expect(before.evse_2!.reason).toContain('of the 22.0 kW budget');
+    for (const d of Object.values(after)) {
+      expect(d.reason).toContain('of the 30.0 kW budget');
+      expect(d.reason).not.toContain('22.0 kW budget');
+    }
   });
 });
 
@@ -163,6 +192,15 @@ describe('windows and budget drops', () => {
     const after = plan(sessions, 11_000);
     expect(currents(after)).toEqual({ evse_1: 7.9, evse_2: 7.9 });
     expect(after.urgentDecrease).toBe(true);
+  });
+
+  it('limits in force even slightly above the budget (inside the overrun tolerance) make the decrease urgent', () => {
+    // 16 A + 16 A drawn on a 22 kW budget: 80 W over, below the 500 W tolerance, yet over the budget.
+    const r = plan([cur(1), cur(2)], 22_000);
+    expect(currents(r)).toEqual({ evse_1: 15.9, evse_2: 15.9 });
+    expect(r.urgentDecrease).toBe(true);
+    const calm = limitVerdict({ currentA: 16, atMs: NOW - 100 }, 15.9, 6, NOW, r.urgentDecrease ?? false);
+    expect(calm.send).toBe(true);
   });
 
   it('a budget below the running minimums breaks min on-time, lowest priority first', () => {

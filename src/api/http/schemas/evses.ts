@@ -105,7 +105,7 @@ export const evseStatusSchema = {
       required: ['decision', 'reason', 'reason_code', 'expected_w', 'current_a'],
       properties: {
         decision: { type: 'string' },
-        reason: { type: 'string', description: 'Why, for people: e.g. "12.0 A: priority 5, 8.3 kW left after higher priorities".' },
+        reason: { type: 'string', description: 'Why, for people: e.g. "12.0 A: priority 5, 8.3 kW of the 22.0 kW budget left after higher priorities".' },
         reason_code: { type: 'string' },
         expected_w: { type: 'integer' },
         current_a: currentASchema,
