@@ -112,7 +112,7 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
   let readOverBudget: () => Iterable<readonly [string, number]> = () => [];
   const overBudget = new Counter({
     name: `${PREFIX}hold_over_budget_seconds_total`,
-    help: 'Seconds the site drew more than budget + tolerance while this EVSE, with a raised hold alarm, kept drawing.',
+    help: 'Seconds the site drew more than budget + tolerance while this EVSE ignored our holds (from its first failed hold) and kept drawing.',
     labelNames: ['module_id'] as const,
     registers: [registry],
     collect: () => {

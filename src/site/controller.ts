@@ -253,7 +253,7 @@ export class SiteController {
     return this.decisions.get(moduleId);
   }
 
-  /** Seconds over budget + tolerance caused while each EVSE ignored our holds (EVSEs that ever did). */
+  /** Seconds over budget + tolerance while each EVSE ignored our holds (from its first failed hold; EVSEs that ever did). */
   overBudgetSeconds(): Iterable<readonly [string, number]> {
     return this.overBudgetS.entries();
   }
@@ -311,8 +311,8 @@ export class SiteController {
   }
 
   /**
-   * Since the last recompute: if the site drew more than budget + tolerance while an EVSE with a raised
-   * hold alarm was drawing, that time is counted against each such EVSE.
+   * Since the last recompute: if the site drew more than budget + tolerance while an EVSE that ignores
+   * our holds (a failed hold, or a raised alarm) was drawing, that time is counted against each such EVSE.
    */
   private countOverBudget(now: number): void {
     const since = this.overBudgetCheckedAtMs;
@@ -322,7 +322,7 @@ export class SiteController {
     const culprits: string[] = [];
     for (const v of this.ingest.all()) {
       measured += v.powerW;
-      if (v.powerW > 0 && this.enforcer.alarmed(v.moduleId)) culprits.push(v.moduleId);
+      if (v.powerW > 0 && this.enforcer.ignoring(v.moduleId)) culprits.push(v.moduleId);
     }
     if (culprits.length === 0 || measured <= this.budget.value + this.options.scheduler.overrunToleranceW) return;
     for (const id of culprits) this.overBudgetS.set(id, (this.overBudgetS.get(id) ?? 0) + (now - since) / 1000);

@@ -211,6 +211,12 @@ export class Enforcer {
     return this.lanes.get(moduleId)?.escalation.alarmed ?? false;
   }
 
+  /** Whether this EVSE is ignoring our holds right now: a failed hold not yet made good, or a raised alarm. */
+  ignoring(moduleId: string): boolean {
+    const esc = this.lanes.get(moduleId)?.escalation;
+    return esc !== undefined && (esc.alarmed || esc.failures > 0);
+  }
+
   /** Records what the scheduler wants for an EVSE; commands follow when the lane is free. */
   setDesired(moduleId: string, desired: DecisionKind, demandW = 0): void {
     const lane = this.lane(moduleId);

@@ -137,6 +137,24 @@ describe('holds under faults', () => {
     },
   );
 
+  it('a budget drop an EVSE ignores: the seconds over budget it causes are counted against it, until the ladder holds it', { timeout: 120_000 }, async () => {
+    const s = await start({ site: { max_power_w: 23_000, nominal_voltage_v: 230 }, enforcer: { max_retries: 0, retry_backoff_ms: 200, confirm_timeout_ms: 3000, escalate_after_failures: 2 } });
+    s.sim.fault('evse_1', { command: 'pause_charging', mode: 'ignore' });
+    arrive(s.sim, 'evse_1');
+    await waitFor(() => simState(s, 'evse_1') === 'Charging', { timeoutMs: 15_000, message: 'evse_1 charging' });
+    await s.app.module.store.upsert({ module_id: 'evse_2', connector_id: 1, priority: 5, scope: 'persistent', set_by: 'test' });
+    arrive(s.sim, 'evse_2');
+    await waitFor(() => simState(s, 'evse_2') === 'Charging', { timeoutMs: 15_000, message: 'evse_2 charging' });
+    await sleep(2500); // past min on-time
+    s.app.module.site.setBudget(12_000, 'test');
+    await waitFor(() => simState(s, 'evse_1') === 'Disabled', { timeoutMs: 90_000, message: () => `evse_1 disabled (wire: ${requestsTo(wire?.messages ?? [], 'evse_1').join(' ')})` });
+    const over = new Map(s.app.module.site.overBudgetSeconds());
+    // Two ignored pauses of (2 s timeout + 4 s late-reply window) each, with both cars drawing 22 kW against 12 kW.
+    expect(over.get('evse_1') ?? 0).toBeGreaterThan(5);
+    expect(over.has('evse_2')).toBe(false);
+    expect(await s.app.metrics.metricsText()).toMatch(/evse_priority_hold_over_budget_seconds_total\{module_id="evse_1"\} [1-9]/);
+  });
+
   it.each([
     ['refuses', 'refuse'],
     ['ignores', 'ignore'],
