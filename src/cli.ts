@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, redactConfig, unrecognisedEnvNames } from './config/index.js';
 import { LOG_LEVELS } from './config/types.js';
+import { isOneOf } from './validation/one-of.js';
 import { createLogger, createSplitLogger, openLogFile, type LogLevel, type Logger } from './log/logger.js';
 
 const USAGE = `evse-priority — user charging priorities for EVerest over MQTT
@@ -77,7 +78,7 @@ async function main(argv: string[]): Promise<void> {
       });
       // The page is where a newcomer looks: the console shows warnings only unless asked for more.
       const asked = values['log-level'] ?? process.env.EVSE_PRIORITY_LOG_LEVEL;
-      if (asked !== undefined && !(LOG_LEVELS as readonly string[]).includes(asked)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+      if (asked !== undefined && !isOneOf(LOG_LEVELS, asked)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
       const level = (asked ?? 'warn') as LogLevel;
       const file = values['log-file'] ? openLogFile(values['log-file']) : undefined;
       const logger = createSplitLogger({ consoleLevel: level, ...(file ? { file } : {}) });

@@ -2,6 +2,7 @@
 // nothing here may pull in rxjs or Node.
 import type { SiteEvent } from '../site/controller.js';
 import type { LiveEvent } from './live.js';
+import { isOneOf } from '../validation/one-of.js';
 
 /** What the feed numbers: the site's own events and the live figures the API derives from its state. */
 export type FeedInput = SiteEvent | LiveEvent;
@@ -19,5 +20,5 @@ const everyTypeListed: [Unlisted] extends [never] ? true : never = true;
 void everyTypeListed;
 
 export function isEventType(value: string): value is EventType {
-  return (EVENT_TYPES as readonly string[]).includes(value);
+  return isOneOf(EVENT_TYPES, value);
 }

@@ -3,6 +3,7 @@
 // release with them, the module checks its routes against them.
 
 import { E2M_VARS, type E2mVar } from './payloads.js';
+import { isOneOf } from '../validation/one-of.js';
 
 export const EVEREST_RELEASES = ['2025.11', '2026.02'] as const;
 export type EverestRelease = (typeof EVEREST_RELEASES)[number];
@@ -62,7 +63,7 @@ const DECIDED_BY_E2M = [
   'heartbeat',
 ] as const satisfies readonly E2mVar[];
 
-export const DISPLAY_ONLY_E2M: ReadonlySet<string> = new Set(E2M_VARS.filter((name) => !(DECIDED_BY_E2M as readonly string[]).includes(name)));
+export const DISPLAY_ONLY_E2M: ReadonlySet<string> = new Set(E2M_VARS.filter((name) => !isOneOf(DECIDED_BY_E2M, name)));
 
 /** The error for a command the configured release has no route for. */
 export class RouteRemovedError extends Error {

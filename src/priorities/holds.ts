@@ -2,6 +2,8 @@
 // minimum). Kept in the priority store's file so "who paused what" survives SIGTERM and kill -9: after a
 // restart a car we paused is still ours to resume, not "paused by someone else".
 
+import { isOneOf } from '../validation/one-of.js';
+
 /** How we hold the EVSE: pause_charging, enable_disable(Disable) for our source, or a limit below the minimum. */
 export const HOLD_KINDS = ['pause', 'disable', 'limit'] as const;
 export type HoldKind = (typeof HOLD_KINDS)[number];
@@ -25,8 +27,8 @@ export function parseHold(raw: unknown, problem: (msg: string) => never): HoldRe
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return problem('not an object');
   const { module_id, kind, origin, session_uuid, since } = raw as Record<string, unknown>;
   if (typeof module_id !== 'string' || module_id === '') return problem('module_id must be a non-empty string');
-  if (!(HOLD_KINDS as readonly unknown[]).includes(kind)) return problem(`kind must be one of ${HOLD_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
-  if (!(HOLD_ORIGINS as readonly unknown[]).includes(origin)) return problem(`origin must be one of ${HOLD_ORIGINS.join(', ')}, got ${JSON.stringify(origin)}`);
+  if (!isOneOf(HOLD_KINDS, kind)) return problem(`kind must be one of ${HOLD_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  if (!isOneOf(HOLD_ORIGINS, origin)) return problem(`origin must be one of ${HOLD_ORIGINS.join(', ')}, got ${JSON.stringify(origin)}`);
   if (session_uuid !== undefined && typeof session_uuid !== 'string') return problem('session_uuid must be a string');
   if (typeof since !== 'string' || Number.isNaN(Date.parse(since))) return problem('since must be an ISO timestamp');
   return {

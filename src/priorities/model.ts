@@ -1,6 +1,8 @@
 // Priority records and connector references, following the gridX EVCS user priority API semantics:
 // integer priorities -9..9 (the OCPP 2.0.1 chargingPriority range), higher wins, 0 = no preference.
 
+import { isOneOf } from '../validation/one-of.js';
+
 export const PRIORITY_MIN = -9;
 export const PRIORITY_MAX = 9;
 export const PRIORITY_DEFAULT = 0;
@@ -42,7 +44,7 @@ export function isValidPriority(value: unknown): value is number {
 }
 
 export function isPriorityScope(value: unknown): value is PriorityScope {
-  return (PRIORITY_SCOPES as readonly unknown[]).includes(value);
+  return isOneOf(PRIORITY_SCOPES, value);
 }
 
 /** Strips the priority fields (and anything else) off a validated body, leaving only the reference. */

@@ -5,6 +5,7 @@ import { loadScenarioFile, scenarioModuleIds, type Scenario } from './scenario.j
 import type { SimLimitsModule } from './external-limits.js';
 import { startSimulator } from './simulator.js';
 import { DEFAULT_EVEREST_RELEASE, EVEREST_RELEASES, type EverestRelease } from '../everest/release.js';
+import { isOneOf } from '../validation/one-of.js';
 
 export const SIM_USAGE = `usage: evse-priority sim [--url <mqtt-url>] [--module-id <id> ...] [--scenario <file>] [--seed N]
                          [--limits-module <module_id>=<limits_module_id> ...]
@@ -59,7 +60,7 @@ export async function runSimCommand(argv: string[], logger: Logger): Promise<() 
   const powermeterIntervalMs = integer('powermeter-ms', values['powermeter-ms']);
   const communicationCheckTimeoutS = integer('comm-check-s', values['comm-check-s']);
   const release = values['everest-release'] ?? DEFAULT_EVEREST_RELEASE;
-  if (!(EVEREST_RELEASES as readonly string[]).includes(release)) {
+  if (!isOneOf(EVEREST_RELEASES, release)) {
     throw new Error(`--everest-release must be one of ${EVEREST_RELEASES.join(', ')}, got '${release}'\n${SIM_USAGE}`);
   }
   const scenario: Scenario | undefined = values.scenario ? await loadScenarioFile(values.scenario) : undefined;

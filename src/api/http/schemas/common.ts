@@ -6,33 +6,32 @@ export type JsonSchema = Readonly<Record<string, unknown>>;
 
 export const timestampSchema = { type: 'string', format: 'date-time' } as const;
 
-/** Wraps a data schema in the OCPI response envelope. */
-export function envelopeOf(data: JsonSchema): JsonSchema {
+/** The OCPI response envelope, the one frame of every answer: success and error alike. */
+function ocpiEnvelope(data: JsonSchema, statusCode: JsonSchema, description?: string): JsonSchema {
   return {
     type: 'object',
+    ...(description === undefined ? {} : { description }),
     required: ['data', 'status_code', 'status_message', 'timestamp'],
     properties: {
       data,
-      status_code: { type: 'integer', enum: [OCPI_STATUS.success], description: 'OCPI status code: 1000 = success.' },
+      status_code: statusCode,
       status_message: { type: 'string' },
       timestamp: timestampSchema,
     },
   };
 }
 
-export const errorEnvelopeSchema = {
-  type: 'object',
-  description:
-    'Every error answers with this envelope. status_code: 2000 client error, 2001 invalid or missing parameters, ' +
+/** Wraps a data schema in the OCPI response envelope. */
+export function envelopeOf(data: JsonSchema): JsonSchema {
+  return ocpiEnvelope(data, { type: 'integer', enum: [OCPI_STATUS.success], description: 'OCPI status code: 1000 = success.' });
+}
+
+export const errorEnvelopeSchema = ocpiEnvelope(
+  { type: 'null' },
+  { type: 'integer', enum: OCPI_STATUS_CODES.filter((c) => c !== OCPI_STATUS.success) },
+  'Every error answers with this envelope. status_code: 2000 client error, 2001 invalid or missing parameters, ' +
     '2003 unknown EVSE, connector or station identifier, 3000 server error. status_message says what was wrong.',
-  required: ['data', 'status_code', 'status_message', 'timestamp'],
-  properties: {
-    data: { type: 'null' },
-    status_code: { type: 'integer', enum: OCPI_STATUS_CODES.filter((c) => c !== OCPI_STATUS.success) },
-    status_message: { type: 'string' },
-    timestamp: timestampSchema,
-  },
-} as const;
+);
 
 export const evseParamsSchema = {
   type: 'object',
