@@ -17,6 +17,11 @@ const MQTT_SEGMENT = '^[^/#+\\s]+$';
 export const DERIVED_DEFAULT = 'x-derived-default';
 /** Annotation keyword: a node's `pattern` in plain words, used in error messages (owned by the one message builder). */
 export { PATTERN_TEXT };
+
+// fetch() refuses a URL with user:password, so such a cloud URL could never deliver; the cloud's
+// credentials belong in client_id/client_secret or api_key, where they are redacted by name.
+const CLOUD_URL_PATTERN = '^https?://(?![^/?#]*@)';
+const CLOUD_URL_TEXT = 'must start with https:// (or http:// for a local test cloud) and carry no user:password (use client_id/client_secret or api_key)';
 const MQTT_SEGMENT_TEXT = "must be non-empty without '/', '#', '+' or whitespace";
 
 /**
@@ -575,16 +580,16 @@ export const configSchema = {
           type: 'string',
           nullable: true,
           format: 'uri',
-          pattern: '^https?://',
-          [PATTERN_TEXT]: 'must start with https:// (or http:// for a local test cloud)',
+          pattern: CLOUD_URL_PATTERN,
+          [PATTERN_TEXT]: CLOUD_URL_TEXT,
           description: 'Base URL of the cloud; events go to {url}/v1/scsp/chargingstations/{uid}/events/ocpp2.0.1/... Forwarding is off while unset.',
         },
         token_url: {
           type: 'string',
           nullable: true,
           format: 'uri',
-          pattern: '^https?://',
-          [PATTERN_TEXT]: 'must start with https:// (or http:// for a local test cloud)',
+          pattern: CLOUD_URL_PATTERN,
+          [PATTERN_TEXT]: CLOUD_URL_TEXT,
           description: 'OAuth2 token endpoint (client credentials grant).',
         },
         client_id: { type: 'string', nullable: true, minLength: 1, description: 'OAuth2 client id.' },

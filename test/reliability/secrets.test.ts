@@ -99,12 +99,12 @@ const secretEnv = (): NodeJS.ProcessEnv => ({
 });
 
 /**
- * The JSON run writes its MQTT password unencoded (a `/` in it: no URL parser reads that) and has
- * credentials in its cloud URL; the pretty run encodes the password and is refused a token.
+ * The JSON run writes its MQTT password unencoded (a `/` in it: no URL parser reads that); the pretty
+ * run encodes the password and is refused a token. (A cloud URL with credentials is refused by the
+ * config: the refusal below must not show them.)
  */
 function siteYaml(options: { instance: string; module: string; httpPort: number; pretty: boolean; tokenPath: string }): string {
   const mqttPassword = options.pretty ? encodeURIComponent(S.mqttUrlPassword) : S.mqttUrlPassword;
-  const cloudUser = options.pretty ? '' : `clouduser:${S.cloudUrlPassword}@`;
   const hook = `http://hookuser:${S.hookUrlPassword}@127.0.0.1:${receiver.port}/hook?key=${S.hookQueryKey}&plain`;
   return [
     `instance: ${options.instance}`,
@@ -115,7 +115,7 @@ function siteYaml(options: { instance: string; module: string; httpPort: number;
     `log: { level: debug, pretty: ${options.pretty} }`,
     `webhooks: [{ url: "${hook}", secret: "${S.hookSecret}" }]`,
     'forwarding:',
-    `  url: "http://${cloudUser}127.0.0.1:${receiver.port}/cloud"`,
+    `  url: "http://127.0.0.1:${receiver.port}/cloud"`,
     `  token_url: "http://127.0.0.1:${receiver.port}${options.tokenPath}?tenant_key=${S.tokenUrlKey}"`,
     '  client_id: client-1',
     `  api_key: ${S.apiKey}`,
@@ -233,7 +233,7 @@ describe('secrets configured everywhere they can be', () => {
         `http: { tokens: ["${S.fileToken}", "7Q2"] }`,
         `webhooks: [{ url: "ftp://hookuser:${S.hookUrlPassword}@hooks.example/x?key=${S.hookQueryKey}", secret: "${S.hookSecret}", unknown: "${S.hookSecret}" }]`,
         'forwarding:',
-        `  url: "https://cloud.example/?k=${S.apiKey}"`,
+        `  url: "https://clouduser:${S.cloudUrlPassword}@cloud.example/?k=${S.apiKey}"`,
         `  token_url: "gopher://auth.example/token?tenant_key=${S.tokenUrlKey}"`,
         `  client_secret: ["${S.clientSecret}"]`,
         `  api_key: { key: "${S.apiKey}" }`,
@@ -256,7 +256,7 @@ describe('secrets configured everywhere they can be', () => {
       expectNoSecret(name, run.output());
     }
     // The refusals name what is wrong, so hiding the values did not hide the problems.
-    for (const key of ['mqtt.password', 'http.tokens[1]', 'webhooks[0].url', 'forwarding.token_url', 'forwarding.client_secret', 'forwarding.api_key']) {
+    for (const key of ['mqtt.password', 'http.tokens[1]', 'webhooks[0].url', 'forwarding.url', 'forwarding.token_url', 'forwarding.client_secret', 'forwarding.api_key']) {
       expect(refused.output(), key).toContain(key);
     }
     expect(refusedByEnv.output()).toContain('EVSE_PRIORITY_MQTT_URL');

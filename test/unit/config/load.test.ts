@@ -283,6 +283,18 @@ describe('validation errors name the key', () => {
     expect(loadConfig({ env: { EVSE_PRIORITY_HTTP_TOKEN: '0123456789abcdef' } }).http.tokens).toEqual(['0123456789abcdef']);
   });
 
+  it('a cloud URL carrying user:password (fetch would refuse it), without echoing the password', () => {
+    for (const key of ['url', 'token_url'] as const) {
+      const [issue] = issuesOf(() => loadConfig({ env: noEnv, overrides: { forwarding: { [key]: 'https://me:pa55-word@cloud.example/v1' } } }));
+      expect(issue?.path).toBe(`forwarding.${key}`);
+      expect(issue?.message).toContain('user:password');
+      expect(JSON.stringify(issue)).not.toContain('pa55-word');
+    }
+    // An '@' after the host is part of the path, not a credential.
+    const cloud = { url: 'https://cloud.example/a@b?x=1', token_url: 'https://auth.example/token', client_id: 'c', client_secret: 's', api_key: 'k' };
+    expect(loadConfig({ env: noEnv, overrides: { forwarding: cloud } }).forwarding.url).toBe(cloud.url);
+  });
+
   it('a TLS client certificate without its key', () => {
     const [issue] = issuesOf(() => loadConfig({ env: noEnv, overrides: { mqtt: { tls: { cert_file: '/c.pem', reject_unauthorized: true } } } }));
     expect(issue?.path).toBe('mqtt.tls.key_file');
