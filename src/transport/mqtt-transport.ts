@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log/logger.js';
 import { redactUrl, splitCredentials } from '../log/redact.js';
@@ -42,6 +43,15 @@ export interface TransportOptions {
   random?: () => number;
 }
 
+/** A QoS 0 publish held back while the socket's write buffer is full. */
+interface Queued {
+  topic: string;
+  payload: string | Buffer;
+  opts: PublishOptions;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 export const STATUS_ONLINE = JSON.stringify({ state: 'online' });
 export const STATUS_OFFLINE = JSON.stringify({ state: 'offline' });
 
@@ -58,6 +68,13 @@ export class MqttTransport {
   private attempts = 0;
   private connects = 0;
   private closing = false;
+  /** Publishes waiting for the socket to drain, in order; see publish(). */
+  private readonly backlog: Queued[] = [];
+  /** The stream our single 'drain' listener is on, while one is. */
+  private drainingOn: Duplex | undefined;
+  private readonly onDrain = (): void => this.flush();
+  /** Rejects the publish whose callback mqtt.js holds until 'drain' (a no-op once it was called). */
+  private stalled: (() => void) | undefined;
 
   /** Replayed, de-duplicated connection status. */
   readonly status$: Observable<ConnectionStatus> = this.statusSubject.pipe(distinctUntilChanged());
@@ -151,16 +168,81 @@ export class MqttTransport {
     if (gone.length > 0 && this.client.connected) await this.client.unsubscribeAsync(gone);
   }
 
-  /** Publishes when connected; while disconnected the message is dropped and the promise rejects. */
-  async publish(topic: string, payload: string | Buffer, opts: PublishOptions = {}): Promise<void> {
-    if (!this.client.connected) throw new NotConnectedError(topic);
-    await this.client.publishAsync(topic, payload, { qos: opts.qos ?? 0, retain: opts.retain ?? false });
+  /**
+   * Publishes when connected; while disconnected the message is dropped and the promise rejects.
+   * Back-pressure: while the socket's write buffer is full, publishes wait here in order behind one
+   * 'drain' listener. Handed to mqtt.js regardless, each would add a 'drain' listener of its own
+   * (1000 EVSEs' start-up burst: a MaxListenersExceededWarning) and pile up in the socket's buffer.
+   */
+  publish(topic: string, payload: string | Buffer, opts: PublishOptions = {}): Promise<void> {
+    if (!this.client.connected || this.closing) return Promise.reject(new NotConnectedError(topic));
+    if (this.backlog.length === 0 && !this.mustWait()) return this.write(topic, payload, opts);
+    return new Promise<void>((resolve, reject) => {
+      this.backlog.push({ topic, payload, opts, resolve, reject });
+      this.awaitDrain();
+    });
+  }
+
+  /** Publishes waiting for the socket to drain (for tests and metrics). */
+  get backlogSize(): number {
+    return this.backlog.length;
+  }
+
+  private write(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.client.publish(topic, payload, { qos: opts.qos ?? 0, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve()));
+      // The write that filled the buffer: mqtt.js calls back on 'drain', which a closed socket never emits.
+      if (this.mustWait()) this.stalled = () => reject(new NotConnectedError(topic));
+    });
+  }
+
+  private mustWait(): boolean {
+    const stream: Duplex | undefined = this.client.stream;
+    return stream?.writableNeedDrain === true;
+  }
+
+  private awaitDrain(): void {
+    if (this.drainingOn) return;
+    const stream: Duplex | undefined = this.client.stream;
+    if (!stream || !stream.writableNeedDrain) {
+      // Drained between the check and now (or no stream): go on in order on the next tick.
+      queueMicrotask(this.onDrain);
+      return;
+    }
+    this.drainingOn = stream;
+    stream.once('drain', this.onDrain);
+  }
+
+  /** Writes waiting publishes until the buffer is full again (mqtt.js writes QoS 0 synchronously). */
+  private flush(): void {
+    this.stopAwaitingDrain();
+    this.stalled = undefined;
+    while (this.backlog.length > 0) {
+      if (!this.client.connected || this.closing) return this.dropBacklog();
+      if (this.mustWait()) return this.awaitDrain();
+      const next = this.backlog.shift()!;
+      this.write(next.topic, next.payload, next.opts).then(next.resolve, next.reject);
+    }
+  }
+
+  private stopAwaitingDrain(): void {
+    this.drainingOn?.off('drain', this.onDrain);
+    this.drainingOn = undefined;
+  }
+
+  /** A connection that closed never drains: what waited is dropped, as a publish while disconnected is. */
+  private dropBacklog(): void {
+    this.stopAwaitingDrain();
+    this.stalled?.();
+    this.stalled = undefined;
+    for (const queued of this.backlog.splice(0)) queued.reject(new NotConnectedError(queued.topic));
   }
 
   /** Publishes the retained offline status, then disconnects cleanly. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.dropBacklog();
     if (this.client.connected && this.options.statusTopic) {
       await this.client
         .publishAsync(this.options.statusTopic, STATUS_OFFLINE, { qos: 1, retain: true })
@@ -197,6 +279,7 @@ export class MqttTransport {
   }
 
   private onClose(): void {
+    this.dropBacklog();
     if (this.closing) return;
     this.attempts += 1;
     // mqtt.js reads reconnectPeriod each time it schedules a reconnect, so adjusting it here gives
