@@ -38,6 +38,12 @@ export interface InvalidMessage {
   reason: string;
 }
 
+/** A message of one module, on a stream that carries all of them. */
+export interface Tagged<T> {
+  moduleId: string;
+  value: T;
+}
+
 interface PendingRequest {
   command: M2eRequest;
   moduleId: string;
@@ -58,6 +64,8 @@ type RequestArgs<K extends M2eRequest> = M2eRequests[K]['payload'] extends void 
  */
 export class EverestClient {
   private readonly streams = new Map<string, Map<string, Subject<unknown>>>();
+  /** One stream per variable for every module (see onEvery), created on first use. */
+  private readonly everyStreams = new Map<string, Subject<Tagged<unknown>>>();
   private readonly pending = new Map<string, PendingRequest>();
   private readonly invalidSubject = new Subject<InvalidMessage>();
   private readonly scheduler: SchedulerLike;
@@ -143,6 +151,20 @@ export class EverestClient {
       perEvse.set(name, subject);
     }
     return subject.asObservable() as Observable<E2mPayloads[K]>;
+  }
+
+  /**
+   * One variable of every registered module, tagged with its module id. Hot. For consumers of all EVSEs:
+   * one subscription per variable instead of a Subject and a subscriber per EVSE and variable (about
+   * 20 KB of heap per EVSE at 1000 EVSEs, bench:startup).
+   */
+  onEvery<K extends E2mVar>(name: K): Observable<Tagged<E2mPayloads[K]>> {
+    let subject = this.everyStreams.get(name);
+    if (!subject) {
+      subject = new Subject<Tagged<unknown>>();
+      this.everyStreams.set(name, subject);
+    }
+    return subject.asObservable() as Observable<Tagged<E2mPayloads[K]>>;
   }
 
   /**
@@ -251,6 +273,7 @@ export class EverestClient {
     }
     this.pending.clear();
     for (const perEvse of this.streams.values()) for (const subject of perEvse.values()) subject.complete();
+    for (const subject of this.everyStreams.values()) subject.complete();
     this.invalidSubject.complete();
   }
 
@@ -300,6 +323,7 @@ export class EverestClient {
       this.log.debug({ topic, reason: result.unknownValue }, 'unknown value on a display-only variable: delivered');
     }
     this.streams.get(moduleId)?.get(name)?.next(result.value);
+    this.everyStreams.get(name)?.next({ moduleId, value: result.value });
   }
 
   private routeReply(topic: string, moduleId: string, payload: Buffer): void {

@@ -187,14 +187,12 @@ export class SiteController {
     );
     this.subscriptions.push(...this.ingest.start());
     // An ISO 15118 failure is news for operators (SSE, webhooks, metrics), not an input to the plan.
-    for (const { moduleId } of this.options.evses) {
-      this.subscriptions.push(
-        this.options.client
-          .evse(moduleId)
-          .on('hlc_session_failed')
-          .subscribe(({ uuid, reason }) => this.emit({ type: 'hlc_session_failed', module_id: moduleId, uuid, reason, at: this.iso() })),
-      );
-    }
+    // One subscription for all EVSEs (a Subject and subscriber per EVSE cost memory at 1000 EVSEs).
+    this.subscriptions.push(
+      this.options.client.onEvery('hlc_session_failed').subscribe(({ moduleId, value: { uuid, reason } }) => {
+        if (this.ingest.view(moduleId) !== undefined) this.emit({ type: 'hlc_session_failed', module_id: moduleId, uuid, reason, at: this.iso() });
+      }),
+    );
     this.subscriptions.push(
       heartbeat.events$.subscribe((event) => {
         // The monitor also watches the limits modules (external_energy_limits_consumer_API): their

@@ -4,7 +4,7 @@
 import type { Logger } from '../log/logger.js';
 import { EMPTY, Subject, asyncScheduler, catchError, distinctUntilChanged, filter, map, merge, share, switchMap, throttleTime, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { EverestClient } from '../everest/client.js';
-import type { Evse } from '../everest/payloads.js';
+import type { E2mPayloads, E2mVar, Evse } from '../everest/payloads.js';
 import type { HeartbeatMonitor } from '../everest/liveness.js';
 import type { ConnectorDirectory } from '../priorities/resolve.js';
 import { initialEvseView, reduceEvseView, type EvseInput, type EvseView } from './evse-view.js';
@@ -39,6 +39,8 @@ export interface SiteIngestOptions {
  * trigger of a window is still served at its end.
  */
 export const GET_EVSE_MIN_INTERVAL_MS = 10_000;
+
+type IngestedVar = Extract<E2mVar, 'session_event' | 'session_info' | 'powermeter' | 'limits' | 'enforced_limits' | 'hw_capabilities' | 'ev_info' | 'evse_id'>;
 
 type Reachability = 'online' | 'restarted' | 'unreachable';
 
@@ -105,21 +107,24 @@ export class SiteIngest {
   start(): Subscription[] {
     const { client, heartbeat } = this.options;
     const subscriptions: Subscription[] = [];
+    // One subscription per variable for all EVSEs (not a Subject, map and merge per EVSE: memory at
+    // 1000 EVSEs); apply() ignores modules that are not ours (the limits modules' heartbeats).
+    const ingested = <K extends IngestedVar>(kind: K, toInput: (value: E2mPayloads[K]) => EvseInput): Subscription =>
+      client.onEvery(kind).subscribe(({ moduleId, value }) => this.apply(moduleId, toInput(value)));
+    subscriptions.push(
+      ingested('session_event', (value) => ({ kind: 'session_event', value })),
+      ingested('session_info', (value) => ({ kind: 'session_info', value })),
+      ingested('powermeter', (value) => ({ kind: 'powermeter', value })),
+      ingested('limits', (value) => ({ kind: 'limits', value })),
+      ingested('enforced_limits', (value) => ({ kind: 'enforced_limits', value })),
+      ingested('hw_capabilities', (value) => ({ kind: 'hw_capabilities', value })),
+      ingested('ev_info', (value) => ({ kind: 'ev_info', value })),
+      ingested('evse_id', (value) => ({ kind: 'evse_id', value })),
+    );
     for (const evse of this.options.evses) {
       const id = evse.moduleId;
       const channel = client.evse(id);
-      const inputs: Observable<EvseInput> = merge(
-        channel.on('session_event').pipe(map((value) => ({ kind: 'session_event', value }) as const)),
-        channel.on('session_info').pipe(map((value) => ({ kind: 'session_info', value }) as const)),
-        channel.on('powermeter').pipe(map((value) => ({ kind: 'powermeter', value }) as const)),
-        channel.on('limits').pipe(map((value) => ({ kind: 'limits', value }) as const)),
-        channel.on('enforced_limits').pipe(map((value) => ({ kind: 'enforced_limits', value }) as const)),
-        channel.on('hw_capabilities').pipe(map((value) => ({ kind: 'hw_capabilities', value }) as const)),
-        channel.on('ev_info').pipe(map((value) => ({ kind: 'ev_info', value }) as const)),
-        channel.on('evse_id').pipe(map((value) => ({ kind: 'evse_id', value }) as const)),
-        heartbeat.state$(id).pipe(map((value) => ({ kind: 'liveness', value }) as const)),
-      );
-      subscriptions.push(inputs.subscribe((input) => this.apply(id, input)));
+      subscriptions.push(heartbeat.state$(id).subscribe((value) => this.apply(id, { kind: 'liveness', value })));
       // Learn the connectors once the EVSE is reachable; a missing reply only costs the config's guess.
       subscriptions.push(
         readsOf(heartbeat.status$(id), this.options.scheduler ?? asyncScheduler)
