@@ -14,11 +14,13 @@ import {
 } from 'rxjs';
 import type { ConnectionStatus } from '../transport/mqtt-transport.js';
 import type { Heartbeat } from './payloads.js';
+import type { Tagged } from './client.js';
 import { NOOP_EVEREST_METRICS, type EverestMetrics } from './metrics.js';
 
 /** What liveness uses of the EVerest client (EverestClient in the module): heartbeats in, communication checks out. */
 export interface LivenessClient {
-  on(moduleId: string, name: 'heartbeat'): Observable<Heartbeat>;
+  /** Every module's heartbeats on one stream (one subscriber for all EVSEs, not one each). */
+  onEvery(name: 'heartbeat'): Observable<Tagged<Heartbeat>>;
   send(moduleId: string, name: 'communication_check', payload: boolean): Promise<void>;
 }
 
@@ -123,10 +125,11 @@ export class HeartbeatMonitor {
     this.metrics = options.metrics ?? NOOP_EVEREST_METRICS;
     for (const moduleId of options.moduleIds) {
       this.states.set(moduleId, new BehaviorSubject<Liveness>({ moduleId, status: 'unknown', lost: 0, restarts: 0 }));
-      this.subscriptions.push(
-        options.client.on(moduleId, 'heartbeat').subscribe((beat) => this.onBeat(moduleId, typeof beat === 'number' ? beat : undefined)),
-      );
     }
+    // onBeat ignores modules not watched here.
+    this.subscriptions.push(
+      options.client.onEvery('heartbeat').subscribe(({ moduleId, value }) => this.onBeat(moduleId, typeof value === 'number' ? value : undefined)),
+    );
   }
 
   /** Replayed, de-duplicated per-EVSE status. */

@@ -2,20 +2,21 @@ import { Writable } from 'node:stream';
 import { Subject, VirtualTimeScheduler, type Observable } from 'rxjs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CommunicationCheck, HeartbeatMonitor, type LivenessClient, type LivenessEvent } from '../../../src/everest/liveness.js';
+import type { Tagged } from '../../../src/everest/client.js';
 import type { Heartbeat } from '../../../src/everest/payloads.js';
 import { createLogger, type Logger } from '../../../src/log/logger.js';
 import type { ConnectionStatus } from '../../../src/transport/mqtt-transport.js';
 
 /** The EVerest side as liveness sees it: heartbeats a test publishes, communication checks it records. */
 class FakeEverest implements LivenessClient {
-  private readonly beats = new Map<string, Subject<Heartbeat>>();
+  private readonly beats = new Subject<Tagged<Heartbeat>>();
   readonly sent: Array<{ moduleId: string; value: boolean; at: number }> = [];
   failing = false;
 
   constructor(private readonly clock: VirtualTimeScheduler) {}
 
-  on(moduleId: string): Observable<Heartbeat> {
-    return this.subject(moduleId).asObservable();
+  onEvery(): Observable<Tagged<Heartbeat>> {
+    return this.beats.asObservable();
   }
 
   send(moduleId: string, _name: 'communication_check', payload: boolean): Promise<void> {
@@ -25,16 +26,7 @@ class FakeEverest implements LivenessClient {
   }
 
   beat(moduleId: string, counter: Heartbeat): void {
-    this.subject(moduleId).next(counter);
-  }
-
-  private subject(moduleId: string): Subject<Heartbeat> {
-    let s = this.beats.get(moduleId);
-    if (!s) {
-      s = new Subject<Heartbeat>();
-      this.beats.set(moduleId, s);
-    }
-    return s;
+    this.beats.next({ moduleId, value: counter });
   }
 }
 
