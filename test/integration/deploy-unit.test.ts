@@ -44,4 +44,11 @@ describe('deploy/evse-priority.service', () => {
     expect(unit.get('Environment')).toContain('EVSE_PRIORITY_STORE_DIR=/var/lib/evse-priority/priorities');
     expect(one('WorkingDirectory')).toBe('/var/lib/evse-priority');
   });
+
+  it('runs Node with the options bench:startup measures, the same as the Docker image', () => {
+    const fromUnit = unit.get('Environment')?.find((e) => e.startsWith('NODE_OPTIONS='));
+    expect(fromUnit).toBe('NODE_OPTIONS=--max-semi-space-size=1');
+    const dockerfile = readFileSync(fileURLToPath(new URL('../../docker/Dockerfile', import.meta.url)), 'utf8');
+    expect(dockerfile.split('\n')).toContain(`ENV ${fromUnit}`);
+  });
 });
