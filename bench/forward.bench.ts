@@ -6,15 +6,14 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Subject, type Observable } from 'rxjs';
 import type { EvseConfig } from '../src/config/types.js';
-import type { E2mPayloads, E2mVar } from '../src/everest/payloads.js';
-import { Forwarder, type EverestStreams } from '../src/forwarding/forwarder.js';
+import { Forwarder } from '../src/forwarding/forwarder.js';
 import { meterValuesBody } from '../src/forwarding/mapping.js';
 import type { ForwardingMetrics } from '../src/forwarding/metrics.js';
 import type { OcppKind } from '../src/forwarding/ocpp-schemas.js';
 import { Outbox, type NewEntry } from '../src/forwarding/outbox.js';
 import { aPowermeter, aSessionEvent } from '../test/support/builders/everest.js';
+import { DrivenStreams } from '../test/support/everest-streams.js';
 import { FakeCloud } from '../test/support/fake-cloud.js';
 
 const EVSES = 1000;
@@ -22,22 +21,6 @@ const METER_INTERVAL_S = 10;
 const STEADY_S = Number(process.env.BENCH_STEADY_S ?? 30);
 const BACKLOG_MIN = 10;
 const logger = pino({ level: 'warn' });
-
-class Streams implements EverestStreams {
-  private readonly subjects = new Map<string, Subject<unknown>>();
-  on<K extends E2mVar>(moduleId: string, name: K): Observable<E2mPayloads[K]> {
-    return this.subject(moduleId, name).asObservable() as Observable<E2mPayloads[K]>;
-  }
-  emit<K extends E2mVar>(moduleId: string, name: K, value: E2mPayloads[K]): void {
-    this.subject(moduleId, name).next(value);
-  }
-  private subject(moduleId: string, name: string): Subject<unknown> {
-    const key = `${moduleId}/${name}`;
-    let s = this.subjects.get(key);
-    if (!s) this.subjects.set(key, (s = new Subject()));
-    return s;
-  }
-}
 
 class Latencies implements ForwardingMetrics {
   readonly ms: Record<OcppKind, number[]> = { TransactionEvent: [], MeterValues: [] };
@@ -75,7 +58,7 @@ function forwardingConfig(cloud: FakeCloud) {
 /** Steady state: every EVSE in a transaction, meter values every 10 s each, one session event a second. */
 async function steady(cloud: FakeCloud): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-forward-'));
-  const streams = new Streams();
+  const streams = new DrivenStreams();
   const metrics = new Latencies();
   const forwarder = await Forwarder.start({ streams, evses, config: forwardingConfig(cloud), dir, logger, metrics });
   // Transactions open over one meter interval, so meter values spread evenly (as real arrivals would).
@@ -172,7 +155,7 @@ async function catchUp(cloud: FakeCloud): Promise<void> {
   await outbox.close();
   const before = cloud.received.length;
   const t0 = Date.now();
-  const forwarder = await Forwarder.start({ streams: new Streams(), evses, config: forwardingConfig(cloud), dir, logger });
+  const forwarder = await Forwarder.start({ streams: new DrivenStreams(), evses, config: forwardingConfig(cloud), dir, logger });
   const ms = await waitDrained(forwarder, 600_000);
   const total = Date.now() - t0;
   await forwarder.stop();

@@ -2,32 +2,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Subject, type Observable } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { E2mPayloads, E2mVar, SessionEvent } from '../../src/everest/payloads.js';
-import { Forwarder, type EverestStreams } from '../../src/forwarding/forwarder.js';
+import type { SessionEvent } from '../../src/everest/payloads.js';
+import { Forwarder } from '../../src/forwarding/forwarder.js';
 import type { ForwardingMetrics } from '../../src/forwarding/metrics.js';
 import type { ForwardingState } from '../../src/forwarding/status.js';
 import { aPowermeter, aSessionEvent } from '../support/builders/everest.js';
+import { DrivenStreams } from '../support/everest-streams.js';
 import { FakeCloud } from '../support/fake-cloud.js';
 import { waitFor } from '../support/wait.js';
-
-/** EVerest's typed streams for one EVSE, driven by the test (the cloud side is what is under test here). */
-class Streams implements EverestStreams {
-  readonly subjects = new Map<string, Subject<unknown>>();
-  on<K extends E2mVar>(moduleId: string, name: K): Observable<E2mPayloads[K]> {
-    return this.subject(moduleId, name).asObservable() as Observable<E2mPayloads[K]>;
-  }
-  emit<K extends E2mVar>(moduleId: string, name: K, value: E2mPayloads[K]): void {
-    this.subject(moduleId, name).next(value);
-  }
-  private subject(moduleId: string, name: string): Subject<unknown> {
-    const key = `${moduleId}/${name}`;
-    let s = this.subjects.get(key);
-    if (!s) this.subjects.set(key, (s = new Subject()));
-    return s;
-  }
-}
 
 class Counting implements ForwardingMetrics {
   readonly counts = new Map<string, number>();
@@ -54,7 +37,7 @@ const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSO
 
 let cloud: FakeCloud;
 let dir: string;
-let streams: Streams;
+let streams: DrivenStreams;
 let metrics: Counting;
 let forwarder: Forwarder | undefined;
 const states: ForwardingState[] = [];
@@ -100,7 +83,7 @@ const WHOLE = ['Started#0', 'Updated#1', 'Updated#2', 'Updated#3', 'Ended#4'];
 beforeEach(async () => {
   cloud = await new FakeCloud().start();
   dir = mkdtempSync(join(tmpdir(), 'forwarding-cloud-'));
-  streams = new Streams();
+  streams = new DrivenStreams();
   metrics = new Counting();
   states.length = 0;
   lines.length = 0;

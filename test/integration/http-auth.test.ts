@@ -1,30 +1,19 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { NO_CURRENT_CONTROL_WARNING } from '../../src/config/current-control.js';
-import { logRedaction } from '../../src/log/logger.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
 import { startHarness, type Harness, type HarnessOptions } from '../support/api-harness.js';
+import { captureLog } from '../support/log-capture.js';
 
 let broker: TestBroker;
 let h: Harness | undefined;
 let lines: string[] = [];
 
-/** A logger that keeps every line, at trace level, with the production redaction. */
-function capturingLogger(): pino.Logger {
-  lines = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return pino({ level: 'trace', ...logRedaction() }, sink);
-}
-
 async function start(options: HarnessOptions): Promise<Harness> {
-  h = await startHarness(broker, { ...options, logger: capturingLogger() });
+  // Every line, at trace level, with the production redaction.
+  const log = captureLog('trace');
+  lines = log.lines;
+  h = await startHarness(broker, { ...options, logger: log.logger });
   return h;
 }
 

@@ -1,13 +1,11 @@
 // Who can do what (issue 13 item 9) against the real composition root, a real Mosquitto and the simulator.
-import { Writable } from 'node:stream';
 import type { MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { logRedaction } from '../../src/log/logger.js';
 import { startHarness, simEvseId, type Harness, type HarnessOptions } from '../support/api-harness.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/everest-stack.js';
 import { rawHttp } from '../support/raw-http.js';
+import { captureLog } from '../support/log-capture.js';
 import { siteStack, type SiteStack } from '../support/site-stack.js';
 import { collect, sleep, waitFor } from '../support/wait.js';
 
@@ -18,19 +16,10 @@ let h: Harness | undefined;
 let stack: SiteStack | undefined;
 let lines: string[] = [];
 
-function capturingLogger(): pino.Logger {
-  lines = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return pino({ level: 'debug', ...logRedaction() }, sink);
-}
-
 async function harness(options: HarnessOptions = {}): Promise<Harness> {
-  h = await startHarness(broker, { tokens: [TOKEN], logger: capturingLogger(), ...options });
+  const log = captureLog('debug');
+  lines = log.lines;
+  h = await startHarness(broker, { tokens: [TOKEN], logger: log.logger, ...options });
   return h;
 }
 

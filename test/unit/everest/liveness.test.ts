@@ -1,11 +1,11 @@
-import { Writable } from 'node:stream';
 import { Subject, VirtualTimeScheduler, type Observable } from 'rxjs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CommunicationCheck, HeartbeatMonitor, type LivenessClient, type LivenessEvent } from '../../../src/everest/liveness.js';
 import type { Tagged } from '../../../src/everest/client.js';
 import type { Heartbeat } from '../../../src/everest/payloads.js';
-import { createLogger, type Logger } from '../../../src/log/logger.js';
+import type { Logger } from '../../../src/log/logger.js';
 import type { ConnectionStatus } from '../../../src/transport/mqtt-transport.js';
+import { captureLog } from '../../support/log-capture.js';
 
 /** The EVerest side as liveness sees it: heartbeats a test publishes, communication checks it records. */
 class FakeEverest implements LivenessClient {
@@ -32,23 +32,8 @@ class FakeEverest implements LivenessClient {
 
 /** A logger whose JSON lines a test reads back. */
 function capturingLogger(): { logger: Logger; lines: () => Array<{ level: number; msg: string; [k: string]: unknown }> } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = createLogger({ level: 'debug', pretty: false, destination });
-  return {
-    logger,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as { level: number; msg: string }),
-  };
+  const log = captureLog('debug');
+  return { logger: log.logger, lines: () => log.lines.map((l) => JSON.parse(l) as { level: number; msg: string }) };
 }
 
 /** Runs the virtual clock up to `ms` (absolute); periodic timers stop there instead of running forever. */
