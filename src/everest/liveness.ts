@@ -114,11 +114,17 @@ export class HeartbeatMonitor {
   private readonly states = new Map<string, BehaviorSubject<Liveness>>();
   private readonly staleTimers = new Map<string, Subscription>();
   private readonly eventSubject = new Subject<LivenessEvent>();
+  private readonly changeSubject = new Subject<Liveness>();
   private readonly subscriptions: Subscription[] = [];
   private readonly scheduler: SchedulerLike;
   private readonly metrics: EverestMetrics;
 
   readonly events$ = this.eventSubject.asObservable();
+  /**
+   * Every watched module's liveness after each beat or silence, on one stream (one subscriber for all
+   * EVSEs, not one each). Not replayed: current() gives the state before the first change.
+   */
+  readonly changes$: Observable<Liveness> = this.changeSubject.asObservable();
 
   constructor(private readonly options: HeartbeatMonitorOptions) {
     this.scheduler = options.scheduler ?? asyncScheduler;
@@ -164,6 +170,7 @@ export class HeartbeatMonitor {
     this.staleTimers.clear();
     for (const s of this.states.values()) s.complete();
     this.eventSubject.complete();
+    this.changeSubject.complete();
   }
 
   private onBeat(moduleId: string, counter: number | undefined): void {
@@ -190,8 +197,13 @@ export class HeartbeatMonitor {
     if (status === 'online' && prev.status !== 'online') {
       this.eventSubject.next({ moduleId, type: 'online' });
     }
-    subject.next({ moduleId, status, counter: counter ?? prev.counter, lastSeenMs: now, lost, restarts });
+    this.set(subject, { moduleId, status, counter: counter ?? prev.counter, lastSeenMs: now, lost, restarts });
     this.armStaleTimer(moduleId);
+  }
+
+  private set(subject: BehaviorSubject<Liveness>, next: Liveness): void {
+    subject.next(next);
+    this.changeSubject.next(next);
   }
 
   private armStaleTimer(moduleId: string): void {
@@ -203,7 +215,7 @@ export class HeartbeatMonitor {
         const subject = this.states.get(moduleId);
         if (!subject) return;
         this.options.logger.warn({ moduleId, timeoutMs: this.options.timeoutMs }, 'heartbeat silent: EVSE stale');
-        subject.next({ ...subject.value, status: 'stale' });
+        this.set(subject, { ...subject.value, status: 'stale' });
         this.eventSubject.next({ moduleId, type: 'stale' });
       }, this.options.timeoutMs),
     );

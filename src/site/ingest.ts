@@ -2,11 +2,12 @@
 // EVSE (the pure reducer in evse-view.ts) and says which changes may alter the plan. It owns the
 // views and nothing else: planning and enforcement only read them.
 import type { Logger } from '../log/logger.js';
-import { EMPTY, Subject, asyncScheduler, catchError, distinctUntilChanged, filter, map, merge, share, switchMap, throttleTime, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { EMPTY, Subject, Subscription, asyncScheduler, catchError, type Observable, type SchedulerLike } from 'rxjs';
 import type { EverestClient } from '../everest/client.js';
 import type { E2mPayloads, E2mVar, Evse } from '../everest/payloads.js';
-import type { HeartbeatMonitor } from '../everest/liveness.js';
+import type { HeartbeatMonitor, Liveness } from '../everest/liveness.js';
 import type { ConnectorDirectory } from '../priorities/resolve.js';
+import { EvseReads } from './evse-reads.js';
 import { initialEvseView, reduceEvseView, type EvseInput, type EvseView } from './evse-view.js';
 
 /** 'decide': a change a person or a car caused (decided at once); 'routine': a meter-type update (may be coalesced). */
@@ -33,36 +34,7 @@ export interface SiteIngestOptions {
   reconnects$?: Observable<unknown>;
 }
 
-/**
- * get_evse at most this often per EVSE: heartbeat counters that keep resetting (a flapping or hostile
- * publisher on e2m/heartbeat) must not turn into a stream of requests to the charger. The last
- * trigger of a window is still served at its end.
- */
-export const GET_EVSE_MIN_INTERVAL_MS = 10_000;
-
 type IngestedVar = Extract<E2mVar, 'session_event' | 'session_info' | 'powermeter' | 'limits' | 'enforced_limits' | 'hw_capabilities' | 'ev_info' | 'evse_id'>;
-
-type Reachability = 'online' | 'restarted' | 'unreachable';
-
-/**
- * When to (re-)read an EVSE: on becoming reachable and after each EVerest restart, throttled; and
- * 'unreachable' at once, which cancels a read in progress.
- */
-function readsOf(status$: Observable<string>, scheduler: SchedulerLike): Observable<Reachability> {
-  const reach$ = status$.pipe(
-    map((status): Reachability => (status === 'online' || status === 'restarted' ? status : 'unreachable')),
-    // After a restart the EVSE goes on beating ('online'): the same EVerest, nothing new to read.
-    distinctUntilChanged((previous, current) => previous === current || (previous === 'restarted' && current === 'online')),
-    share(),
-  );
-  return merge(
-    reach$.pipe(
-      filter((r) => r !== 'unreachable'),
-      throttleTime(GET_EVSE_MIN_INTERVAL_MS, scheduler, { leading: true, trailing: true }),
-    ),
-    reach$.pipe(filter((r) => r === 'unreachable')),
-  );
-}
 
 export class SiteIngest {
   private readonly views = new Map<string, EvseView>();
@@ -121,27 +93,19 @@ export class SiteIngest {
       ingested('ev_info', (value) => ({ kind: 'ev_info', value })),
       ingested('evse_id', (value) => ({ kind: 'evse_id', value })),
     );
-    for (const evse of this.options.evses) {
-      const id = evse.moduleId;
-      const channel = client.evse(id);
-      subscriptions.push(heartbeat.state$(id).subscribe((value) => this.apply(id, { kind: 'liveness', value })));
-      // Learn the connectors once the EVSE is reachable; a missing reply only costs the config's guess.
-      subscriptions.push(
-        readsOf(heartbeat.status$(id), this.options.scheduler ?? asyncScheduler)
-          .pipe(
-            switchMap((status) =>
-              status === 'online' || status === 'restarted'
-                ? this.options.exclusive<Evse>(id, () => channel.request('get_evse')).pipe(
-                    catchError((err: Error) => {
-                      this.options.logger.info({ moduleId: id, err: err.message }, 'get_evse failed; keeping the configured connectors');
-                      return EMPTY;
-                    }),
-                  )
-                : EMPTY,
-            ),
-          )
-          .subscribe((found) => this.apply(id, { kind: 'connectors', value: found.connectors })),
-      );
+    // Learn the connectors once the EVSE is reachable; a missing reply only costs the config's guess.
+    const reads = new EvseReads((id) => this.readConnectors(id), this.options.scheduler ?? asyncScheduler);
+    // Liveness of every EVSE from one stream: each view gets every change, the reads every status.
+    const live = (liveness: Liveness): void => {
+      if (!this.views.has(liveness.moduleId)) return;
+      this.apply(liveness.moduleId, { kind: 'liveness', value: liveness });
+      reads.status(liveness.moduleId, liveness.status);
+    };
+    subscriptions.push(heartbeat.changes$.subscribe(live), new Subscription(() => reads.stop()));
+    // The state before the first change (the stream does not replay it).
+    for (const id of this.views.keys()) {
+      const current = heartbeat.current(id);
+      if (current) live(current);
     }
     if (this.options.reconnects$) {
       subscriptions.push(
@@ -159,6 +123,18 @@ export class SiteIngest {
     this.stateSubject.complete();
     this.finishedSubject.complete();
     this.changeSubject.complete();
+  }
+
+  private readConnectors(id: string): Subscription {
+    return this.options
+      .exclusive<Evse>(id, () => this.options.client.evse(id).request('get_evse'))
+      .pipe(
+        catchError((err: Error) => {
+          this.options.logger.info({ moduleId: id, err: err.message }, 'get_evse failed; keeping the configured connectors');
+          return EMPTY;
+        }),
+      )
+      .subscribe((found) => this.apply(id, { kind: 'connectors', value: found.connectors }));
   }
 
   private apply(moduleId: string, input: EvseInput): void {

@@ -2,7 +2,7 @@
 // at most one get_evse per GET_EVSE_MIN_INTERVAL_MS, plus the trailing one.
 import type { Subscription } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GET_EVSE_MIN_INTERVAL_MS } from '../../src/site/ingest.js';
+import { GET_EVSE_MIN_INTERVAL_MS } from '../../src/site/evse-reads.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/everest-stack.js';
 import { siteStack, type SiteStack } from '../support/site-stack.js';
