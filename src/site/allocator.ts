@@ -41,6 +41,10 @@ interface Cand {
   holdKind: 'pause' | 'hold_disabled';
   /** Power the limit in force lets the car draw now (0 while held). */
   inForceW: number;
+  /** What the car draws now, before this plan takes effect: a car being paused or lowered draws it until it stops. */
+  drawNowW: number;
+  /** The current the limit in force allows, A (infinite before our first limit: the node's fuse applies). */
+  allowedNowA: number;
   locked: boolean;
   lockBroken: boolean;
   admitted: boolean;
@@ -49,6 +53,8 @@ interface Cand {
   /** Power left for this session's level once higher levels had theirs, W. */
   levelLeftW: number;
   heldCode?: ReasonCode;
+  /** Planned up, but waits for power still drawn by sessions being paused or lowered (break before make). */
+  awaiting?: boolean;
   /** When this session's maximum starts to follow its observed draw (NONE: never, or already does). */
   observeAt: number;
 }
@@ -132,6 +138,8 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     offLockUntil: s.pausedByUs && s.lastOffMs !== undefined && s.lastOnMs !== undefined ? s.lastOffMs + config.minOffTimeS * 1000 : NONE,
     holdKind: 'pause',
     inForceW: (charging ? Math.min(limitInForce * wPerA, measured ?? Number.POSITIVE_INFINITY) : 0) || 0,
+    drawNowW: s.evseState === 'Charging' ? (measured ?? Math.min(finite(cc.limitA, evseMaxA), evseMaxA) * wPerA) : 0,
+    allowedNowA: finite(cc.limitA, Number.POSITIVE_INFINITY),
     locked: false,
     lockBroken: false,
     admitted: false,
@@ -156,6 +164,8 @@ function fromOnOff(e: Entry): Cand | Leave {
     offLockUntil: e.offLockUntil,
     holdKind: e.holdKind,
     inForceW: e.isOn ? e.drawW : 0,
+    drawNowW: e.drawW,
+    allowedNowA: e.isOn ? Number.POSITIVE_INFINITY : 0,
     locked: false,
     lockBroken: false,
     admitted: false,
@@ -330,6 +340,38 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
 }
 
 /**
+ * Break before make across EVSEs: an increase (a start, a resume, a higher limit) that counts on power
+ * another session gives up (a pause, a lower limit) waits until that session's draw has fallen; the
+ * decrease itself goes at once. Every other session counts at the larger of what it draws now and what
+ * the plan gives it; increases go through in scheduling order while they fit budget + tolerance, the
+ * rest keep what they have until the next meter value or state change plans again. The first limit of
+ * a session never waits: without one the EnergyNode's fuse applies, which is more, not less.
+ * Returns the power still drawn above their plan by sessions being paused or lowered.
+ */
+function breakBeforeMake(cands: readonly Cand[], budget: number, uncontrolled: number, tol: number): number {
+  let committed = uncontrolled;
+  let draining = 0;
+  const increases: Cand[] = [];
+  for (const c of cands) {
+    const increase = c.admitted && (c.wPerA === undefined ? !c.isOn : c.allocA > c.allowedNowA + 1e-9);
+    if (increase) {
+      increases.push(c);
+      committed += c.drawNowW;
+      continue;
+    }
+    const afterW = c.admitted ? c.allocW : 0;
+    committed += Math.max(afterW, c.drawNowW);
+    draining += Math.max(0, c.drawNowW - afterW);
+  }
+  for (const c of increases) {
+    const need = c.allocW - c.drawNowW;
+    if (committed + need <= budget + tol + 1e-6) committed += need;
+    else c.awaiting = true;
+  }
+  return draining;
+}
+
+/**
  * Plan the site: strict priority levels from the highest; within a level, in arrival order, each
  * session is admitted while it can get its minimum (an on/off session: its whole rating); the level's
  * admitted current-controlled sessions then share what is left equally up to each one's maximum, and
@@ -376,6 +418,8 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   runPass(ctx, false);
   const startsInU = new Set(cands.filter((c) => c.admitted));
   runPass(ctx, true, startsInU);
+  const drainingW = breakBeforeMake(cands, budget, uncontrolled, tol);
+  const stops = `${kw(drainingW)} still drawn by sessions being paused or lowered has stopped`;
 
   // Decisions, in scheduling order.
   const decisions: Decision[] = [];
@@ -410,7 +454,21 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     let expectedW = 0;
     let currentA: number | undefined;
     const demandW = x.wPerA !== undefined ? x.maxA * x.wPerA : x.minW;
-    if (x.admitted) {
+    const keptA = x.awaiting && x.wPerA !== undefined && x.allowedNowA >= x.minA ? x.allowedNowA : undefined;
+    if (x.awaiting && keptA !== undefined) {
+      decision = 'charge';
+      code = 'awaiting_release';
+      currentA = keptA;
+      expectedW = keptA * x.wPerA!;
+      reason = `${amps(keptA)} for now, ${amps(x.allocA)} once ${stops}`;
+      shortAbove = true;
+    } else if (x.awaiting) {
+      decision = x.holdKind;
+      code = 'awaiting_release';
+      if (x.wPerA !== undefined) currentA = 0;
+      reason = `${x.wPerA !== undefined ? `held at 0 A, ${amps(x.allocA)}` : `paused, fits with ${Math.round(x.minW)} W`} once ${stops}`;
+      shortAbove = true;
+    } else if (x.admitted) {
       decision = 'charge';
       expectedW = x.allocW;
       if (x.wPerA !== undefined) {

@@ -241,6 +241,36 @@ describe('mixed site and on/off sites', () => {
     expect(byModule(r).evse_1!.currentA).toBe(16);
   });
 
+  it('break before make: a limit rises only once the on/off car it replaces has stopped drawing', () => {
+    // evse_1 (current control, priority 5) at 10 A; evse_2 (on/off, 11 kW) is being paused for it.
+    const limited = cur(1, { priority: 5, measuredPowerW: 10 * W_PER_A }, { limitA: 10 });
+    const draining = byModule(plan([limited, evse(2, { pausedByUs: true, lastOffMs: NOW })], 18_000));
+    expect(draining.evse_1).toMatchObject({ decision: 'charge', reasonCode: 'awaiting_release', currentA: 10 });
+    expect(draining.evse_1!.reason).toBe('10.0 A for now, 16.0 A once 11.0 kW still drawn by sessions being paused or lowered has stopped');
+    const stopped = byModule(plan([limited, aPausedSession({ moduleId: 'evse_2', lastOffMs: NOW })], 18_000));
+    expect(stopped.evse_1).toMatchObject({ decision: 'charge', reasonCode: 'fits', currentA: 16 });
+  });
+
+  it('break before make: a resume or a higher limit waits until a held car stops drawing; a first limit never waits', () => {
+    // evse_1 (priority 0, a 32 A EVSE drawing 14 kW) is held for the priority-5 on/off car evse_2 and evse_3 (priority 5,
+    // held at 0 A until now). No tolerance: the overlap cannot hide in it.
+    const strict = { overrunToleranceW: 0 };
+    const holding = cur(1, { pausedByUs: true, lastOffMs: NOW, measuredPowerW: 14_000 }, { limitA: 0, evseMaxA: 32 });
+    const resuming = aPausedSession({ moduleId: 'evse_2', priority: 5 });
+    const held = cur(3, { priority: 5, evseState: 'Preparing', measuredPowerW: undefined, pausedByUs: true }, { limitA: 0 });
+    const before = byModule(plan([holding, resuming, held], 22_000, strict));
+    expect(before.evse_1).toMatchObject({ decision: 'pause', currentA: 0 });
+    expect(before.evse_2).toMatchObject({ decision: 'pause', reasonCode: 'awaiting_release' });
+    expect(before.evse_3).toMatchObject({ decision: 'pause', reasonCode: 'awaiting_release', currentA: 0 });
+    expect(before.evse_3!.reason).toBe('held at 0 A, 15.8 A once 14.0 kW still drawn by sessions being paused or lowered has stopped');
+    const stopped = { ...holding, evseState: 'ChargingPausedEVSE' as const, measuredPowerW: 0 };
+    const after = byModule(plan([stopped, resuming, held], 22_000, strict));
+    expect(after.evse_2).toMatchObject({ decision: 'charge', reasonCode: 'fits' });
+    expect(after.evse_3).toMatchObject({ decision: 'charge', currentA: 15.8 });
+    // A newcomer without a limit of ours charges at its node's fuse: its first limit is a decrease.
+    expect(byModule(plan([holding, arriving(4, NOW - 1000, { priority: 5 })], 22_000, strict)).evse_4).toMatchObject({ decision: 'charge', currentA: 16 });
+  });
+
   it('a site without limits modules is planned exactly as by the on/off scheduler', () => {
     const sessions = [evse(1, { priority: 3 }), aPausedSession({ moduleId: 'evse_2' }), evse(3)];
     expect(allocate(aSite({ maxPowerW: 22_000, sessions }), config, NOW)).toEqual(schedule(aSite({ maxPowerW: 22_000, sessions }), config, NOW));
@@ -254,7 +284,7 @@ describe('1000 sessions', () => {
     const sessions: SessionSnapshot[] = [];
     for (let i = 0; i < 1000; i++) {
       sessions.push(
-        cur(i, { priority: Math.floor(rnd() * 5) - 2, arrivalMs: NOW - Math.floor(rnd() * HOUR_MS), phases: rnd() < 0.2 ? 1 : 3 }, { evseMaxA: [16, 32][Math.floor(rnd() * 2)]!, limitA: 0 }),
+        cur(i, { priority: Math.floor(rnd() * 5) - 2, arrivalMs: NOW - Math.floor(rnd() * HOUR_MS), phases: rnd() < 0.2 ? 1 : 3 }, { evseMaxA: [16, 32][Math.floor(rnd() * 2)]!, limitA: undefined, limitRaisedAtMs: undefined }),
       );
     }
     const budget = 2_000_000;
