@@ -4,10 +4,8 @@ import {
   EMPTY,
   Subject,
   asyncScheduler,
-  filter,
   merge,
   switchMap,
-  throttleTime,
   timer,
   type Observable,
   type SchedulerLike,
@@ -25,7 +23,8 @@ import type { Lever } from './escalation.js';
 import type { EvseView } from './evse-view.js';
 import { SiteIngest } from './ingest.js';
 import type { Decision, SchedulerConfig } from './model.js';
-import { buildSnapshot } from './snapshot.js';
+import { RecomputePacer, type RecomputeUrgency } from './recompute-pacer.js';
+import { SnapshotBuilder } from './snapshot.js';
 
 /** One entry of the configuration's `evses` list, as the site uses it. */
 export type SiteEvseConfig = Pick<CamelCased<EvseConfig>, 'moduleId' | 'connectors' | 'phases' | 'maxCurrentA' | 'limitsModuleId'>;
@@ -45,8 +44,15 @@ export interface SiteControllerOptions {
   enforcer: EnforcerConfig;
   limits: SiteLimitsConfig;
   logger: Logger;
-  /** Coalescing window for bursts of changes; the first change of a burst is decided at once. */
+  /** Coalescing window for bursts of meter-type changes; the first change of a burst is decided at once. */
   recomputeThrottleMs?: number;
+  /** Most share of the event loop recomputes may take under a flood of changes (see RecomputePacer). */
+  recomputeDuty?: number;
+  /**
+   * Measures what a recompute cost, ms: performance.now on real time; on an injected rxScheduler (a
+   * virtual clock) its clock, on which a recompute costs nothing, unless a test injects its own.
+   */
+  recomputeCostClock?: () => number;
   rxScheduler?: SchedulerLike;
   /** Fires when the broker connection is back after a loss (every EVSE's state is then re-read). */
   reconnects$?: Observable<unknown>;
@@ -94,8 +100,8 @@ export interface SiteSummary {
 export class SiteController {
   private readonly ingest: SiteIngest;
   private readonly eventSubject = new Subject<SiteEvent>();
-  private recomputing = false;
-  private recomputeAgain = false;
+  private readonly pacer: RecomputePacer;
+  private readonly snapshots: SnapshotBuilder;
   private readonly budget: BehaviorSubject<number>;
   /** Latest decision per EVSE (an EvseManager runs one session at a time). */
   private readonly decisions = new Map<string, Decision>();
@@ -123,6 +129,14 @@ export class SiteController {
   constructor(private readonly options: SiteControllerOptions) {
     this.rx = options.rxScheduler ?? asyncScheduler;
     this.log = options.logger;
+    this.pacer = new RecomputePacer({
+      run: () => this.recompute(),
+      scheduler: this.rx,
+      ...(options.recomputeDuty !== undefined ? { duty: options.recomputeDuty } : {}),
+      ...(options.recomputeThrottleMs !== undefined ? { routineIntervalMs: options.recomputeThrottleMs } : {}),
+      ...(options.recomputeCostClock ? { costClock: options.recomputeCostClock } : options.rxScheduler ? { costClock: () => this.rx.now() } : {}),
+    });
+    this.snapshots = new SnapshotBuilder(options.evses);
     this.budget = new BehaviorSubject(options.maxPowerW);
     this.ingest = new SiteIngest({
       client: options.client,
@@ -175,15 +189,9 @@ export class SiteController {
       ),
       this.ingest.sessionFinished$.subscribe(({ moduleId, connectorId }) => this.onSessionFinished(moduleId, connectorId)),
       // Events a person or a car caused (priority, budget, session events, finished commands, liveness)
-      // are decided at once; meter-type updates are coalesced so 1000 EVSEs' samples cost a few
-      // recomputes per second, the first of a burst still without delay.
-      this.ingest.changes$.pipe(filter((c) => c === 'decide')).subscribe(() => this.requestRecompute()),
-      this.ingest.changes$
-        .pipe(
-          filter((c) => c === 'routine'),
-          throttleTime(this.options.recomputeThrottleMs ?? 10, this.rx, { leading: true, trailing: true }),
-        )
-        .subscribe(() => this.requestRecompute()),
+      // are decided at once when the pacer's budget allows; meter-type updates are coalesced. Under a
+      // flood both are bounded to a share of the loop (RecomputePacer).
+      this.ingest.changes$.subscribe((c) => this.requestRecompute(c)),
     );
     this.subscriptions.push(...this.ingest.start());
     // An ISO 15118 failure is news for operators (SSE, webhooks, metrics), not an input to the plan.
@@ -222,6 +230,7 @@ export class SiteController {
     this.enforcer.sendFailsafe();
     for (const s of this.subscriptions) s.unsubscribe();
     this.subscriptions.length = 0;
+    this.pacer.dispose();
     this.enforcer.dispose();
     this.ingest.stop();
     this.eventSubject.complete();
@@ -277,21 +286,14 @@ export class SiteController {
     return this.enforcer.request(moduleId, req, origin);
   }
 
-  /** Runs the scheduler now; a request made while it runs (a synchronous echo) runs once more after. */
-  private requestRecompute(): void {
-    if (this.recomputing) {
-      this.recomputeAgain = true;
-      return;
-    }
-    this.recomputing = true;
-    try {
-      do {
-        this.recomputeAgain = false;
-        this.recompute();
-      } while (this.recomputeAgain);
-    } finally {
-      this.recomputing = false;
-    }
+  /** Recomputes now, or as soon as the pacer allows; a request made while one runs is served after it. */
+  private requestRecompute(urgency: RecomputeUrgency = 'decide'): void {
+    this.pacer.request(urgency);
+  }
+
+  /** Recomputes so far and the smoothed cost of one, ms (metrics, benchmarks). */
+  recomputeStats(): { count: number; costMs: number } {
+    return { count: this.pacer.count, costMs: this.pacer.recomputeCostMs };
   }
 
   private onSessionFinished(moduleId: string, connectorId: number): void {
@@ -329,9 +331,8 @@ export class SiteController {
   private recompute(): void {
     const now = this.rx.now();
     this.countOverBudget(now);
-    const snapshot = buildSnapshot({
+    const snapshot = this.snapshots.build({
       views: this.ingest.all(),
-      evses: this.options.evses,
       priorityOf: (id, connector) => this.options.store.get(id, connector)?.priority ?? 0,
       holdOf: (id) => this.enforcer.hold(id),
       limitOf: (id) => this.enforcer.limitInForce(id),
@@ -345,7 +346,6 @@ export class SiteController {
     if (this.log.isLevelEnabled('trace')) this.log.trace({ snapshot, decisions: result.decisions }, 'recomputed');
     this.plannedW = result.plannedW;
     const seen = new Set<string>();
-    const minA = new Map(snapshot.sessions.map((x) => [x.moduleId, x.current?.minA ?? 0]));
     // Reasons name the budget: after a budget change a reworded reason is news even when the decision is not.
     const budgetMoved = this.plannedForW !== snapshot.maxPowerW;
     this.plannedForW = snapshot.maxPowerW;
@@ -371,7 +371,7 @@ export class SiteController {
       if (this.enforcer.hasLimits(id)) {
         // Current control holds and releases through the limit alone: no pause/resume from the plan.
         this.enforcer.setDesired(id, 'leave');
-        if (decision.currentA !== undefined && !this.enforcer.manualHold(id)) this.enforcer.setLimit(id, decision.currentA, minA.get(id) ?? 0, result.urgentDecrease ?? false);
+        if (decision.currentA !== undefined && !this.enforcer.manualHold(id)) this.enforcer.setLimit(id, decision.currentA, this.snapshots.minCurrentA(id), result.urgentDecrease ?? false);
       } else if (!this.enforcer.manualHold(id)) this.enforcer.setDesired(id, decision.decision, decision.demandW);
     }
     // EVSEs with no session get no decision, but still need old claims released (start-up reconcile).

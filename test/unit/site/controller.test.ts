@@ -35,6 +35,8 @@ describe('SiteController', () => {
   let dir: string;
   let site: SiteController;
   let events: SiteEvent[];
+  /** The clock the controller measures a recompute's cost on: still unless a test makes recomputes cost. */
+  let costMs: number;
 
   const e2m = (moduleId: string, name: E2mVar, payload: unknown): void => wire.deliver(topics.e2m(moduleId, name), payload);
   const advanceTo = (ms: number): void => {
@@ -64,6 +66,7 @@ describe('SiteController', () => {
     heartbeat = new HeartbeatMonitor({ client, moduleIds: EVSES, timeoutMs: HEARTBEAT_TIMEOUT_MS, logger, scheduler: clock });
     dir = mkdtempSync(join(tmpdir(), 'controller-test-'));
     store = await PriorityStore.open(dir);
+    costMs = 0;
     site = new SiteController({
       client,
       heartbeat,
@@ -77,6 +80,7 @@ describe('SiteController', () => {
       limits: { minCurrentA: 6, failsafeS: 60, refreshS: 20, failsafeCurrentA: 6 },
       logger,
       rxScheduler: clock,
+      recomputeCostClock: () => costMs,
     });
     events = [];
     site.events$.subscribe((e) => events.push(e));
@@ -158,6 +162,31 @@ describe('SiteController', () => {
     expect(site.view('evse_1')).toMatchObject({ state: 'Unplugged', session: undefined });
     await waitFor(() => store.get('evse_1', 1) === undefined, { timeoutMs: 5000, message: 'session-scoped priority not cleared' });
     expect(site.decisionFor('evse_1')).toBeUndefined();
+  });
+
+  it('a flood of meter samples yields a bounded number of recomputes, and a session event still gets its own promptly', () => {
+    charging('evse_1', 10_000);
+    advanceTo(1000);
+    const recomputedAt: number[] = [];
+    // Each recompute costs 4 ms: the next waits 12 ms (at most a quarter of the loop planning).
+    site.recomputed$.subscribe((at) => {
+      recomputedAt.push(at);
+      costMs += 4;
+    });
+    for (let watts = 1; watts <= 1000; watts++) e2m('evse_1', 'powermeter', aPowermeter({ power_W: { total: 10_000 + watts } }));
+    // One at once for the burst (none was due), one at the end of the cool-down for the rest.
+    expect(recomputedAt).toEqual([1000]);
+    advanceTo(1100);
+    expect(recomputedAt).toEqual([1000, 1012]);
+    expect(site.summary().measured_w).toBe(11_000);
+    // A person's car pausing itself 1 ms after a recompute is decided after the 12 ms cool-down, not a meter tick later.
+    advanceTo(1013);
+    e2m('evse_1', 'session_event', aSessionEvent('ChargingPausedEV', { uuid: 's-evse_1' }));
+    advanceTo(1023);
+    expect(recomputedAt).toHaveLength(2);
+    advanceTo(1024);
+    expect(recomputedAt).toEqual([1000, 1012, 1024]);
+    expect(site.view('evse_1')?.state).toBe('ChargingPausedEV');
   });
 
   it('reports a silent EVSE as stale and back online as liveness events', () => {
