@@ -152,6 +152,10 @@ export class SiteIngest {
     else if (input.kind === 'liveness') {
       // Every heartbeat refreshes lastSeen; only a change of status can change a decision.
       if (prev.liveness.status !== next.liveness.status) this.changeSubject.next('decide');
-    } else this.changeSubject.next('routine');
+    } else if (next !== prev && (prev.session || next.session)) {
+      // Only sessions are planned: a meter sample or a limit of an EVSE without a car changes no plan
+      // (most of a large site's EVSEs most of the time).
+      this.changeSubject.next('routine');
+    }
   }
 }

@@ -187,6 +187,12 @@ describe('SiteController', () => {
     advanceTo(1024);
     expect(recomputedAt).toEqual([1000, 1012, 1024]);
     expect(site.view('evse_1')?.state).toBe('ChargingPausedEV');
+    // An EVSE without a car: its meter samples change no plan, so they cost no recompute.
+    advanceTo(1100);
+    e2m('evse_2', 'powermeter', aPowermeter({ energy_Wh_import: { total: 4321 }, power_W: { total: 0 } }));
+    advanceTo(1200);
+    expect(site.view('evse_2')?.meterWh).toBe(4321);
+    expect(recomputedAt).toHaveLength(3);
   });
 
   it('reports a silent EVSE as stale and back online as liveness events', () => {
