@@ -46,6 +46,7 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
   actionTracking.add(metrics.trackLimits(module.site.enforcer.limits$));
   metrics.allocations(() => module.site.allocations());
   metrics.overBudget(() => module.site.overBudgetSeconds());
+  metrics.recomputes(() => module.site.recomputeStats());
   // One feed of API events for SSE and webhooks, built only when one of them is on; webhooks deliver
   // with or without the HTTP API.
   const feed = config.http.enabled || config.webhooks.length > 0 ? apiEventFeed(service) : undefined;

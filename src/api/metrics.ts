@@ -25,6 +25,8 @@ export interface PromMetrics extends EverestMetrics {
   allocations(read: () => Iterable<readonly [moduleId: string, currentA: number]>): void;
   /** Where the seconds over budget caused by EVSEs that ignore our holds are read when scraped. */
   overBudget(read: () => Iterable<readonly [moduleId: string, seconds: number]>): void;
+  /** Where the site's recompute count and smoothed cost (ms) are read when scraped. */
+  recomputes(read: () => { count: number; costMs: number }): void;
   /** What the forwarder (OCPP 2.0.1 to the cloud) reports. */
   readonly forwarding: ForwardingMetrics;
 }
@@ -120,6 +122,24 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
       for (const [moduleId, seconds] of readOverBudget()) overBudget.inc({ module_id: moduleId }, seconds);
     },
   });
+  let readRecomputes: () => { count: number; costMs: number } = () => ({ count: 0, costMs: 0 });
+  const recomputes = new Counter({
+    name: `${PREFIX}site_recomputes_total`,
+    help: 'Site plans computed (each over every session); paced to at most a quarter of the event loop under a flood of changes.',
+    registers: [registry],
+    collect: () => {
+      recomputes.reset();
+      recomputes.inc(readRecomputes().count);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}site_recompute_cost_seconds`,
+    help: 'Smoothed time one site plan takes (snapshot, allocation, handing decisions to the enforcer).',
+    registers: [registry],
+    collect() {
+      this.set(readRecomputes().costMs / 1000);
+    },
+  });
   const httpRequests = new Counter({
     name: `${PREFIX}http_requests_total`,
     help: 'HTTP requests answered, by method, route pattern and status code.',
@@ -206,6 +226,9 @@ export function createPromMetrics(options: PromMetricsOptions = {}): PromMetrics
     },
     overBudget: (read) => {
       readOverBudget = read;
+    },
+    recomputes: (read) => {
+      readRecomputes = read;
     },
   };
 }

@@ -54,6 +54,17 @@ describe('createPromMetrics', () => {
     sub.unsubscribe();
   });
 
+  it("reads the site's recompute count and smoothed cost when scraped", async () => {
+    const metrics = createPromMetrics({ processMetrics: false });
+    let stats = { count: 0, costMs: 0 };
+    metrics.recomputes(() => stats);
+    expect(await metrics.metricsText()).toContain('evse_priority_site_recomputes_total 0');
+    stats = { count: 42, costMs: 2.5 };
+    const text = await metrics.metricsText();
+    expect(text).toContain('evse_priority_site_recomputes_total 42');
+    expect(text).toContain('evse_priority_site_recompute_cost_seconds 0.0025');
+  });
+
   it('counts actions once, when they reach a final status', async () => {
     const metrics = createPromMetrics({ processMetrics: false });
     const events = new Subject<SiteEvent>();
