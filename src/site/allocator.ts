@@ -19,8 +19,13 @@ import { clampPriority, classify, compareSessions, leaveReasonFor, schedule, typ
 export const OBSERVE_AFTER_MS = 30_000;
 /** ...and only once the limit in force has been in force this long (a raised limit takes a moment to show). */
 export const OBSERVE_LIMIT_SETTLE_MS = 10_000;
-/** Headroom above a car's observed draw, so a car that could take more gets the chance to show it. */
+/** Headroom above a capped car's observed draw, so a car that could take more gets the chance to show it. */
 export const DRAW_MARGIN_A = 2;
+/**
+ * The part of that headroom a capped car is planned with in any case; the rest (up to DRAW_MARGIN_A)
+ * only from power no other session takes, so the margin is handed to others whenever they want it.
+ */
+export const DRAW_RELEASE_A = 1.5;
 /** Planned limits are multiples of this, rounded down so that the plan never exceeds the budget. */
 export const STEP_A = 0.1;
 
@@ -55,6 +60,8 @@ interface Cand {
   heldCode?: ReasonCode;
   /** Planned up, but waits for power still drawn by sessions being paused or lowered (break before make). */
   awaiting?: boolean;
+  /** Capped at its draw: headroom above maxA it may get from power nobody else takes, A. */
+  spareA: number;
   /** When this session's maximum starts to follow its observed draw (NONE: never, or already does). */
   observeAt: number;
 }
@@ -113,14 +120,19 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
   let maxA = Math.min(evseMaxA, finite(cc.evMaxA, Number.POSITIVE_INFINITY));
   const charging = s.evseState === 'Charging' && !s.pausedByUs;
   let observeAt: number | undefined;
+  let spareA = 0;
   if (charging && s.lastOnMs !== undefined) {
     observeAt = Math.max(s.lastOnMs + OBSERVE_AFTER_MS, (cc.limitRaisedAtMs ?? NONE) + OBSERVE_LIMIT_SETTLE_MS);
     if (nowMs >= observeAt && measured !== undefined && cc.limitA !== undefined) {
       // Only a car drawing clearly less than its limit shows its own maximum; one near its limit may
       // want more. Capped at draw + margin, it stays capped while it draws at least half the margin
-      // below that (no flapping), and is released when it comes closer to its limit.
+      // below that (no flapping), and is released when it comes closer to its limit. The margin is
+      // DRAW_RELEASE_A; the rest of DRAW_MARGIN_A comes only from power nobody else takes (topUpSpare).
       const drawA = measured / wPerA;
-      if (drawA + DRAW_MARGIN_A / 2 < cc.limitA) maxA = Math.min(maxA, drawA + DRAW_MARGIN_A);
+      if (drawA + DRAW_RELEASE_A / 2 < cc.limitA && drawA + DRAW_RELEASE_A < maxA) {
+        spareA = Math.min(maxA, drawA + DRAW_MARGIN_A) - (drawA + DRAW_RELEASE_A);
+        maxA = drawA + DRAW_RELEASE_A;
+      }
     }
   }
   maxA = Math.max(maxA, Math.min(minA, evseMaxA));
@@ -147,6 +159,7 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     allocW: 0,
     levelLeftW: 0,
     observeAt: observeAt ?? NONE,
+    spareA,
   };
 }
 
@@ -173,6 +186,7 @@ function fromOnOff(e: Entry): Cand | Leave {
     allocW: 0,
     levelLeftW: 0,
     observeAt: NONE,
+    spareA: 0,
   };
 }
 
@@ -340,6 +354,24 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
 }
 
 /**
+ * What is left once every level had its share goes to capped cars as the rest of their margin
+ * (DRAW_MARGIN_A), in scheduling order: a car that could take more can show it whenever no other
+ * session wants the power, and the margin costs nobody anything.
+ */
+function topUpSpare(cands: readonly Cand[], freeW: number): void {
+  let free = freeW;
+  for (const c of cands) {
+    if (free <= 0) return;
+    if (!c.admitted || c.spareA <= 0 || c.wPerA === undefined) continue;
+    const addA = Math.floor(Math.min(c.spareA, free / c.wPerA) / STEP_A + 1e-9) * STEP_A;
+    if (addA <= 0) continue;
+    c.allocA = Math.round((c.allocA + addA) * 1000) / 1000;
+    c.allocW = c.allocA * c.wPerA;
+    free -= addA * c.wPerA;
+  }
+}
+
+/**
  * Break before make across EVSEs: an increase (a start, a resume, a higher limit) that counts on power
  * another session gives up (a pause, a lower limit) waits until that session's draw has fallen; the
  * decrease itself goes at once. Every other session counts at the larger of what it draws now and what
@@ -418,6 +450,8 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   runPass(ctx, false);
   const startsInU = new Set(cands.filter((c) => c.admitted));
   runPass(ctx, true, startsInU);
+  // Only when nobody waits: a margin taken back the moment someone wants it would be a message each way.
+  if (cands.every((c) => c.admitted && (c.wPerA === undefined || c.allocA >= c.maxA - STEP_A))) topUpSpare(cands, ctx.free);
   const drainingW = breakBeforeMake(cands, budget, uncontrolled, tol);
   const stops = `${kw(drainingW)} still drawn by sessions being paused or lowered has stopped`;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DRAW_MARGIN_A, OBSERVE_AFTER_MS, allocate } from '../../../src/site/allocator.js';
+import { DRAW_MARGIN_A, DRAW_RELEASE_A, OBSERVE_AFTER_MS, allocate } from '../../../src/site/allocator.js';
 import { LIMIT_MIN_INTERVAL_MS, limitVerdict } from '../../../src/site/calm.js';
 import type { CurrentControl, Decision, ScheduleResult, SessionSnapshot } from '../../../src/site/model.js';
 import { schedule } from '../../../src/site/scheduler.js';
@@ -144,13 +144,27 @@ describe('minimum_first', () => {
 });
 
 describe('reclaiming unused current', () => {
-  it('a car drawing well below its limit is capped at its draw + margin; the rest goes to others', () => {
+  it('a car drawing well below its limit is capped at its draw + the release margin while others want the power', () => {
     // evse_1 (priority 5) draws 5 kW under a 16 A limit, for an hour.
     const r = plan([cur(1, { priority: 5, measuredPowerW: 5_000 }), cur(2, { measuredPowerW: 4_100 }, { limitA: 6 })], 16_000);
-    const capA = 5_000 / W_PER_A + DRAW_MARGIN_A; // 9.25 A
+    const capA = 5_000 / W_PER_A + DRAW_RELEASE_A; // 8.75 A
     expect(byModule(r).evse_1!.currentA).toBe(Math.floor(capA * 10) / 10);
     // evse_2 draws its whole (low) limit: it may want more, so it gets the rest.
     expect(byModule(r).evse_2!.currentA).toBe(Math.floor(((16_000 - capA * W_PER_A) / W_PER_A) * 10) / 10);
+  });
+
+  it('the rest of the margin (up to draw + DRAW_MARGIN_A) comes only from power nobody waits for', () => {
+    const capped = cur(1, { priority: 5, measuredPowerW: 5_000 });
+    const drawA = 5_000 / W_PER_A; // 7.25 A
+    // Alone on a large site: nobody waits, the car may show it wants more with the whole margin.
+    expect(byModule(plan([capped], 22_000)).evse_1!.currentA).toBe(Math.floor((drawA + DRAW_MARGIN_A) * 10) / 10);
+    // Next to a car at its maximum (ev_info) with power left over: still nobody waits.
+    const full = cur(2, {}, { evMaxA: 6 });
+    expect(currents(plan([capped, full], 22_000))).toEqual({ evse_1: Math.floor((drawA + DRAW_MARGIN_A) * 10) / 10, evse_2: 6 });
+    // A held car waits for 6 A that are not there: no margin beyond the release, though about 3 kW are left over.
+    const held = cur(3, { evseState: 'Preparing', measuredPowerW: undefined, pausedByUs: true }, { limitA: 0 });
+    const waiting = currents(plan([capped, full, held], 5_000 + 4_140 + 4_000, { overrunToleranceW: 0 }));
+    expect(waiting).toEqual({ evse_1: Math.floor((drawA + DRAW_RELEASE_A) * 10) / 10, evse_2: 6, evse_3: 0 });
   });
 
   it('does not cap before the car has charged for a while, nor right after its limit was raised', () => {
