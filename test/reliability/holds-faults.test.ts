@@ -14,31 +14,11 @@ import { startBroker, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/everest-stack.js';
 import { arrive, siteStack, type SiteStack } from '../support/site-stack.js';
 import { collect, sleep, waitFor, type CollectedMessage, type Collector } from '../support/wait.js';
+import { overlaps } from '../support/wire-checks.js';
 
 const BASE = 'everest_api/1/evse_manager_consumer';
 /** One 11 kW car fits, two do not. */
 const ONE_CAR: DeepPartial<Config> = { site: { max_power_w: 12_000, nominal_voltage_v: 230 } };
-
-/**
- * Requests to `moduleId` that went out while an earlier one was still in flight: unanswered and within
- * its late-reply window (request timeout + 2 x request timeout, the client's default window).
- */
-function overlaps(wire: readonly CollectedMessage[], moduleId: string, requestTimeoutMs: number): string[] {
-  const open = new Map<string, { name: string; until: number }>();
-  const found: string[] = [];
-  for (const m of wire) {
-    const parts = m.topic.split('/');
-    if (parts[3] !== moduleId) continue;
-    if (parts[4] === 'm2e' && parts[5] !== 'communication_check') {
-      const replyTo = (JSON.parse(m.payload) as { headers?: { replyTo?: string } }).headers?.replyTo;
-      if (!replyTo) continue;
-      for (const [topic, req] of open) if (req.until < m.at) open.delete(topic);
-      if (open.size > 0) found.push(`${parts[5]} at ${m.at} while ${[...open.values()].map((r) => r.name).join(', ')} in flight`);
-      open.set(replyTo, { name: parts[5] ?? '', until: m.at + 3 * requestTimeoutMs });
-    } else if (parts[4] === 'e2m' && parts.length === 7) open.delete(m.topic);
-  }
-  return found;
-}
 
 /** The m2e requests to one EVSE, in order, as "name" or "enable_disable:<state>". */
 function requestsTo(wire: readonly CollectedMessage[], moduleId: string): string[] {

@@ -25,12 +25,24 @@ export interface SharingStack {
 /** W per A of limit on a three-phase 230 V EVSE. */
 export const W_PER_A = 3 * 230;
 
+export interface SharingStackOptions {
+  /** EVSEs without a limits module: on/off control (pause/resume), as on a mixed site. */
+  onOff?: readonly string[];
+}
+
 /**
- * EVSEs `modules` (16 A, three-phase), each with a limits module `${id}_limits`, on a `maxPowerW` site.
- * The simulated EVerest runs the release the module is configured for (`everest.release`).
+ * EVSEs `modules` (16 A, three-phase), each with a limits module `${id}_limits` unless listed in
+ * `onOff`, on a `maxPowerW` site. The simulated EVerest runs the release the module is configured for
+ * (`everest.release`).
  */
-export async function sharingStack(url: string, modules: string[], maxPowerW: number, overrides: DeepPartial<Config> = {}): Promise<SharingStack> {
-  const evses = modules.map((module_id) => ({ module_id, limits_module_id: `${module_id}_limits` }));
+export async function sharingStack(
+  url: string,
+  modules: string[],
+  maxPowerW: number,
+  overrides: DeepPartial<Config> = {},
+  { onOff = [] }: SharingStackOptions = {},
+): Promise<SharingStack> {
+  const evses = modules.map((module_id) => (onOff.includes(module_id) ? { module_id } : { module_id, limits_module_id: `${module_id}_limits` }));
   const contract = await sharedContract();
   const config = fastConfig(url, mkdtempSync(path.join(tmpdir(), 'evse-priority-sharing-')), {
     evses: evses.map((e) => ({ ...e, connectors: [1], phases: 3, max_current_a: 16 })),
