@@ -220,6 +220,11 @@ function main(): void {
       `inversion s beyond hysteresis = 0 -> ${sh.inversionSecondsBeyondHysteresis} ${sh.inversionSecondsBeyondHysteresis === 0 ? 'met' : 'MISSED'}; ` +
       `toggles per session max <= 3 -> ${sh.togglesMax} ${sh.togglesMax <= 3 ? 'met' : 'MISSED'}\n`,
   );
+  const causes = Object.entries(sh.pauseCauses)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const worst = sh.worstSessions.map((w) => `${w.toggles} (priority ${w.priority}: ${w.causes.join(', ') || 'no pause'})`).join('; ');
+  process.stdout.write(`our pauses by cause (ours, sharing): ${causes}\nmost toggles: ${worst}\n`);
   process.stdout.write(`simulation wall time ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 

@@ -304,7 +304,7 @@ export const configSchema = {
       additionalProperties: false,
       default: section(),
       description: 'Who charges when the budget is short.',
-      required: ['sharing', 'min_on_time_s', 'min_off_time_s', 'overrun_tolerance_w', 'reservation_timeout_s'],
+      required: ['sharing', 'protect_after_interruptions', 'min_on_time_s', 'min_off_time_s', 'overrun_tolerance_w', 'reservation_timeout_s'],
       properties: {
         sharing: {
           type: 'string',
@@ -312,6 +312,13 @@ export const configSchema = {
           default: 'priority_levels',
           description:
             'How current is shared among EVSEs with a limits module: priority_levels serves each priority level in full before the next; minimum_first gives everyone their minimum in priority order first, then tops up by level.',
+        },
+        protect_after_interruptions: {
+          type: 'integer',
+          minimum: 0,
+          default: 1,
+          description:
+            'EVSEs with a limits module: a session we held this many times after it had charged keeps its minimum current once it charges again, even against higher priorities (they share what is left); a budget below the protected minimums still holds them, lowest priority first. 0: higher priorities always win (more pauses and resumes).',
         },
         min_on_time_s: {
           type: 'number',

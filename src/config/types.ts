@@ -64,6 +64,7 @@ export type SharingPolicy = (typeof SHARING_POLICIES)[number];
 
 export interface SchedulerConfig {
   sharing: SharingPolicy;
+  protect_after_interruptions: number;
   min_on_time_s: number;
   min_off_time_s: number;
   overrun_tolerance_w: number;

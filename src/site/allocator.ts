@@ -50,6 +50,11 @@ interface Cand {
   drawNowW: number;
   /** The current the limit in force allows, A (infinite before our first limit: the node's fuse applies). */
   allowedNowA: number;
+  /**
+   * Interrupted often enough (protectAfterInterruptions) and given power back: keeps its minimum
+   * reserved like a session inside its min on-time, for as long as it charges.
+   */
+  protected: boolean;
   locked: boolean;
   lockBroken: boolean;
   admitted: boolean;
@@ -152,6 +157,7 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     inForceW: (charging ? Math.min(limitInForce * wPerA, measured ?? Number.POSITIVE_INFINITY) : 0) || 0,
     drawNowW: s.evseState === 'Charging' ? (measured ?? Math.min(finite(cc.limitA, evseMaxA), evseMaxA) * wPerA) : 0,
     allowedNowA: finite(cc.limitA, Number.POSITIVE_INFINITY),
+    protected: isProtected(s, config),
     locked: false,
     lockBroken: false,
     admitted: false,
@@ -161,6 +167,16 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     observeAt: observeAt ?? NONE,
     spareA,
   };
+}
+
+/**
+ * A session we already held (after it had charged) `protectAfterInterruptions` times and gave power
+ * back to: another hold would be one more pause and resume of the same car, so it keeps its minimum
+ * against higher priorities. 0 turns protection off.
+ */
+function isProtected(s: SessionSnapshot, config: SchedulerConfig): boolean {
+  const after = config.protectAfterInterruptions;
+  return after > 0 && !s.pausedByUs && (s.interruptions ?? 0) >= after;
 }
 
 /** An on/off session in a mixed site: an indivisible block of its expected draw. */
@@ -179,6 +195,7 @@ function fromOnOff(e: Entry): Cand | Leave {
     inForceW: e.isOn ? e.drawW : 0,
     drawNowW: e.drawW,
     allowedNowA: e.isOn ? Number.POSITIVE_INFINITY : 0,
+    protected: false,
     locked: false,
     lockBroken: false,
     admitted: false,
@@ -314,7 +331,7 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
   const { cands } = ctx;
   let lockedW = 0;
   for (const c of cands) {
-    c.locked = windows && c.isOn && c.onLockUntil > ctx.nowMs;
+    c.locked = c.protected || (windows && c.isOn && c.onLockUntil > ctx.nowMs);
     c.lockBroken = false;
     c.admitted = false;
     c.allocA = 0;
@@ -322,7 +339,8 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
     c.heldCode = undefined;
     if (c.locked) lockedW += c.minW;
   }
-  // A budget below the reserved minimums breaks the reservations, lowest priority first.
+  // A budget below the reserved minimums (min on-time, protection) breaks the reservations, lowest
+  // priority first: safety over calm.
   for (let i = cands.length - 1; i >= 0 && ctx.uncontrolled + lockedW > ctx.budget + ctx.tol; i--) {
     const c = cands[i]!;
     if (!c.locked) continue;
@@ -412,7 +430,9 @@ function breakBeforeMake(cands: readonly Cand[], budget: number, uncontrolled: n
  *
  * Windows: a running session inside its min on-time keeps its minimum reserved ahead of everyone (a
  * budget drop breaks those reservations, lowest priority first); a session we hold is not admitted
- * again inside its min off-time. Outside the windows nobody lower keeps power a higher one can use.
+ * again inside its min off-time. Outside the windows nobody lower keeps power a higher one can use,
+ * except a protected session (held `protectAfterInterruptions` times already and given power back):
+ * its minimum stays reserved like inside a min on-time, in both passes, until a budget drop needs it.
  */
 export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: number): ScheduleResult {
   if (!site.sessions.some((s) => s.current !== undefined)) return schedule(site, config, nowMs);
@@ -515,8 +535,11 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         reason = `fits with ${Math.round(x.minW)} W: ${standing(x.prio, x.levelLeftW)}`;
       }
       if (x.locked && shortAbove && x.allocA <= x.minA) {
-        code = 'min_on_time';
-        reason = `${x.wPerA !== undefined ? amps(x.allocA) : `${Math.round(x.minW)} W`}: min on-time, ${secondsLeft(x.onLockUntil, nowMs)} s left`;
+        const inWindow = x.isOn && x.onLockUntil > nowMs;
+        code = inWindow ? 'min_on_time' : 'protected';
+        reason = inWindow
+          ? `${x.wPerA !== undefined ? amps(x.allocA) : `${Math.round(x.minW)} W`}: min on-time, ${secondsLeft(x.onLockUntil, nowMs)} s left`
+          : `${amps(x.allocA)} (its minimum): held ${x.s.interruptions ?? 0} times already this session, it keeps its minimum against higher priorities`;
       }
       if (x.locked) review = x.onLockUntil;
       if (x.observeAt > nowMs) review = Math.min(review, x.observeAt);

@@ -68,6 +68,8 @@ export interface OurHold {
   pausedByUs: boolean;
   /** When we last paused or held it. */
   lastOffMs?: number;
+  /** How often in this session we paused or held it while it was charging (the allocator's protection counts them). */
+  interruptions?: number;
   /** Power handed to a car about to (re)start, reserved until its meter shows it. */
   grant?: { atMs: number; w: number };
 }
@@ -140,6 +142,14 @@ interface Lane {
 }
 
 const NO_HOLD: Readonly<OurHold> = Object.freeze({ pausedByUs: false });
+
+/** What a hold ending keeps for the rest of the session: when it began, and how often we interrupted. */
+function kept(hold: Readonly<OurHold>): Pick<OurHold, 'lastOffMs' | 'interruptions'> {
+  return {
+    ...(hold.lastOffMs !== undefined ? { lastOffMs: hold.lastOffMs } : {}),
+    ...(hold.interruptions !== undefined ? { interruptions: hold.interruptions } : {}),
+  };
+}
 
 class ActionRejected extends Error {}
 /** A pause, resume or stop answered `false`: the EVSE's state may say otherwise (a lost event, a retry of a done command). */
@@ -517,14 +527,14 @@ export class Enforcer {
     // A raised limit takes a moment to show in the car's draw; a lowered one shows at once.
     if (limit.sent === undefined || currentA > limit.sent.currentA) limit.raisedAtMs = now;
     if (held && !wasHeld) {
-      lane.hold = { pausedByUs: true, lastOffMs: now };
+      lane.hold = { pausedByUs: true, lastOffMs: now, ...this.interrupting(lane) };
       // Not written ahead: a decrease the budget needs goes at once. A crash in between leaves a car
       // at 0 A that we do not know as ours; the fail-safe entry releases it after failsafe_s.
       void this.startHold(lane, 'limit', false);
     } else if (held && lane.stored?.kind !== 'limit') {
       void this.startHold(lane, 'limit', false);
     } else if (!held && wasHeld) {
-      lane.hold = { pausedByUs: false, ...(lane.hold.lastOffMs !== undefined ? { lastOffMs: lane.hold.lastOffMs } : {}), grant: { atMs: now, w: lane.desiredW } };
+      lane.hold = { pausedByUs: false, ...kept(lane.hold), grant: { atMs: now, w: lane.desiredW } };
       this.forgetHold(lane);
     }
     limit.sent = { currentA, atMs: now };
@@ -644,20 +654,26 @@ export class Enforcer {
   private noteHold(lane: Lane, record: ActionRecord): Promise<void> | undefined {
     const now = this.scheduler.now();
     if (record.type === 'pause' || record.type === 'disable') {
-      lane.hold = { pausedByUs: true, lastOffMs: now };
+      // A person's pause is not one of ours: it does not count towards protection.
+      lane.hold = { pausedByUs: true, lastOffMs: now, ...this.interrupting(lane, record.origin === 'scheduler') };
       return this.options.holds ? this.startHold(lane, record.type, record.origin === 'api' || record.origin === 'mqtt') : undefined;
     }
     // A start-up release of our enable_disable entry ends a Disable of ours, not a pause.
     if (record.type === 'release' && record.origin === 'reconcile' && lane.stored !== undefined && lane.stored.kind !== 'disable') return undefined;
     if (record.type === 'resume' || record.type === 'enable' || record.type === 'release') {
       this.forgetHold(lane);
-      const lastOff = lane.hold.lastOffMs !== undefined ? { lastOffMs: lane.hold.lastOffMs } : {};
       // Power handed to a car about to start is reserved until its meter shows it; a start-up release
       // of an old claim hands out nothing.
       const granting = record.origin !== 'reconcile' && lane.desired === 'charge' && lane.desiredW > 0 && this.options.view(lane.moduleId)?.state !== 'Charging';
-      lane.hold = { pausedByUs: false, ...lastOff, ...(granting ? { grant: { atMs: now, w: lane.desiredW } } : {}) };
+      lane.hold = { pausedByUs: false, ...kept(lane.hold), ...(granting ? { grant: { atMs: now, w: lane.desiredW } } : {}) };
     }
     return undefined;
+  }
+
+  /** A hold starting now: one interruption more if it is ours and cuts off a charging car. */
+  private interrupting(lane: Lane, ours = true): Pick<OurHold, 'interruptions'> {
+    const n = (lane.hold.interruptions ?? 0) + (ours && this.options.view(lane.moduleId)?.state === 'Charging' ? 1 : 0);
+    return n > 0 ? { interruptions: n } : {};
   }
 
   private applyManual(lane: Lane, type: ActionType): void {

@@ -47,6 +47,11 @@ export interface SessionSnapshot {
   lastOffMs?: number;
   grantedAtMs?: number;
   grantedW?: number;
+  /**
+   * How often in this session we held the car while it was charging (the enforcer counts it with its
+   * hold; absent = 0). With `protectAfterInterruptions`, it makes a session we gave power back to keep it.
+   */
+  interruptions?: number;
   /** Heartbeat fresh. A stale EVSE cannot be commanded, so it is left alone and counted at its draw. */
   online: boolean;
   /** The enforcer has a command outstanding for this EVSE. */
@@ -93,6 +98,7 @@ export type ReasonCode =
   // charge
   | 'fits'
   | 'min_on_time'
+  | 'protected'
   | 'share'
   // pause / hold_disabled
   | 'over_budget'

@@ -139,6 +139,7 @@ function sessionOf(
     ...(view.lastOnMs !== undefined ? { lastOnMs: view.lastOnMs } : {}),
     ...(hold.lastOffMs !== undefined ? { lastOffMs: hold.lastOffMs } : {}),
     ...(grant ? { grantedAtMs: grant.atMs, grantedW: grant.w } : {}),
+    ...(hold.interruptions !== undefined && hold.interruptions > 0 ? { interruptions: hold.interruptions } : {}),
     online: from.online,
     commandInFlight: from.busy,
   };

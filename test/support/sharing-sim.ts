@@ -59,9 +59,38 @@ interface Car {
   evPausedUntilS?: number;
   pauses: number;
   resumes: number;
+  /** Holds we sent while it was charging (what the enforcer counts for the snapshot). */
+  interruptions: number;
   messages: number;
   /** Seconds this car (wanting power) got less than it could take while a lower priority got more than its minimum. */
   invStreak: number;
+  /** Why each of our pauses of this car happened (classifyPause). */
+  pauseCauses: PauseCause[];
+}
+
+/** What made us pause a charging car: the latest event since it last started that could have taken its power. */
+export type PauseCause = 'budget_drop' | 'higher_arrived' | 'same_level_arrived' | 'priority_change' | 'higher_resumed_itself' | 'other';
+
+interface SiteEvent {
+  t: number;
+  kind: 'budget_drop' | 'arrival' | 'priority' | 'ev_resume';
+  car?: Car;
+  prio: number;
+}
+
+function classifyPause(events: readonly SiteEvent[], car: Car, sinceS: number): PauseCause {
+  const p = clampPriority(car.priority);
+  for (let i = events.length - 1; i >= 0 && events[i]!.t >= sinceS; i--) {
+    const e = events[i]!;
+    if (e.car === car && e.kind !== 'priority') continue;
+    const q = clampPriority(e.prio);
+    if (e.kind === 'budget_drop') return 'budget_drop';
+    if (e.kind === 'arrival' && q > p) return 'higher_arrived';
+    if (e.kind === 'arrival' && q === p) return 'same_level_arrived';
+    if (e.kind === 'priority' && (e.car === car || q >= p)) return 'priority_change';
+    if (e.kind === 'ev_resume' && q >= p) return 'higher_resumed_itself';
+  }
+  return 'other';
 }
 
 export interface SharingSimResult {
@@ -83,6 +112,9 @@ export interface SharingSimResult {
   servedLow: number;
   messagesPerSessionHour: number;
   policyMsMean: number;
+  /** Our pauses by cause, over all sessions, and over the sessions with the most toggles. */
+  pauseCauses: Partial<Record<PauseCause, number>>;
+  worstSessions: Array<{ toggles: number; priority: number; causes: PauseCause[] }>;
 }
 
 type Policy = (site: SiteSnapshot, cars: ReadonlyArray<Car | undefined>, nowMs: number) => Map<string, number>;
@@ -173,6 +205,8 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
   let overStreak = 0;
   const r = { secondsAboveTolerance: 0, overrunSecondsBeyondWindow: 0, maxOvershootW: 0, inversionSeconds: 0, inversionSecondsBeyondHysteresis: 0 };
   let urgent = false;
+  const events: SiteEvent[] = [];
+  let lastBudgetW = world.budget[0]!.w;
   let planned = new Map<string, number>();
   const tick = cfg.sharingPolicy === 'openwb' ? 10 : 1;
   const policy: Policy =
@@ -190,6 +224,8 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
     const now = ms(t);
     while (budgetIdx + 1 < world.budget.length && world.budget[budgetIdx + 1]!.atS <= t) budgetIdx++;
     const budgetW = world.budget[budgetIdx]!.w;
+    if (budgetW < lastBudgetW) events.push({ t, kind: 'budget_drop', prio: 0 });
+    lastBudgetW = budgetW;
     let wantW = 0;
 
     for (let c = 0; c < cfg.connectors; c++) {
@@ -222,14 +258,20 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
           evPauseIdx: 0,
           pauses: 0,
           resumes: 0,
+          interruptions: 0,
           messages: 0,
           invStreak: 0,
+          pauseCauses: [],
         };
         cars[c] = car;
+        events.push({ t, kind: 'arrival', car, prio: car.priority });
       }
       if (car === undefined) continue;
       const pc = car.plan.priorityChange;
-      if (pc !== undefined && pc.atS === t) car.priority = pc.priority;
+      if (pc !== undefined && pc.atS === t) {
+        car.priority = pc.priority;
+        events.push({ t, kind: 'priority', car, prio: car.priority });
+      }
       if (car.pendingLimit !== undefined && car.pendingLimit.atS <= t) {
         car.limitA = car.pendingLimit.a;
         car.pendingLimit = undefined;
@@ -246,6 +288,7 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
       }
       if (car.state === 'ChargingPausedEV' && !car.full && car.evPausedUntilS !== undefined && car.evPausedUntilS <= t) {
         car.evPausedUntilS = undefined;
+        events.push({ t, kind: 'ev_resume', car, prio: car.priority });
         car.state = allowed ? 'Charging' : 'ChargingPausedEVSE';
         if (allowed) {
           car.rampStartS = t;
@@ -255,6 +298,7 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
       if (car.state === 'Charging' && !allowed) {
         car.state = 'ChargingPausedEVSE';
         car.pauses++;
+        car.pauseCauses.push(classifyPause(events, car, (car.lastOnMs ?? T0) / 1000 - T0 / 1000 - 1));
       } else if (car.state === 'ChargingPausedEVSE' && allowed) {
         car.state = 'Charging';
         car.rampStartS = t;
@@ -349,6 +393,7 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
         if (car.lastOnMs !== undefined) s.lastOnMs = car.lastOnMs;
         if (held && car.heldSinceMs !== undefined) s.lastOffMs = car.heldSinceMs;
         if (car.grantedAtMs !== undefined) s.grantedAtMs = car.grantedAtMs;
+        if (car.interruptions > 0) s.interruptions = car.interruptions;
         sessions.push(s);
       }
       const t0 = performance.now();
@@ -366,7 +411,10 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
       const send = cfg.sharingPolicy === 'ours' ? limitVerdict(car.sent, a, cfg.minCurrentA, now, urgent).send : car.sent?.currentA !== a;
       if (!send) continue;
       const wasHeld = car.sent === undefined ? undefined : car.sent.currentA < cfg.minCurrentA;
-      if (a < cfg.minCurrentA && wasHeld !== true) car.heldSinceMs = now;
+      if (a < cfg.minCurrentA && wasHeld !== true) {
+        car.heldSinceMs = now;
+        if (car.state === 'Charging') car.interruptions++;
+      }
       if (a >= cfg.minCurrentA && wasHeld === true) car.grantedAtMs = now;
       if (car.sent === undefined || a > car.sent.currentA) car.limitRaisedAtMs = now;
       car.sent = { currentA: a, atMs: now };
@@ -382,6 +430,12 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
     const need = cs.reduce((a, c) => a + c.plan.energyWh, 0);
     return need > 0 ? cs.reduce((a, c) => a + Math.min(c.deliveredWh, c.plan.energyWh), 0) / need : Number.NaN;
   };
+  const pauseCauses: Partial<Record<PauseCause, number>> = {};
+  for (const c of finished) for (const why of c.pauseCauses) pauseCauses[why] = (pauseCauses[why] ?? 0) + 1;
+  const worstSessions = [...finished]
+    .sort((a, b) => b.pauses + b.resumes - (a.pauses + a.resumes))
+    .slice(0, 5)
+    .map((c) => ({ toggles: c.pauses + c.resumes, priority: c.priority, causes: c.pauseCauses }));
   const hours = finished.reduce((a, c) => a + (Math.min(c.plan.departureS, cfg.durationS) - Math.max(0, c.plan.arrivalS)) / 3600, 0);
   const delivered = finished.reduce((a, c) => a + c.deliveredWh, 0);
   return {
@@ -399,5 +453,7 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
     servedLow: served(-9, -5),
     messagesPerSessionHour: hours > 0 ? finished.reduce((a, c) => a + c.messages, 0) / hours : 0,
     policyMsMean: policyCalls > 0 ? policyMs / policyCalls : 0,
+    pauseCauses,
+    worstSessions,
   };
 }

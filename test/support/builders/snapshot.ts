@@ -13,6 +13,7 @@ export const SIM_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
   overrunToleranceW: 500,
   reservationTimeoutS: 60,
   sharing: 'priority_levels',
+  protectAfterInterruptions: 1,
 });
 
 /** A fixed "now" far from 0, so "an hour ago" is still a positive timestamp. */

@@ -36,7 +36,7 @@ describe('defaults', () => {
       },
       evses: [],
       site: { max_power_w: 22000, nominal_voltage_v: 230 },
-      scheduler: { sharing: 'priority_levels', min_on_time_s: 120, min_off_time_s: 30, overrun_tolerance_w: 500, reservation_timeout_s: 30 },
+      scheduler: { sharing: 'priority_levels', protect_after_interruptions: 1, min_on_time_s: 120, min_off_time_s: 30, overrun_tolerance_w: 500, reservation_timeout_s: 30 },
       limits: { min_current_a: 6, failsafe_s: 60, refresh_s: 20 },
       enforcer: {
         enable_source: 'LocalAPI',

@@ -239,6 +239,50 @@ describe('windows and budget drops', () => {
   });
 });
 
+describe('protection after interruptions (scheduler.protect_after_interruptions)', () => {
+  // A priority-0 car we held once and gave power back to, charging past its min on-time.
+  const bounced = (overrides: Partial<SessionSnapshot> = {}): SessionSnapshot => cur(1, { interruptions: 1, lastOnMs: NOW - HOUR_MS, ...overrides });
+  const priorityCar = (overrides: Partial<SessionSnapshot> = {}): SessionSnapshot => arriving(2, NOW - 5_000, { priority: 5, ...overrides });
+
+  it('a session already interrupted keeps its minimum when a higher priority arrives; the priority car gets the rest', () => {
+    const r = plan([bounced(), priorityCar()], 11_000);
+    const d = byModule(r);
+    expect(d.evse_1).toMatchObject({ decision: 'charge', currentA: 6, reasonCode: 'protected' });
+    expect(d.evse_1!.reason).toBe('6.0 A (its minimum): held 1 times already this session, it keeps its minimum against higher priorities');
+    // 11 000 - 6 x 690 = 6 860 W -> 9.9 A.
+    expect(d.evse_2).toMatchObject({ decision: 'charge', currentA: 9.9 });
+    expect(r.nextReviewAtMs).toBeUndefined();
+  });
+
+  it('a priority car that cannot get its minimum next to the protected one waits; the protected one keeps only its minimum', () => {
+    // 8 000 - 4 140 = 3 860 W: 5.6 A, below the priority car's minimum.
+    const r = plan([bounced(), priorityCar()], 8_000);
+    expect(currents(r)).toEqual({ evse_2: 0, evse_1: 6 });
+    expect(byModule(r).evse_2!.reasonCode).toBe('over_budget');
+  });
+
+  it('protection yields when the budget cannot cover the protected minimums, lowest priority first', () => {
+    const alone = plan([bounced()], 3_000);
+    expect(byModule(alone).evse_1).toMatchObject({ decision: 'pause', currentA: 0, reasonCode: 'overrun' });
+    // 2 x 4 140 W protected on 5 kW (+ 500 W tolerance): the priority-0 car yields, the priority-5 one keeps charging.
+    const both = plan([bounced(), cur(2, { priority: 5, interruptions: 2, lastOnMs: NOW - HOUR_MS })], 5_000);
+    expect(currents(both)).toEqual({ evse_2: 7.2, evse_1: 0 });
+    expect(byModule(both).evse_1!.reasonCode).toBe('overrun');
+  });
+
+  it('counts from the configured number of interruptions; 0 lets strict levels always win (the old behaviour)', () => {
+    expect(currents(plan([bounced(), priorityCar()], 11_000, { protectAfterInterruptions: 2 }))).toEqual({ evse_2: 15.9, evse_1: 0 });
+    expect(currents(plan([bounced({ interruptions: 2 }), priorityCar()], 11_000, { protectAfterInterruptions: 2 }))).toEqual({ evse_2: 9.9, evse_1: 6 });
+    expect(currents(plan([bounced({ interruptions: 5 }), priorityCar()], 11_000, { protectAfterInterruptions: 0 }))).toEqual({ evse_2: 15.9, evse_1: 0 });
+  });
+
+  it('a session still held by us, or never interrupted, is not protected', () => {
+    const held = bounced({ evseState: 'ChargingPausedEVSE', pausedByUs: true, measuredPowerW: 0, lastOffMs: NOW - HOUR_MS });
+    expect(currents(plan([held, priorityCar()], 11_000))).toEqual({ evse_2: 15.9, evse_1: 0 });
+    expect(currents(plan([bounced({ interruptions: 0 }), priorityCar()], 11_000))).toEqual({ evse_2: 15.9, evse_1: 0 });
+  });
+});
+
 describe('mixed site and on/off sites', () => {
   it('an EVSE without a limits module takes its whole rating in the same plan', () => {
     const onOff = evse(1, { priority: 5 }); // 11 040 W at 16 A, no limits module

@@ -124,12 +124,35 @@ describe('Enforcer: limits lane', () => {
     enforcer.setDesired('evse_1', 'leave', 9_000);
     port.sent[0]!.answer(true); // start-up release of any old enable_disable claim
     enforcer.setLimit('evse_1', 0, 6, false);
-    expect(enforcer.hold('evse_1')).toEqual({ pausedByUs: true, lastOffMs: T0 });
+    expect(enforcer.hold('evse_1')).toEqual({ pausedByUs: true, lastOffMs: T0, interruptions: 1 });
     vi.advanceTimersByTime(5_000);
     enforcer.setLimit('evse_1', 13, 6, false);
-    expect(enforcer.hold('evse_1')).toEqual({ pausedByUs: false, lastOffMs: T0, grant: { atMs: T0 + 5_000, w: 9_000 } });
+    expect(enforcer.hold('evse_1')).toEqual({ pausedByUs: false, lastOffMs: T0, interruptions: 1, grant: { atMs: T0 + 5_000, w: 9_000 } });
     enforcer.onSessionFinished('evse_1');
     expect(enforcer.hold('evse_1')).toEqual({ pausedByUs: false });
+  });
+
+  it('counts the holds that cut off a charging car, for the rest of the session (protect_after_interruptions)', () => {
+    // A hold before the car ever charged cuts nothing off.
+    views.set('evse_1', { ...views.get('evse_1')!, state: 'Preparing' });
+    enforcer.setLimit('evse_1', 0, 6, false);
+    expect(enforcer.hold('evse_1').interruptions).toBeUndefined();
+    enforce(0, 'ChargingPausedEVSE');
+    vi.advanceTimersByTime(2_000);
+    enforcer.setLimit('evse_1', 10, 6, false);
+    enforce(10);
+    for (let i = 1; i <= 2; i++) {
+      vi.advanceTimersByTime(2_000);
+      enforcer.setLimit('evse_1', 0, 6, false);
+      expect(enforcer.hold('evse_1').interruptions).toBe(i);
+      enforce(0, 'ChargingPausedEVSE');
+      vi.advanceTimersByTime(2_000);
+      enforcer.setLimit('evse_1', 10, 6, false);
+      expect(enforcer.hold('evse_1')).toMatchObject({ pausedByUs: false, interruptions: i });
+      enforce(10);
+    }
+    enforcer.onSessionFinished('evse_1');
+    expect(enforcer.hold('evse_1').interruptions).toBeUndefined();
   });
 
   it('keeps one command in flight: an increase waits for it, a decrease does not', () => {
