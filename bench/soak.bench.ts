@@ -30,6 +30,9 @@ const { values } = parseArgs({
     'fuzz-rate': { type: 'string', default: '200' },
     'http-rate': { type: 'string', default: '40' },
     'mqtt-rate': { type: 'string', default: '40' },
+    // Another build of the module for A/B runs (e.g. a copy of main): its bin/evse-priority.js. The
+    // simulator, observer and load stay this checkout's, so only the module under test differs.
+    module: { type: 'string', default: 'bin/evse-priority.js' },
   },
 });
 const SETTINGS = {
@@ -53,8 +56,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 interface Sample {
   at: number;
   rssMb: number;
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
   lag: { p99: number; max: number };
 }
+/** How far back the heap floor (least heapUsed: what survived the last collections) is looked for. */
+const FLOOR_WINDOW_MS = 30_000;
 interface LagFigures {
   p50: number;
   p99: number;
@@ -106,6 +115,7 @@ function writeConfig(dir: string, brokerUrl: string, httpPort: number): string {
 async function main(): Promise<void> {
   const started = Date.now();
   const load0 = loadavg()[0] ?? 0;
+  log(`module ${values.module}`);
   log(`${SETTINGS.minutes} min: ${Math.round(quietMs / 1000)} s quiet, ${Math.round(loadMs / 1000)} s under load; ${SETTINGS.evses} EVSEs; load average ${load0.toFixed(2)} on ${cpus().length} cores`);
   const broker = await startBroker({ name: 'soak' });
   const dir = mkdtempSync(join(tmpdir(), 'evse-priority-soak-'));
@@ -126,7 +136,7 @@ async function main(): Promise<void> {
     // The module as an operator runs it, with the probe preloaded.
     // SOAK_CPU_PROF=<dir> writes a V8 CPU profile of the module process there (open it in Chrome DevTools).
     const profile = process.env.SOAK_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SOAK_CPU_PROF] : [];
-    const module = spawn(process.execPath, [...profile, '--import', PROBE, 'bin/evse-priority.js', 'run', '--config', writeConfig(dir, broker.url, httpPort)], {
+    const module = spawn(process.execPath, [...profile, '--import', PROBE, values.module, 'run', '--config', writeConfig(dir, broker.url, httpPort)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
@@ -165,7 +175,7 @@ async function main(): Promise<void> {
     log(`module healthy after ${((Date.now() - started) / 1000).toFixed(1)} s; settling 10 s`);
     await sleep(10_000);
     await phase('start-up');
-    const rssStart = samples.at(-1)?.rssMb ?? 0;
+    const atStart = memoryAt(samples);
 
     log('quiet baseline');
     await sleep(quietMs);
@@ -176,7 +186,8 @@ async function main(): Promise<void> {
     const deck = fuzzDeck();
     let fuzzSent = 0;
     const fuzz = (async () => {
-      const perTick = Math.max(1, Math.round(SETTINGS.fuzzPerS / 10));
+      // Ten ticks a second; a rate that rounds to nothing per tick (--fuzz-rate 0) sends nothing.
+      const perTick = Math.round(SETTINGS.fuzzPerS / 10);
       while (!stop.signal.aborted) {
         for (let k = 0; k < perTick; k++) {
           const m = deck[fuzzSent % deck.length];
@@ -192,20 +203,20 @@ async function main(): Promise<void> {
     const mqttApi = mqttApiLoad({ client: apiClient, namespace: NAMESPACE, evses: SETTINGS.evses, ratePerS: SETTINGS.mqttPerS, signal: stop.signal });
     const loadStart = Date.now();
     await sleep(warmupMs);
-    const rssWarm = samples.at(-1)?.rssMb ?? 0;
-    log(`warm-up over: RSS ${rssWarm.toFixed(0)} MB`);
+    const atWarm = memoryAt(samples);
+    log(`warm-up over: RSS ${atWarm.rss.toFixed(0)} MB, heap floor ${atWarm['heap floor'].toFixed(0)} MB`);
     await sleep(Math.max(0, loadMs - warmupMs));
     const loaded = await phase('load');
     stop.abort();
     const [httpCounts, mqttCounts] = await Promise.all([http, mqttApi, fuzz]);
-    const rssEnd = samples.at(-1)?.rssMb ?? 0;
+    const atEnd = memoryAt(samples);
     const loadEnd = loadavg()[0] ?? 0;
 
     const afterWarm = samples.filter((s) => s.at >= loadStart + warmupMs);
-    const rssPeak = max(samples.map((s) => s.rssMb));
-    const growth = rssEnd - rssWarm;
-    // Least-squares slope of RSS after warm-up, MB per minute: a leak shows as a steady climb.
-    const slope = slopePerMinute(afterWarm.map((s) => [s.at, s.rssMb]));
+    const growth = atEnd.rss - atWarm.rss;
+    const heapGrowth = atEnd['heap floor'] - atWarm['heap floor'];
+    // Least-squares slope after warm-up, MB per minute: a leak shows as a steady climb.
+    const slope = (pick: (s: Sample) => number): number => slopePerMinute(afterWarm.map((s) => [s.at, pick(s)]));
 
     printTable(`Soak: ${SETTINGS.evses} EVSEs, ${SETTINGS.minutes} min (load average ${load0.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end, ${cpus().length} cores)`, [
       row('comm-check gap max (ms)', quiet.gaps.maxMs, loaded.gaps.maxMs, `<= ${TARGETS.gapMaxMs}`, loaded.gaps.maxMs <= TARGETS.gapMaxMs),
@@ -216,15 +227,29 @@ async function main(): Promise<void> {
       row('event-loop lag p99 (ms)', quiet.lag.p99, loaded.lag.p99, `<= ${TARGETS.lagP99Ms}`, loaded.lag.p99 <= TARGETS.lagP99Ms),
       row('event-loop lag max (ms)', quiet.lag.max, loaded.lag.max, '', undefined),
     ], ['figure', 'quiet (baseline)', 'under load', 'target', 'verdict']);
-    printTable('Module RSS (MB)', [
-      { point: 'start (online + 10 s)', rss: rssStart },
-      { point: `after warm-up (${Math.round(warmupMs / 1000)} s of load)`, rss: rssWarm },
-      { point: 'peak', rss: rssPeak },
-      { point: 'end', rss: rssEnd },
-      { point: 'growth after warm-up', rss: growth },
-      { point: 'slope after warm-up (MB/min)', rss: slope },
+    printTable(`Module memory (MB; heap floor: least heap used in the ${FLOOR_WINDOW_MS / 1000} s before the point, what survived collection)`, [
+      { point: 'start (online + 10 s)', ...atStart },
+      { point: `after warm-up (${Math.round(warmupMs / 1000)} s of load)`, ...atWarm },
+      {
+        point: 'peak',
+        rss: max(samples.map((s) => s.rssMb)),
+        'heap total': max(samples.map((s) => s.heapTotalMb)),
+        'heap floor': '',
+        external: max(samples.map((s) => s.externalMb)),
+        'array buffers': max(samples.map((s) => s.arrayBuffersMb)),
+      },
+      { point: 'end', ...atEnd },
+      { point: 'growth after warm-up', rss: growth, 'heap total': atEnd['heap total'] - atWarm['heap total'], 'heap floor': heapGrowth, external: atEnd.external - atWarm.external, 'array buffers': atEnd['array buffers'] - atWarm['array buffers'] },
+      {
+        point: 'slope after warm-up (MB/min)',
+        rss: slope((s) => s.rssMb),
+        'heap total': slope((s) => s.heapTotalMb),
+        'heap floor': '',
+        external: slope((s) => s.externalMb),
+        'array buffers': slope((s) => s.arrayBuffersMb),
+      },
     ]);
-    process.stdout.write(`RSS growth after warm-up ${growth.toFixed(1)} MB (target <= ${TARGETS.rssGrowthMb} MB): ${growth <= TARGETS.rssGrowthMb ? 'PASS' : 'MISS'}\n`);
+    process.stdout.write(`RSS growth after warm-up ${growth.toFixed(1)} MB (target <= ${TARGETS.rssGrowthMb} MB): ${growth <= TARGETS.rssGrowthMb ? 'PASS' : 'MISS'}; heap floor ${heapGrowth >= 0 ? '+' : ''}${heapGrowth.toFixed(1)} MB\n`);
     printTable('Load sent', [loadRow('HTTP API', httpCounts), loadRow('MQTT API', mqttCounts), { source: 'e2m fuzz', sent: fuzzSent, answers: `${deck.length} distinct hostile messages`, 'p50 ms': '', 'p99 ms': '' }]);
     const fiveXX = httpCounts.byClass['5xx'] ?? 0;
     process.stdout.write(`HTTP 5xx: ${fiveXX} (target 0): ${fiveXX === 0 ? 'PASS' : 'MISS'}\n`);
@@ -243,6 +268,14 @@ async function main(): Promise<void> {
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Memory at the latest sample, with the heap floor over the window before it. */
+function memoryAt(samples: readonly Sample[]): { rss: number; 'heap total': number; 'heap floor': number; external: number; 'array buffers': number } {
+  const last = samples.at(-1);
+  if (!last) return { rss: 0, 'heap total': 0, 'heap floor': 0, external: 0, 'array buffers': 0 };
+  const window = samples.filter((s) => s.at > last.at - FLOOR_WINDOW_MS);
+  return { rss: last.rssMb, 'heap total': last.heapTotalMb, 'heap floor': Math.min(...window.map((s) => s.heapUsedMb)), external: last.externalMb, 'array buffers': last.arrayBuffersMb };
 }
 
 function row(figure: string, quiet: number, loaded: number, target: string, pass: boolean | undefined): Record<string, string | number> {

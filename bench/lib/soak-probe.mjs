@@ -18,7 +18,20 @@ phase.enable();
 
 if (process.send) {
   setInterval(() => {
-    process.send({ type: 'sample', at: Date.now(), rssMb: process.memoryUsage.rss() / 1048576, lag: figures(second) });
+    // RSS and what it is made of: V8's heap (total and used), external memory and the part of it held
+    // by ArrayBuffers (socket and file buffers). A growing RSS with a flat heap floor is not a JS leak.
+    const m = process.memoryUsage();
+    const mb = (bytes) => bytes / 1048576;
+    process.send({
+      type: 'sample',
+      at: Date.now(),
+      rssMb: mb(m.rss),
+      heapTotalMb: mb(m.heapTotal),
+      heapUsedMb: mb(m.heapUsed),
+      externalMb: mb(m.external),
+      arrayBuffersMb: mb(m.arrayBuffers),
+      lag: figures(second),
+    });
     second.reset();
   }, 1000).unref();
   process.on('message', (msg) => {
