@@ -115,15 +115,22 @@ export type PriorityResult =
  * Talks to the site domain and the priority store only.
  */
 export class ModuleService {
-  constructor(private readonly ports: ServicePorts) {}
+  /** The configuration by module id: evse() runs for every EVSE of every list, a scan made lists quadratic. */
+  private readonly configured: ReadonlyMap<string, ServicePorts['evses'][number]>;
+  private readonly ids: readonly string[];
+
+  constructor(private readonly ports: ServicePorts) {
+    this.configured = new Map(ports.evses.map((e) => [e.module_id, e]));
+    this.ids = ports.evses.map((e) => e.module_id);
+  }
 
   get evseIds(): string[] {
-    return this.ports.evses.map((e) => e.module_id);
+    return [...this.ids];
   }
 
   evse(moduleId: string): EvseStatusDto | undefined {
     const view = this.ports.site.view(moduleId);
-    const configured = this.ports.evses.find((e) => e.module_id === moduleId);
+    const configured = this.configured.get(moduleId);
     if (!view || !configured) return undefined;
     const { priorities: store, site } = this.ports;
     const decision = site.decisionFor(moduleId);
@@ -168,7 +175,7 @@ export class ModuleService {
   }
 
   evses(): EvseStatusDto[] {
-    return this.evseIds.map((id) => this.evse(id)).filter((e): e is EvseStatusDto => e !== undefined);
+    return this.ids.map((id) => this.evse(id)).filter((e): e is EvseStatusDto => e !== undefined);
   }
 
   resolve(ref: ConnectorRef) {
@@ -219,7 +226,7 @@ export class ModuleService {
   /** The site's live figures as the SSE `site` event carries them (no review time: it is not a figure). */
   siteFigures(): SiteFigures {
     const { next_review_at: _next, ...summary } = this.site();
-    const evses = this.evseIds.map((id) => {
+    const evses = this.ids.map((id) => {
       const view = this.ports.site.view(id);
       return { module_id: id, power_w: Math.round(view?.powerW ?? 0), energy_wh: Math.round(view?.energyWh ?? 0) };
     });
