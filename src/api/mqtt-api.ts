@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import { Subscription, merge, throttleTime, asyncScheduler, type SchedulerLike, filter, map } from 'rxjs';
 import type { Logger } from '../log/logger.js';
+import { RepeatedWarnings } from '../log/repeats.js';
 import { connectorRefOf, type ConnectorRef } from '../priorities/model.js';
 import {
   connectorRefSchema,
@@ -120,9 +121,12 @@ export class MqttApi {
   private readonly subscription = new Subscription();
   private readonly lastPublished = new Map<string, string>();
   private readonly requestPrefix: string;
+  /** 'rejected request' lines: the first of each (request, reason) per interval whole, then counts. */
+  private readonly rejected: RepeatedWarnings;
 
   constructor(private readonly options: MqttApiOptions) {
     this.requestPrefix = `${options.namespace}/request/`;
+    this.rejected = new RepeatedWarnings(options.logger, { message: 'rejected request on our MQTT API' });
   }
 
   async start(): Promise<void> {
@@ -161,6 +165,7 @@ export class MqttApi {
 
   stop(): void {
     this.subscription.unsubscribe();
+    this.rejected.flush();
   }
 
   private moduleViews$() {
@@ -213,8 +218,9 @@ export class MqttApi {
   }
 
   private fail(name: string, transaction: string | number | undefined, reason: string): void {
-    this.options.logger.warn({ topic: `${this.requestPrefix}${name.slice(0, MAX_NAME_SHOWN)}`, reason }, 'rejected request on our MQTT API');
-    this.options.onRejected?.(REQUESTS.has(name) ? name : 'unknown');
+    const known = REQUESTS.has(name) ? name : 'unknown';
+    this.rejected.warn(known, `${this.requestPrefix}${name.slice(0, MAX_NAME_SHOWN)}`, reason);
+    this.options.onRejected?.(known);
     this.respond(name, { status: 'error', error: reason, ...(transaction !== undefined ? { transaction } : {}) });
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
+import { RepeatedWarnings } from '../log/repeats.js';
 import { Observable, ReplaySubject, Subject, asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { MqttTransport } from '../transport/mqtt-transport.js';
 import type { Contract, ValidationResult } from './contract.js';
@@ -71,6 +72,8 @@ export class EverestClient {
   private readonly scheduler: SchedulerLike;
   private readonly metrics: EverestMetrics;
   private readonly log: Logger;
+  /** 'dropped invalid message' lines: the first of each (variable, reason) per interval whole, then counts. */
+  private readonly dropped: RepeatedWarnings;
   private readonly stopRouting: () => void;
   private readonly knownVars: ReadonlySet<string>;
   private readonly knownLimitsVars: ReadonlySet<string>;
@@ -84,6 +87,7 @@ export class EverestClient {
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.metrics = options.metrics ?? NOOP_EVEREST_METRICS;
     this.log = options.logger;
+    this.dropped = new RepeatedWarnings(this.log, { message: 'dropped invalid message' });
     this.knownVars = new Set(options.contract.e2mNames());
     this.knownLimitsVars = new Set(options.contract.externalLimits.e2mNames());
     this.limitsTopics = options.topics.forApi(EXTERNAL_LIMITS_API);
@@ -268,6 +272,7 @@ export class EverestClient {
 
   dispose(): void {
     this.stopRouting();
+    this.dropped.flush();
     for (const pending of this.pending.values()) {
       pending.fail(new Error(`client disposed while ${pending.command} to ${pending.moduleId} was pending`));
     }
@@ -354,7 +359,7 @@ export class EverestClient {
 
   private reject(topic: string, moduleId: string, name: string, reason: string): void {
     this.metrics.invalid(name);
-    this.log.warn({ topic, reason }, 'dropped invalid message');
+    this.dropped.warn(name, topic, reason);
     this.invalidSubject.next({ topic, moduleId, name, reason });
   }
 }
