@@ -52,6 +52,14 @@ interface Queued {
   reject: (err: Error) => void;
 }
 
+/**
+ * How long inbound messages are handled back to back before the transport lets timers and I/O run.
+ * mqtt.js parses a whole socket read and hands over its packets one process.nextTick after another,
+ * all in one macrotask: under a burst (1000 EVSEs, hostile input) that was a 100-400 ms long task that
+ * delayed every communication check behind it.
+ */
+export const INBOUND_SLICE_MS = 5;
+
 export const STATUS_ONLINE = JSON.stringify({ state: 'online' });
 export const STATUS_OFFLINE = JSON.stringify({ state: 'offline' });
 
@@ -75,6 +83,11 @@ export class MqttTransport {
   private readonly onDrain = (): void => this.flush();
   /** Rejects the publish whose callback mqtt.js holds until 'drain' (a no-op once it was called). */
   private stalled: (() => void) | undefined;
+  /** When the current run of inbound messages began (performance.now()), while one runs. */
+  private sliceStartedAt: number | undefined;
+  private readonly endSlice = (): void => {
+    this.sliceStartedAt = undefined;
+  };
 
   /** Replayed, de-duplicated connection status. */
   readonly status$: Observable<ConnectionStatus> = this.statusSubject.pipe(distinctUntilChanged());
@@ -117,6 +130,11 @@ export class MqttTransport {
         : {}),
     };
     this.client = mqtt.connect(fromUrl.url, clientOptions);
+    // mqtt.js asks for the next packet of a read only once this calls back (its documented hook for
+    // back-pressure): past INBOUND_SLICE_MS we call back on the next turn of the event loop. Order is
+    // kept (one packet at a time), nothing is buffered here (unread packets stay in the socket, whose
+    // reading pauses while mqtt.js's stream is full) and a QoS 1 ack still follows the handling.
+    this.client.handleMessage = (_packet, callback) => this.pace(callback);
     this.client.on('connect', () => void this.onConnect());
     this.client.on('reconnect', () => this.statusSubject.next('reconnecting'));
     this.client.on('offline', () => {
@@ -140,6 +158,20 @@ export class MqttTransport {
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /** Called after each inbound publish was handed to the listeners; see INBOUND_SLICE_MS. */
+  private pace(next: () => void): void {
+    const now = performance.now();
+    if (this.sliceStartedAt === undefined) {
+      this.sliceStartedAt = now;
+      // Queued before any deferred `next`, so the run after a yield starts a fresh slice.
+      setImmediate(this.endSlice);
+    } else if (now - this.sliceStartedAt >= INBOUND_SLICE_MS) {
+      setImmediate(next);
+      return;
+    }
+    next();
   }
 
   /** Adds filters (reference-counted) and subscribes now if connected; re-sent on every connect. */
