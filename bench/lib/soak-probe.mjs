@@ -42,3 +42,23 @@ if (process.send) {
   // The bench's channel must not keep the module alive once it has stopped by itself.
   process.channel?.unref();
 }
+
+// SOAK_ALLOC_PROF=<file>: a sampling allocation profile of the load phase, collected objects included
+// (what the collector has to clean up, by allocating function), written when the bench closes that phase.
+if (process.env.SOAK_ALLOC_PROF && process.send) {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  let sampling = false;
+  process.on('message', async (msg) => {
+    if (msg?.type !== 'phase') return;
+    if (msg.name === 'quiet') {
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      sampling = true;
+    } else if (msg.name === 'load' && sampling) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(process.env.SOAK_ALLOC_PROF, JSON.stringify(profile));
+    }
+  });
+}
