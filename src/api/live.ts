@@ -12,6 +12,7 @@ import {
 import type { SiteEvent } from '../site/controller.js';
 import type { EvseView } from '../site/evse-view.js';
 import { EventFeed } from './events.js';
+import { sameJson } from './json-equal.js';
 import type { EvseStatusDto, ModuleService, SiteFigures } from './service.js';
 
 /** Events the API derives from the site's state for live views, next to the site's own events. */
@@ -52,25 +53,31 @@ function touchedBy(event: SiteEvent): string | undefined {
 }
 
 /** What of a view shows in the status without an event of its own (EVSE-ID, connectors, heartbeat counters). */
-function quietKey(view: EvseView): string {
-  const { liveness } = view;
-  return JSON.stringify([view.state, view.evseId, view.connectors, liveness.status, liveness.lost, liveness.restarts, view.session?.uuid]);
+function sameQuietFields(a: EvseView, b: EvseView): boolean {
+  return (
+    a.state === b.state &&
+    a.evseId === b.evseId &&
+    a.liveness.status === b.liveness.status &&
+    a.liveness.lost === b.liveness.lost &&
+    a.liveness.restarts === b.liveness.restarts &&
+    a.session?.uuid === b.session?.uuid &&
+    sameJson(a.connectors, b.connectors, NOTHING)
+  );
 }
 
-/** The status without the figures that move with every meter sample or heartbeat. */
-function settledKey(dto: EvseStatusDto): string {
-  const { power_w: _p, energy_wh: _e, heartbeat, ...rest } = dto;
-  return JSON.stringify([rest, heartbeat.status, heartbeat.lost, heartbeat.restarts]);
-}
+const NOTHING: ReadonlySet<string> = new Set();
+/** The figures that move with every meter sample or heartbeat: not a reason for an `evse` event. */
+const MOVING_FIGURES: ReadonlySet<string> = new Set(['power_w', 'energy_wh', 'last_seen_at']);
 
 function evseStatus$(service: ModuleService): Observable<EvseStatusDto> {
-  const quiet = new Map<string, string>();
+  // The last view that counted and the last status sent, per EVSE: compared field by field, not as JSON
+  // texts built for every meter sample and every site event.
+  const quiet = new Map<string, EvseView>();
   const viewTouches$ = service.viewChanges$.pipe(
     filter((view) => {
-      const key = quietKey(view);
-      if (quiet.get(view.moduleId) === key) return false;
-      quiet.set(view.moduleId, key);
-      return true;
+      const before = quiet.get(view.moduleId);
+      quiet.set(view.moduleId, view);
+      return before === undefined || !sameQuietFields(before, view);
     }),
     map((view) => view.moduleId),
   );
@@ -81,16 +88,17 @@ function evseStatus$(service: ModuleService): Observable<EvseStatusDto> {
     map(touchedBy),
     filter((id): id is string => id !== undefined),
   );
-  const sent = new Map<string, string>();
+  const sent = new Map<string, EvseStatusDto>();
   return merge(eventTouches$, priorityTouches$, viewTouches$).pipe(
-    mergeMap((moduleId) => {
+    map((moduleId) => {
       const dto = service.evse(moduleId);
-      if (!dto) return [];
-      const key = settledKey(dto);
-      if (sent.get(moduleId) === key) return [];
-      sent.set(moduleId, key);
-      return [dto];
+      if (!dto) return undefined;
+      const before = sent.get(moduleId);
+      if (before !== undefined && sameJson(before, dto, MOVING_FIGURES)) return undefined;
+      sent.set(moduleId, dto);
+      return dto;
     }),
+    filter((dto): dto is EvseStatusDto => dto !== undefined),
   );
 }
 
