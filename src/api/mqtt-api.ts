@@ -12,6 +12,7 @@ import {
   type MqttActionBody,
   type PrioritySetBody,
 } from './requests.js';
+import { sameJson } from './json-equal.js';
 import type { ModuleService } from './service.js';
 import { checkBody, compileValidator, type RequestValidator } from './validation.js';
 
@@ -109,6 +110,9 @@ const REQUESTS: ReadonlyMap<string, RequestHandler> = new Map([
   ],
 ]);
 
+/** Fields left out when comparing a state with the one last published. */
+const TIMESTAMPS: ReadonlySet<string> = new Set(['updated_at', 'last_seen_at']);
+
 /** Longest request name repeated in a log line or error text. */
 const MAX_NAME_SHOWN = 64;
 
@@ -119,7 +123,7 @@ function echoable(value: unknown): string | number | undefined {
 
 export class MqttApi {
   private readonly subscription = new Subscription();
-  private readonly lastPublished = new Map<string, string>();
+  private readonly lastPublished = new Map<string, object>();
   private readonly requestPrefix: string;
   /** 'rejected request' lines: the first of each (request, reason) per interval whole, then counts. */
   private readonly rejected: RepeatedWarnings;
@@ -181,10 +185,11 @@ export class MqttApi {
 
   private publishRetained(topic: string, body: object, force: boolean): void {
     // Compare without timestamps that move on every heartbeat, so an unchanged state is not re-sent
-    // once a second per EVSE; the published body still carries them as of its last change.
-    const key = JSON.stringify(body, (name, value: unknown) => (name === 'updated_at' || name === 'last_seen_at' ? undefined : value));
-    if (!force && this.lastPublished.get(topic) === key) return;
-    this.lastPublished.set(topic, key);
+    // once a second per EVSE; the published body still carries them as of its last change. The bodies
+    // are built fresh for each round (service.evse(), service.site()), so the one kept is never changed.
+    const before = this.lastPublished.get(topic);
+    if (!force && before !== undefined && sameJson(before, body, TIMESTAMPS)) return;
+    this.lastPublished.set(topic, body);
     this.options.bus.publish(topic, JSON.stringify(body), { retain: true, qos: 0 }).catch((err: Error) => {
       this.lastPublished.delete(topic);
       this.options.logger.debug({ topic, err: err.message }, 'state publish failed');
