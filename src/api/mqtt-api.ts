@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import { Subscription, merge, throttleTime, asyncScheduler, type SchedulerLike, filter, map } from 'rxjs';
 import type { Logger } from '../log/logger.js';
 import { RepeatedWarnings } from '../log/repeats.js';
+import { jsonShapeViolation, REQUEST_SHAPE_LIMITS } from '../validation/json-shape.js';
 import { connectorRefOf, type ConnectorRef } from '../priorities/model.js';
 import {
   connectorRefSchema,
@@ -203,11 +204,17 @@ export class MqttApi {
       const shown = name.length > MAX_NAME_SHOWN ? `${name.slice(0, MAX_NAME_SHOWN)}...` : name;
       return this.fail(name, undefined, `unknown request ${JSON.stringify(shown)}; known: ${[...REQUESTS.keys()].join(', ')}`);
     }
-    let body: unknown;
-    try {
-      body = payload.length === 0 ? {} : JSON.parse(payload.toString('utf8'));
-    } catch (err) {
-      return this.fail(name, undefined, `invalid JSON: ${(err as Error).message}`);
+    let body: unknown = {};
+    if (payload.length > 0) {
+      // The same shape limits as an HTTP body, checked before anything is parsed.
+      const text = payload.toString('utf8');
+      const violation = jsonShapeViolation(text, REQUEST_SHAPE_LIMITS);
+      if (violation !== undefined) return this.fail(name, undefined, `the request ${violation}`);
+      try {
+        body = JSON.parse(text);
+      } catch (err) {
+        return this.fail(name, undefined, `invalid JSON: ${(err as Error).message}`);
+      }
     }
     const transaction = typeof body === 'object' && body !== null ? echoable((body as { transaction?: unknown }).transaction) : undefined;
     const checked = checkBody<never>(request.validate, body);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import { RepeatedWarnings } from '../log/repeats.js';
+import { jsonShapeViolation, type JsonShapeLimits } from '../validation/json-shape.js';
 import { Observable, ReplaySubject, Subject, asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { MqttTransport } from '../transport/mqtt-transport.js';
 import type { Contract, ValidationResult } from './contract.js';
@@ -55,6 +56,16 @@ interface PendingRequest {
 
 /** Arguments of a request: none for the commands whose envelope carries no payload. */
 type RequestArgs<K extends M2eRequest> = M2eRequests[K]['payload'] extends void ? [] : [payload: M2eRequests[K]['payload']];
+
+/**
+ * EVerest's payloads nest a few levels and hold tens of fields. Far past that, a payload is refused on
+ * its raw text before JSON.parse builds it: 20 000 nested arrays cost about a megabyte of heap to parse
+ * only to be refused by the contract (the soak's fuzz sends such a payload several times a second).
+ */
+export const E2M_SHAPE_LIMITS: JsonShapeLimits = { maxDepth: 32, maxMembers: 10_000 };
+
+/** parse()'s answer for a payload it rejected (any JSON value, null included, is a parsed payload). */
+const NOT_PARSED = Symbol('not parsed');
 
 /**
  * One client for all EVSEs on one MQTT connection: routes e2m messages to typed per-EVSE streams
@@ -311,13 +322,8 @@ export class EverestClient {
       return;
     }
     this.metrics.messageIn(name);
-    let data: unknown;
-    try {
-      data = JSON.parse(payload.toString('utf8'));
-    } catch (err) {
-      this.reject(topic, moduleId, name, `invalid JSON: ${(err as Error).message}`);
-      return;
-    }
+    const data = this.parse(topic, moduleId, name, payload, 'invalid JSON');
+    if (data === NOT_PARSED) return;
     const result = contract.validateE2m(name, data);
     if (!result.ok) {
       this.reject(topic, moduleId, name, result.reason);
@@ -340,11 +346,8 @@ export class EverestClient {
       return;
     }
     this.pending.delete(topic);
-    let data: unknown;
-    try {
-      data = JSON.parse(payload.toString('utf8'));
-    } catch (err) {
-      this.reject(topic, moduleId, pending.command, `invalid JSON reply: ${(err as Error).message}`);
+    const data = this.parse(topic, moduleId, pending.command, payload, 'invalid JSON reply');
+    if (data === NOT_PARSED) {
       pending.fail(new InvalidReplyError(pending.command, moduleId, 'invalid JSON'));
       return;
     }
@@ -355,6 +358,22 @@ export class EverestClient {
       return;
     }
     pending.settle(result.value);
+  }
+
+  /** The payload as JSON, or NOT_PARSED (rejected) when it is not JSON or nests or spreads past E2M_SHAPE_LIMITS. */
+  private parse(topic: string, moduleId: string, name: string, payload: Buffer, what: string): unknown {
+    const text = payload.toString('utf8');
+    const violation = jsonShapeViolation(text, E2M_SHAPE_LIMITS);
+    if (violation !== undefined) {
+      this.reject(topic, moduleId, name, `${what}: the payload ${violation}`);
+      return NOT_PARSED;
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      this.reject(topic, moduleId, name, `${what}: ${(err as Error).message}`);
+      return NOT_PARSED;
+    }
   }
 
   private reject(topic: string, moduleId: string, name: string, reason: string): void {

@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { firstValueFrom, lastValueFrom, toArray, take } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { E2M_SHAPE_LIMITS } from '../../src/everest/client.js';
 import { InvalidReplyError, RequestTimeoutError, UnknownEvseError } from '../../src/everest/errors.js';
 import { externalLimitsMessage } from '../../src/everest/external-limits.js';
 import { CommunicationCheck, HeartbeatMonitor, type LivenessEvent } from '../../src/everest/liveness.js';
@@ -244,6 +245,27 @@ describe('EverestClient against a real broker', () => {
     expect(checks.messages.length).toBeGreaterThan(before + 1);
     expect(new Set(checks.messages.map((m) => m.payload))).toEqual(new Set(['true']));
     await check.stop(false);
+  });
+
+  it('refuses a payload nested or spread far past any EVerest payload on its raw text, before parsing it', async () => {
+    stack = await clientStack(broker.url, EVSES);
+    const peer = await rawClient(broker.url);
+    extras.push(peer);
+    const reasons: string[] = [];
+    stack.client.invalid$.subscribe((m) => reasons.push(m.reason));
+    const ids: unknown[] = [];
+    stack.client.evse('evse_a').on('evse_id').subscribe((v) => ids.push(v));
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, '['.repeat(20_000) + ']'.repeat(20_000));
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, `[${'1,'.repeat(E2M_SHAPE_LIMITS.maxMembers)}1]`);
+    // At the limit is still parsed (and then refused by the contract for its shape, as before).
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, '['.repeat(E2M_SHAPE_LIMITS.maxDepth) + ']'.repeat(E2M_SHAPE_LIMITS.maxDepth));
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, JSON.stringify('DEPNXE000001*1'));
+    await waitFor(() => ids.length === 1, { message: 'valid evse_id after the deep payloads' });
+    expect(reasons).toHaveLength(3);
+    expect(reasons[0]).toBe(`invalid JSON: the payload nests deeper than ${E2M_SHAPE_LIMITS.maxDepth} levels`);
+    expect(reasons[1]).toBe(`invalid JSON: the payload has more than ${E2M_SHAPE_LIMITS.maxMembers} members (object keys and array items)`);
+    expect(reasons[2]).not.toContain('nests deeper');
+    expect(stack.metrics.invalidTotal).toBe(3);
   });
 
   it('tolerates unknown extra fields and unknown e2m variables', async () => {

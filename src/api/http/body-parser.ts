@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { jsonShapeViolation, REQUEST_SHAPE_LIMITS } from '../json-shape.js';
+import { jsonShapeViolation, REQUEST_SHAPE_LIMITS } from '../../validation/json-shape.js';
 import { invalidParameters } from './envelope.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonShapeViolation } from '../../../src/api/json-shape.js';
+import { jsonShapeViolation } from '../../../src/validation/json-shape.js';
 
 const limits = { maxDepth: 3, maxMembers: 4 };
 
