@@ -141,8 +141,10 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     children.push(module);
-    // Its log (JSON lines, warn and up), counted by message for the report.
+    // Its log (JSON lines, warn and up), counted by message for the report: lines written, and the
+    // occurrences they stand for (a '(repeated)' summary line carries the count of repeats it sums up).
     const logged = new Map<string, number>();
+    const occurrences = new Map<string, number>();
     let partial = '';
     module.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
@@ -151,6 +153,8 @@ async function main(): Promise<void> {
         const msg = /"level":(\d+).*"msg":"([^"]{0,120})/.exec(line);
         const key = msg ? `${msg[1] === '40' ? 'warn' : msg[1] === '50' ? 'error' : `level ${msg[1]}`}: ${msg[2]}` : line.slice(0, 120);
         logged.set(key, (logged.get(key) ?? 0) + 1);
+        const repeats = /"repeats":(\d+)/.exec(line);
+        occurrences.set(key, (occurrences.get(key) ?? 0) + (repeats ? Number(repeats[1]) : 1));
       }
     });
     const samples: Sample[] = [];
@@ -255,7 +259,10 @@ async function main(): Promise<void> {
     process.stdout.write(`HTTP 5xx: ${fiveXX} (target 0): ${fiveXX === 0 ? 'PASS' : 'MISS'}\n`);
     for (const f of httpCounts.failures) process.stdout.write(`  ${f}\n`);
 
-    printTable('Module log lines (warn and up), by message', [...logged].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([line, count]) => ({ count, line })));
+    printTable(
+      'Module log lines (warn and up), by message; occurrences: what the lines stand for, repeats summed up included',
+      [...logged].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([line, count]) => ({ lines: count, occurrences: occurrences.get(line) ?? count, line })),
+    );
 
     module.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => module.once('exit', (c) => resolve(c)));
