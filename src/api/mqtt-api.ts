@@ -111,6 +111,9 @@ const REQUESTS: ReadonlyMap<string, RequestHandler> = new Map([
   ],
 ]);
 
+/** EVSE states built and published per turn of the event loop. */
+const STATE_CHUNK = 100;
+
 /** Fields left out when comparing a state with the one last published. */
 const TIMESTAMPS: ReadonlySet<string> = new Set(['updated_at', 'last_seen_at']);
 
@@ -125,6 +128,9 @@ function echoable(value: unknown): string | number | undefined {
 export class MqttApi {
   private readonly subscription = new Subscription();
   private readonly lastPublished = new Map<string, object>();
+  /** The round of EVSE states being published, chunk by chunk (see publishAll). */
+  private round: { ids: readonly string[]; next: number; force: boolean; again: boolean; forceAgain: boolean } | undefined;
+  private stopped = false;
   private readonly requestPrefix: string;
   /** 'rejected request' lines: the first of each (request, reason) per interval whole, then counts. */
   private readonly rejected: RepeatedWarnings;
@@ -169,6 +175,8 @@ export class MqttApi {
   }
 
   stop(): void {
+    this.stopped = true;
+    this.round = undefined;
     this.subscription.unsubscribe();
     this.rejected.flush();
   }
@@ -177,11 +185,38 @@ export class MqttApi {
     return this.options.service.viewChanges$.pipe(map(() => undefined));
   }
 
+  /**
+   * The site state at once, then the EVSEs' states in chunks of STATE_CHUNK with a turn of the event loop
+   * between chunks: 1000 EVSEs built, compared and (when changed) serialised in one go held the loop for
+   * tens of milliseconds every second. A round asked for while one runs follows it (forced if either was).
+   */
   private publishAll(force: boolean): void {
-    const { service, namespace } = this.options;
-    if (!this.options.bus.connected) return;
+    if (this.round !== undefined) {
+      this.round.again = true;
+      this.round.forceAgain ||= force;
+      return;
+    }
+    const { service, namespace, bus } = this.options;
+    if (!bus.connected) return;
     this.publishRetained(`${namespace}/site/state`, { ...service.site(), updated_at: new Date().toISOString() }, force);
-    for (const evse of service.evses()) this.publishRetained(`${namespace}/evse/${evse.module_id}/state`, evse, force);
+    const round = { ids: service.evseIds, next: 0, force, again: false, forceAgain: false };
+    this.round = round;
+    const chunk = (): void => {
+      if (this.round !== round) return;
+      const end = Math.min(round.ids.length, round.next + STATE_CHUNK);
+      for (; round.next < end && bus.connected; round.next++) {
+        const moduleId = round.ids[round.next] as string;
+        const evse = service.evse(moduleId);
+        if (evse) this.publishRetained(`${namespace}/evse/${moduleId}/state`, evse, round.force);
+      }
+      if (round.next < round.ids.length && bus.connected && !this.stopped) {
+        setImmediate(chunk);
+        return;
+      }
+      this.round = undefined;
+      if (round.again && !this.stopped) this.publishAll(round.forceAgain);
+    };
+    chunk();
   }
 
   private publishRetained(topic: string, body: object, force: boolean): void {
