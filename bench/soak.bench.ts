@@ -278,14 +278,17 @@ async function main(): Promise<void> {
     process.stdout.write(`HTTP 5xx: ${fiveXX} (target 0): ${fiveXX === 0 ? 'PASS' : 'MISS'}\n`);
     for (const f of httpCounts.failures) process.stdout.write(`  ${f}\n`);
 
+    module.kill('SIGTERM');
+    const stdoutDone = new Promise((resolve) => module.stdout?.once('close', resolve));
+    const code = await new Promise<number | null>((resolve) => module.once('exit', (c) => resolve(c)));
+    await stdoutDone;
+    process.stdout.write(`module exited with ${String(code)} after SIGTERM (alive through the whole run: ${code === 0 ? 'yes' : 'NO'})\n`);
+    // After the exit: the module sums up what it was still counting (the last minute's repeats) as it stops.
     printTable(
       'Module log lines (warn and up), by message; occurrences: what the lines stand for, repeats summed up included',
       [...logged].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([line, count]) => ({ lines: count, occurrences: occurrences.get(line) ?? count, line })),
     );
 
-    module.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => module.once('exit', (c) => resolve(c)));
-    process.stdout.write(`module exited with ${String(code)} after SIGTERM (alive through the whole run: ${code === 0 ? 'yes' : 'NO'})\n`);
     observer.send({ type: 'stop' });
     await client.endAsync();
     await apiClient.endAsync();
