@@ -224,7 +224,11 @@ function main(): void {
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   const worst = sh.worstSessions.map((w) => `${w.toggles} (priority ${w.priority}: ${w.causes.join(', ') || 'no pause'})`).join('; ');
-  process.stdout.write(`our pauses by cause (ours, sharing): ${causes}\nmost toggles: ${worst}\n`);
+  const lost = Object.entries(sh.lossKWh)
+    .sort((x, y) => y[1] - x[1])
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(', ');
+  process.stdout.write(`our pauses by cause (ours, sharing): ${causes}\nmost toggles: ${worst}\nkWh short of the deliverable (ours, sharing): ${lost}\n`);
   process.stdout.write(`simulation wall time ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 

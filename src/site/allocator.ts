@@ -20,12 +20,15 @@ export const OBSERVE_AFTER_MS = 30_000;
 /** ...and only once the limit in force has been in force this long (a raised limit takes a moment to show). */
 export const OBSERVE_LIMIT_SETTLE_MS = 10_000;
 /** Headroom above a capped car's observed draw, so a car that could take more gets the chance to show it. */
-export const DRAW_MARGIN_A = 2;
+export const DRAW_MARGIN_A = 1.5;
 /**
  * The part of that headroom a capped car is planned with in any case; the rest (up to DRAW_MARGIN_A)
  * only from power no other session takes, so the margin is handed to others whenever they want it.
+ * Headroom planned but not drawn was the largest loss against the deliverable in bench:site (1.5 A:
+ * about 5 of the 20 kWh missed on seed 42); the rest (0.5 A) stays below calm's 1 A step, so a car
+ * is not sent a limit each time someone starts or stops waiting.
  */
-export const DRAW_RELEASE_A = 1.5;
+export const DRAW_RELEASE_A = 1;
 /** Planned limits are multiples of this, rounded down so that the plan never exceeds the budget. */
 export const STEP_A = 0.1;
 

@@ -115,6 +115,8 @@ export interface SharingSimResult {
   /** Our pauses by cause, over all sessions, and over the sessions with the most toggles. */
   pauseCauses: Partial<Record<PauseCause, number>>;
   worstSessions: Array<{ toggles: number; priority: number; causes: PauseCause[] }>;
+  /** Energy short of the deliverable, by where it went (see the loop), kWh. */
+  lossKWh: Record<string, number>;
 }
 
 type Policy = (site: SiteSnapshot, cars: ReadonlyArray<Car | undefined>, nowMs: number) => Map<string, number>;
@@ -208,12 +210,18 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
   const events: SiteEvent[] = [];
   let lastBudgetW = world.budget[0]!.w;
   let planned = new Map<string, number>();
+  const codes = new Map<string, string>();
+  const lossWh: Record<string, number> = {};
+  const addLoss = (k: string, w: number): void => {
+    lossWh[k] = (lossWh[k] ?? 0) + w / 3600;
+  };
   const tick = cfg.sharingPolicy === 'openwb' ? 10 : 1;
   const policy: Policy =
     cfg.sharingPolicy === 'ours'
       ? (site, _cars, now) => {
           const res = allocate(site, sched, now);
           urgent = res.urgentDecrease ?? false;
+          for (const d of res.decisions) codes.set(d.key, d.reasonCode);
           return new Map(res.decisions.flatMap((d) => (d.currentA !== undefined ? [[d.key, d.currentA] as const] : [])));
         }
       : cfg.sharingPolicy === 'everest'
@@ -328,7 +336,45 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
       if (car.state !== 'Charging') car.powerW = 0;
     }
     deliverableWh += Math.min(budgetW, wantW) / 3600;
-
+    // Where the energy goes: min(budget, want) - drawn = ramp + limits above what cars take + the rest,
+    // by what the plan said about the held car with the smallest minimum (or the cars short of their want).
+    {
+      let drawn = 0;
+      let ramp = 0;
+      let margin = 0;
+      let heldMinW = Number.POSITIVE_INFINITY;
+      let heldCode = '';
+      let limitedCode = '';
+      for (let c = 0; c < cfg.connectors; c++) {
+        const car = cars[c];
+        if (car === undefined) continue;
+        const pv = car.plan.phases * V;
+        drawn += car.powerW;
+        const wants = !car.full && car.state !== 'ChargingPausedEV' && t >= car.preparingUntilS;
+        if (!wants) continue;
+        const limW = (car.limitA ?? cfg.evseMaxA) * pv;
+        if (car.state === 'Charging') {
+          const a = Math.min(car.targetW, limW);
+          ramp += Math.max(0, a - car.powerW);
+          margin += Math.max(0, limW - car.targetW);
+          if (a < car.targetW - pv) limitedCode = codes.get(keys[c]!) ?? 'none';
+        } else if (cfg.minCurrentA * pv < heldMinW) {
+          heldMinW = cfg.minCurrentA * pv;
+          heldCode = codes.get(keys[c]!) ?? 'none';
+        }
+      }
+      const gap = Math.min(budgetW, wantW) - drawn;
+      if (gap > 0) {
+        const fromRamp = Math.min(gap, ramp);
+        const fromMargin = Math.min(gap - fromRamp, margin);
+        const rest = gap - fromRamp - fromMargin;
+        addLoss('ramp', fromRamp);
+        addLoss('limits above what cars take', fromMargin);
+        if (rest > 0 && !Number.isFinite(heldMinW)) addLoss(`charging below want (${limitedCode})`, rest);
+        else if (rest > 0 && heldMinW <= rest + fromMargin) addLoss(`held while its minimum fits (${heldCode})`, rest);
+        else if (rest > 0) addLoss("held, its minimum does not fit what is left (strict levels)", rest);
+      }
+    }
     let drawW = 0;
     for (const car of cars) if (car !== undefined) drawW += car.powerW;
     if (drawW > budgetW + tol) {
@@ -455,5 +501,6 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
     policyMsMean: policyCalls > 0 ? policyMs / policyCalls : 0,
     pauseCauses,
     worstSessions,
+    lossKWh: Object.fromEntries(Object.entries(lossWh).map(([k, v]) => [k, Math.round(v) / 1000])),
   };
 }
