@@ -216,6 +216,11 @@ async function main(): Promise<void> {
     const [httpCounts, mqttCounts] = await Promise.all([http, mqttApi, fuzz]);
     const atEnd = memoryAt(samples);
     const loadEnd = loadavg()[0] ?? 0;
+    // SOAK_SAMPLES=<file>: the module's samples, one a second, as CSV (time from the start of the load).
+    if (process.env.SOAK_SAMPLES) {
+      const lines = samples.map((x) => [((x.at - loadStart) / 1000).toFixed(0), x.rssMb, x.heapTotalMb, x.heapUsedMb, x.externalMb, x.arrayBuffersMb, x.lag.p99, x.lag.max].map((v) => (typeof v === 'number' ? Number(v.toFixed(1)) : v)).join(','));
+      writeFileSync(process.env.SOAK_SAMPLES, ['s_from_load,rss_mb,heap_total_mb,heap_used_mb,external_mb,array_buffers_mb,lag_p99_ms,lag_max_ms', ...lines].join('\n') + '\n');
+    }
 
     const afterWarm = samples.filter((s) => s.at >= loadStart + warmupMs);
     // Growth is judged on two windows of equal length, the first after warm-up and the last of the load:
