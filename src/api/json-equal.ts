@@ -14,13 +14,14 @@ export function sameJson(a: unknown, b: unknown, skip: ReadonlySet<string>): boo
   }
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
-  // Keys with an undefined value are left out by JSON.stringify, so they are here too.
+  // Keys with an undefined value are left out by JSON.stringify, so they are here too. for-in, not
+  // Object.keys: no array per object (these are plain objects, nothing enumerable is inherited).
   let keys = 0;
-  for (const key of Object.keys(x)) {
+  for (const key in x) {
     if (skip.has(key) || x[key] === undefined) continue;
     keys += 1;
     if (!sameJson(x[key], y[key], skip)) return false;
   }
-  for (const key of Object.keys(y)) if (!skip.has(key) && y[key] !== undefined) keys -= 1;
+  for (const key in y) if (!skip.has(key) && y[key] !== undefined) keys -= 1;
   return keys === 0;
 }
