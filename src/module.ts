@@ -133,6 +133,7 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
       filter((s) => s === 'online'),
       skip(1),
     ),
+    reportGraceMs: config.everest.heartbeat_timeout_ms,
   });
   // Beside the site, not above it: it listens to the same EVerest streams and knows nothing of priorities.
   const forwarding = isForwardingEnabled(config.forwarding)

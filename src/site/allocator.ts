@@ -13,7 +13,7 @@ import {
 } from './model.js';
 import { foreignPauseCode } from './pause-reasons.js';
 import { isLeftAlone, leftAlone, measuredDrawW } from './session-state.js';
-import { clampPriority, classify, compareSessions, leaveReasonFor, schedule, type Entry } from './scheduler.js';
+import { clampPriority, classify, compareSessions, graceReason, leaveReasonFor, reportGraceUntil, schedule, type Entry } from './scheduler.js';
 
 /** A car's draw caps its maximum only once it has charged this long (ramp first, then steady). */
 export const OBSERVE_AFTER_MS = 30_000;
@@ -80,6 +80,8 @@ interface Leave {
   code: ReasonCode;
   w: number;
   reason: string;
+  /** When what it counts may change with nothing heard (an offline EVSE's fail-safe time). */
+  reviewAtMs?: number;
 }
 
 function phasesOf(s: SessionSnapshot): number {
@@ -100,11 +102,8 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
   const measured = measuredDrawW(s.measuredPowerW);
   const evseMaxA = Math.max(0, finite(cc.evseMaxA, 0));
   const minA = Math.max(0, finite(cc.minA, 6));
-  if (!s.online) {
-    const w = measured ?? (s.evseState === 'Charging' && !s.pausedByUs ? Math.min(finite(cc.limitA, evseMaxA), evseMaxA) * wPerA : 0);
-    return leaveOf(s, prio, 'offline', w);
-  }
   const granted = s.grantedAtMs !== undefined && nowMs < s.grantedAtMs + config.reservationTimeoutS * 1000;
+  if (!s.online) return offlineCurrent(s, prio, wPerA, evseMaxA, nowMs);
   const state = s.evseState;
   if (isLeftAlone(state)) {
     const { code, w } = leftAlone(state, measured);
@@ -180,6 +179,36 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
 function isProtected(s: SessionSnapshot, config: SchedulerConfig): boolean {
   const after = config.protectAfterInterruptions;
   return after > 0 && !s.pausedByUs && (s.interruptions ?? 0) >= after;
+}
+
+/** EVerest pauses AC charging at this limit or less (NoEnergy) and resumes by itself above it. */
+const EVEREST_PAUSE_AT_A = 5.9;
+
+/**
+ * A current-controlled EVSE we cannot hear may still draw what EVerest lets it: our limit stays in force
+ * there until the fail-safe entry of our last message it received takes over (docs/current-control.md).
+ * So its power stays reserved until we hear it again: a session that was charging, is about to start,
+ * or is held by our limit (EVerest resumes it by itself when the fail-safe current allows it) counts at
+ * the limit in force (the node's fuse, i.e. the EVSE's rating, before our first limit; 0 for our hold),
+ * and from `failsafeFromMs` on at the larger of that and the fail-safe current (our refreshes may or may
+ * not reach it). Only the car's own maximum caps it; the last meter value does not, because a car
+ * lowered just before it went silent draws the new limit within EVerest's next run. A session someone
+ * else paused, or that paused itself, counts as when heard.
+ */
+function offlineCurrent(s: SessionSnapshot, prio: number, wPerA: number, evseMaxA: number, nowMs: number): Leave {
+  const cc = s.current!;
+  const state = s.evseState;
+  if (isLeftAlone(state)) return leaveOf(s, prio, 'offline', leftAlone(state, measuredDrawW(s.measuredPowerW)).w);
+  const ours = s.pausedByUs || s.grantedAtMs !== undefined || s.commandInFlight;
+  const mayDraw = state === 'Charging' || state === 'Preparing' || state === 'WaitingForEnergy' || (state === 'ChargingPausedEVSE' && (ours || foreignPauseCode(s.pauseReasons) === 'paused_no_energy'));
+  if (!mayDraw) return leaveOf(s, prio, 'offline', 0);
+  let allowedA = s.pausedByUs ? 0 : Math.min(finite(cc.limitA, evseMaxA), evseMaxA);
+  if (cc.failsafeA !== undefined && cc.failsafeFromMs !== undefined && nowMs >= cc.failsafeFromMs) allowedA = Math.max(allowedA, cc.failsafeA);
+  const a = Math.min(allowedA, evseMaxA, finite(cc.evMaxA, Number.POSITIVE_INFINITY));
+  const leave = leaveOf(s, prio, 'offline', a > EVEREST_PAUSE_AT_A ? a * wPerA : 0);
+  // The reservation grows when the fail-safe may apply: plan again then.
+  if (cc.failsafeFromMs !== undefined && cc.failsafeFromMs > nowMs && (cc.failsafeA ?? 0) > allowedA) leave.reviewAtMs = cc.failsafeFromMs;
+  return leave;
 }
 
 /** An on/off session in a mixed site: an indivisible block of its expected draw. */
@@ -401,7 +430,7 @@ function topUpSpare(cands: readonly Cand[], freeW: number): void {
  * a session never waits: without one the EnergyNode's fuse applies, which is more, not less.
  * Returns the power still drawn above their plan by sessions being paused or lowered.
  */
-function breakBeforeMake(cands: readonly Cand[], budget: number, uncontrolled: number, tol: number): number {
+function breakBeforeMake(cands: readonly Cand[], budget: number, uncontrolled: number, tol: number, grace: boolean): number {
   let committed = uncontrolled;
   let draining = 0;
   const increases: Cand[] = [];
@@ -418,7 +447,7 @@ function breakBeforeMake(cands: readonly Cand[], budget: number, uncontrolled: n
   }
   for (const c of increases) {
     const need = c.allocW - c.drawNowW;
-    if (committed + need <= budget + tol + 1e-6) committed += need;
+    if (!grace && committed + need <= budget + tol + 1e-6) committed += need;
     else c.awaiting = true;
   }
   return draining;
@@ -475,8 +504,10 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   runPass(ctx, true, startsInU);
   // Only when nobody waits: a margin taken back the moment someone wants it would be a message each way.
   if (cands.every((c) => c.admitted && (c.wPerA === undefined || c.allocA >= c.maxA - STEP_A))) topUpSpare(cands, ctx.free);
-  const drainingW = breakBeforeMake(cands, budget, uncontrolled, tol);
-  const stops = `${kw(drainingW)} still drawn by sessions being paused or lowered has stopped`;
+  // After our reconnect, no increase before every EVSE has reported (reportGraceUntil).
+  const grace = reportGraceUntil(site, nowMs);
+  const drainingW = breakBeforeMake(cands, budget, uncontrolled, tol, grace !== undefined);
+  const stops = grace !== undefined ? graceReason(grace, nowMs) : `${kw(drainingW)} still drawn by sessions being paused or lowered has stopped`;
 
   // Decisions, in scheduling order.
   const decisions: Decision[] = [];
@@ -500,7 +531,8 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     prio === topPrio ? `priority ${prio} (the highest here), ${kw(w)} of the ${kw(budget)} budget available` : `priority ${prio}, ${left(w)}`;
   for (const x of all) {
     if (isLeave(x)) {
-      decisions.push(makeDecision(x.s, x.prio, 'leave', x.reason, x.code, x.w, x.w, undefined, undefined));
+      decisions.push(makeDecision(x.s, x.prio, 'leave', x.reason, x.code, x.w, x.w, undefined, x.reviewAtMs));
+      if (x.reviewAtMs !== undefined && x.reviewAtMs < nextReview) nextReview = x.reviewAtMs;
       plannedW += x.w;
       continue;
     }
@@ -512,6 +544,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     let currentA: number | undefined;
     const demandW = x.wPerA !== undefined ? x.maxA * x.wPerA : x.minW;
     const keptA = x.awaiting && x.wPerA !== undefined && x.allowedNowA >= x.minA ? x.allowedNowA : undefined;
+    if (x.awaiting && grace !== undefined) review = grace;
     if (x.awaiting && keptA !== undefined) {
       decision = 'charge';
       code = 'awaiting_release';

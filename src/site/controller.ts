@@ -56,6 +56,11 @@ export interface SiteControllerOptions {
   rxScheduler?: SchedulerLike;
   /** Fires when the broker connection is back after a loss (every EVSE's state is then re-read). */
   reconnects$?: Observable<unknown>;
+  /**
+   * After such a reconnect, how long no session is started, resumed or raised while an EVSE with a
+   * session is not heard yet (`everest.heartbeat_timeout_ms`: every live EVSE reports within it).
+   */
+  reportGraceMs?: number;
 }
 
 export type SiteEvent =
@@ -117,6 +122,10 @@ export class SiteController {
   /** Seconds the site spent above budget + tolerance while an EVSE that ignores our holds drew power, per EVSE. */
   private readonly overBudgetS = new Map<string, number>();
   private overBudgetCheckedAtMs: number | undefined;
+  /** Until when increases wait for every EVSE to report after our reconnect (SiteSnapshot.reportGraceUntilMs). */
+  private reportGraceUntilMs: number | undefined;
+  /** The fail-safe of our limit messages, as the allocator reserves it for an EVSE it cannot hear. */
+  private readonly failsafe: { currentA: number; afterSilenceMs: number };
   readonly enforcer: Enforcer;
 
   /** Every EVSE view after each change. */
@@ -137,6 +146,8 @@ export class SiteController {
       ...(options.recomputeCostClock ? { costClock: options.recomputeCostClock } : options.rxScheduler ? { costClock: () => this.rx.now() } : {}),
     });
     this.snapshots = new SnapshotBuilder(options.evses);
+    const { failsafeS, refreshS, failsafeCurrentA } = options.limits;
+    this.failsafe = { currentA: failsafeCurrentA, afterSilenceMs: Math.max(0, failsafeS - refreshS) * 1000 };
     this.budget = new BehaviorSubject(options.maxPowerW);
     this.ingest = new SiteIngest({
       client: options.client,
@@ -193,6 +204,16 @@ export class SiteController {
       // flood both are bounded to a share of the loop (RecomputePacer).
       this.ingest.changes$.subscribe((c) => this.requestRecompute(c)),
     );
+    // Before the ingest's own reaction to a reconnect: the first plan after it already waits.
+    const { reconnects$, reportGraceMs } = this.options;
+    if (reconnects$ && reportGraceMs !== undefined && reportGraceMs > 0) {
+      this.subscriptions.push(
+        reconnects$.subscribe(() => {
+          this.reportGraceUntilMs = this.rx.now() + reportGraceMs;
+          this.requestRecompute();
+        }),
+      );
+    }
     this.subscriptions.push(...this.ingest.start());
     // An ISO 15118 failure is news for operators (SSE, webhooks, metrics), not an input to the plan.
     // One subscription for all EVSEs (a Subject and subscriber per EVSE cost memory at 1000 EVSEs).
@@ -337,12 +358,14 @@ export class SiteController {
       holdOf: (id) => this.enforcer.hold(id),
       limitOf: (id) => this.enforcer.limitInForce(id),
       minCurrentA: this.options.limits.minCurrentA,
+      failsafe: this.failsafe,
       isOnline: (id) => this.options.heartbeat.isCommandable(id),
       busy: (id) => this.enforcer.busy(id),
       maxPowerW: this.budget.value,
       nominalVoltageV: this.options.nominalVoltageV,
     });
-    const result = allocate(snapshot, this.options.scheduler, now);
+    const graceUntil = this.reportGraceUntilMs;
+    const result = allocate(graceUntil !== undefined && graceUntil > now ? { ...snapshot, reportGraceUntilMs: graceUntil } : snapshot, this.options.scheduler, now);
     if (this.log.isLevelEnabled('trace')) this.log.trace({ snapshot, decisions: result.decisions }, 'recomputed');
     this.plannedW = result.plannedW;
     const seen = new Set<string>();

@@ -52,7 +52,10 @@ export interface SessionSnapshot {
    * hold; absent = 0). With `protectAfterInterruptions`, it makes a session we gave power back to keep it.
    */
   interruptions?: number;
-  /** Heartbeat fresh. A stale EVSE cannot be commanded, so it is left alone and counted at its draw. */
+  /**
+   * Heartbeat fresh. A stale EVSE cannot be commanded, so it is left alone and counted at what it may
+   * draw unheard (the scheduler's and the allocator's offline rules; docs/holds.md).
+   */
   online: boolean;
   /** The enforcer has a command outstanding for this EVSE. */
   commandInFlight: boolean;
@@ -75,12 +78,25 @@ export interface CurrentControl {
   limitA?: number;
   /** When the limit in force was last raised: until it has shown in the car's draw, the draw says nothing. */
   limitRaisedAtMs?: number;
+  /** The fail-safe current of our limit messages (`limits.failsafe_current_a`), A per phase. */
+  failsafeA?: number;
+  /**
+   * From when EVerest may have replaced our limit by the fail-safe current, if it has heard nothing
+   * from us since the EVSE went silent: its last heartbeat + failsafe_s - refresh_s (while we heard it,
+   * a refresh reached it at least every refresh_s). Only read while the EVSE is offline.
+   */
+  failsafeFromMs?: number;
 }
 
 export interface SiteSnapshot {
   maxPowerW: number;
   nominalVoltageV: number;
   sessions: readonly SessionSnapshot[];
+  /**
+   * After our own reconnect to the broker: until then, while an EVSE with a session is not heard yet, no
+   * session is started, resumed or raised (every EVSE gets one heartbeat timeout to report first).
+   */
+  reportGraceUntilMs?: number;
 }
 
 /** The `scheduler` section of the configuration (see its schema for what each knob means). */

@@ -96,6 +96,20 @@ function reservationOf(
   return { w, untilMs, kind };
 }
 
+/**
+ * Until when increases wait after our own reconnect: an EVSE heard late would otherwise see its power
+ * handed on and taken back (a flap). Over as soon as every EVSE with a session has been heard.
+ */
+export function reportGraceUntil(site: SiteSnapshot, nowMs: number): number | undefined {
+  const until = site.reportGraceUntilMs;
+  if (until === undefined || until <= nowMs || site.sessions.every((s) => s.online)) return undefined;
+  return until;
+}
+
+/** The reason of an increase that waits for the grace above. */
+export const graceReason = (untilMs: number, nowMs: number): string =>
+  `every EVSE has reported after the broker connection came back (${Math.ceil((untilMs - nowMs) / 1000)} s at most)`;
+
 type HoldKind = 'pause' | 'hold_disabled';
 
 /** One session as the on/off rules see it (shared with the current allocator). */
@@ -140,17 +154,29 @@ function leaveEntry(s: SessionSnapshot, prio: number, code: ReasonCode, w: numbe
   };
 }
 
+/**
+ * What an on/off EVSE we cannot hear may draw: a car that was charging keeps charging (a pause of ours
+ * may not have reached it), one about to start or with our resume on its way may start. Its power stays
+ * reserved until we hear it again: at its rating (capped by what this car has shown it takes), or at
+ * its last meter value if that is more; handed on, it would be taken back the moment the EVSE is heard
+ * (a flap after a broker outage, when the heartbeats come back one by one). A car held by us, paused by
+ * someone else or by itself counts as when heard.
+ */
+function offlineDrawW(s: SessionSnapshot, nominalW: number, measured: number | undefined): number {
+  const state = s.evseState;
+  if (isLeftAlone(state)) return leftAlone(state, measured).w;
+  const resuming = (state === 'ChargingPausedEVSE' || state === 'Disabled') && !s.pausedByUs && (s.grantedAtMs !== undefined || s.commandInFlight);
+  const mayDraw = state === 'Charging' || resuming || (!s.pausedByUs && (state === 'Preparing' || state === 'WaitingForEnergy'));
+  return mayDraw ? Math.max(measured ?? 0, nominalW) : 0;
+}
+
 export function classify(s: SessionSnapshot, voltageV: number, config: SchedulerConfig, nowMs: number): Entry {
   const prio = clampPriority(s.priority);
   const nominalW = nominalPowerW(s, voltageV);
   const measured = measuredDrawW(s.measuredPowerW);
   const state = s.evseState;
 
-  if (!s.online) {
-    const res = s.pausedByUs ? undefined : reservationOf(s, nominalW, measured, config, nowMs);
-    const w = measured ?? (res !== undefined ? res.w : state === 'Charging' ? nominalW : 0);
-    return leaveEntry(s, prio, 'offline', w);
-  }
+  if (!s.online) return leaveEntry(s, prio, 'offline', offlineDrawW(s, nominalW, measured));
 
   if (isLeftAlone(state)) {
     const { code, w } = leftAlone(state, measured);
@@ -190,8 +216,10 @@ export function classify(s: SessionSnapshot, voltageV: number, config: Scheduler
   const res = isOn ? reservationOf(s, nominalW, measured, config, nowMs) : undefined;
   let expW: number;
   if (res !== undefined) expW = Math.max(measured ?? 0, res.w);
-  else if (state === 'Charging') expW = measured ?? nominalW;
-  else expW = nominalW;
+  else if (state === 'Charging' && isOn) expW = measured ?? nominalW;
+  // Being paused by us (still Charging): what letting it charge costs is what resuming would, not a
+  // meter that may show a car that had only just started (else another car is started on its power).
+  else expW = Math.max(measured ?? 0, nominalW);
 
   let onLockUntil = NONE;
   if (isOn) {
@@ -438,12 +466,13 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   }
   committed += drainingW;
 
-  // 4. Break before make.
+  // 4. Break before make; after our reconnect, nobody starts before every EVSE has reported.
+  const grace = reportGraceUntil(site, nowMs);
   const awaiting = new Uint8Array(n);
   for (let i = firstTurnOn; i < n; i++) {
     const c = cands[i]!;
     if (!planC[i] || c.isOn) continue;
-    if (committed + c.expW <= budget + tol) committed += c.expW;
+    if (grace === undefined && committed + c.expW <= budget + tol) committed += c.expW;
     else awaiting[i] = 1;
   }
 
@@ -482,7 +511,10 @@ export function schedule(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     } else if (planC[i] && awaiting[i]) {
       decision = e.holdKind;
       code = 'awaiting_release';
-      reason = `priority ${e.prio} fits (${w(e.expW)}) once ${w(drainingW)} still drawn by sessions being paused stops`;
+      if (grace !== undefined) {
+        reason = `priority ${e.prio} fits (${w(e.expW)}) once ${graceReason(grace, nowMs)}`;
+        review = grace;
+      } else reason = `priority ${e.prio} fits (${w(e.expW)}) once ${w(drainingW)} still drawn by sessions being paused stops`;
     } else if (planC[i]) {
       decision = 'charge';
       expectedW = e.expW;

@@ -15,6 +15,8 @@ export interface SnapshotInputs {
   limitOf: (moduleId: string) => { currentA: number; raisedAtMs: number } | undefined;
   /** `limits.min_current_a`: the least current a session is admitted with. */
   minCurrentA: number;
+  /** The fail-safe of our limit messages: its current and how long after the EVSE went silent it may apply. */
+  failsafe?: { currentA: number; afterSilenceMs: number };
   isOnline: (moduleId: string) => boolean;
   busy: (moduleId: string) => boolean;
   maxPowerW: number;
@@ -110,7 +112,7 @@ function sessionOf(
   session: NonNullable<EvseView['session']>,
   configured: ConfiguredEvse | undefined,
   from: EntryInputs,
-  inputs: Pick<SnapshotInputs, 'minCurrentA' | 'nominalVoltageV'>,
+  inputs: Pick<SnapshotInputs, 'minCurrentA' | 'nominalVoltageV' | 'failsafe'>,
 ): SessionSnapshot {
   const hold = from.hold;
   const grant = hold.grant;
@@ -150,14 +152,18 @@ function currentControl(
   configured: { maxCurrentA?: number; limitsModuleId?: string },
   phases: number,
   from: EntryInputs,
-  inputs: Pick<SnapshotInputs, 'minCurrentA' | 'nominalVoltageV'>,
+  inputs: Pick<SnapshotInputs, 'minCurrentA' | 'nominalVoltageV' | 'failsafe'>,
 ): CurrentControl {
   const evMaxW = view.evMaxPowerW;
+  const failsafe = inputs.failsafe;
+  const lastSeenMs = view.liveness.lastSeenMs;
   return {
     minA: Math.max(inputs.minCurrentA, view.hw?.minCurrentA ?? 0),
     evseMaxA: view.hw?.maxCurrentA ?? configured.maxCurrentA ?? FALLBACK_CURRENT_A,
     ...(evMaxW !== undefined && evMaxW > 0 ? { evMaxA: evMaxW / (phases * inputs.nominalVoltageV) } : {}),
     ...(from.limitA !== undefined && from.limitRaisedAtMs !== undefined ? { limitA: from.limitA, limitRaisedAtMs: from.limitRaisedAtMs } : {}),
+    ...(failsafe ? { failsafeA: failsafe.currentA } : {}),
+    ...(failsafe && lastSeenMs !== undefined ? { failsafeFromMs: lastSeenMs + failsafe.afterSilenceMs } : {}),
   };
 }
 

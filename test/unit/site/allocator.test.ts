@@ -232,10 +232,87 @@ describe('windows and budget drops', () => {
     expect(byModule(r).evse_3!.currentA).toBe(16);
   });
 
-  it('an offline EVSE is counted at its draw and left alone', () => {
-    const r = plan([cur(1, { online: false, measuredPowerW: 6_000 }), cur(2)], 11_000);
-    expect(byModule(r).evse_1).toMatchObject({ decision: 'leave', reasonCode: 'offline', expectedW: 6_000 });
-    expect(byModule(r).evse_2!.currentA).toBe(7.2);
+  it('an offline EVSE is counted at its limit in force and left alone', () => {
+    const r = plan([cur(1, { online: false, measuredPowerW: 5_000 }, { limitA: 8 }), cur(2)], 11_000);
+    expect(byModule(r).evse_1).toMatchObject({ decision: 'leave', reasonCode: 'offline', expectedW: 8 * W_PER_A });
+    expect(byModule(r).evse_1!.currentA).toBeUndefined();
+    expect(byModule(r).evse_2!.currentA).toBe(7.9);
+  });
+});
+
+describe('an EVSE we cannot hear (offline): its power stays reserved', () => {
+  const FAILSAFE_AT = NOW + 25_000;
+  /** Offline, with the fail-safe of our messages: 10 A from FAILSAFE_AT on. */
+  const offline = (n: number, overrides: Partial<SessionSnapshot> = {}, control: Partial<CurrentControl> = {}) =>
+    cur(n, { online: false, ...overrides }, { failsafeA: 10, failsafeFromMs: FAILSAFE_AT, ...control });
+  const held = { evseState: 'ChargingPausedEVSE', pausedByUs: true, measuredPowerW: 0, lastOffMs: NOW - HOUR_MS } as const;
+
+  it.each<[string, Partial<SessionSnapshot>, Partial<CurrentControl>, number]>([
+    ['charging: its limit in force, not its last meter value', { measuredPowerW: 0 }, { limitA: 13 }, 13 * W_PER_A],
+    ['lowered just before it went silent: the new limit', { measuredPowerW: 11_000 }, { limitA: 7 }, 7 * W_PER_A],
+    ['about to start, before our first limit: the node fuse (its rating)', { evseState: 'Preparing', measuredPowerW: undefined, lastOnMs: undefined }, { limitA: undefined }, 16 * W_PER_A],
+    ['capped by the car maximum', {}, { limitA: 16, evMaxA: 10 }, 10 * W_PER_A],
+    ['held by our limit: nothing until the fail-safe may apply', held, { limitA: 0 }, 0],
+    ['paused by someone else: as when heard', { evseState: 'ChargingPausedEVSE', measuredPowerW: 0, pauseReasons: ['UserPause'] }, { limitA: 16 }, 0],
+    ['paused by the car: as when heard', { evseState: 'ChargingPausedEV', measuredPowerW: 0 }, { limitA: 16 }, 0],
+  ])('%s', (_name, overrides, control, expectedW) => {
+    const r = plan([offline(1, overrides, control)], 1e9);
+    expect(byModule(r).evse_1).toMatchObject({ decision: 'leave', reasonCode: 'offline', expectedW });
+    expect(r.uncontrolledW).toBe(expectedW);
+  });
+
+  it('from the fail-safe time on: the larger of its limit and the fail-safe current (a held car resumes at it by itself)', () => {
+    expect(plan([offline(1, held, { limitA: 0 })], 1e9, {}, FAILSAFE_AT).plannedW).toBe(10 * W_PER_A);
+    expect(plan([offline(1, {}, { limitA: 7 })], 1e9, {}, FAILSAFE_AT).plannedW).toBe(10 * W_PER_A);
+    expect(plan([offline(1, {}, { limitA: 13 })], 1e9, {}, FAILSAFE_AT).plannedW).toBe(13 * W_PER_A);
+    // A fail-safe current at which EVerest pauses reserves nothing.
+    expect(plan([offline(1, held, { limitA: 0, failsafeA: 5 })], 1e9, {}, FAILSAFE_AT).plannedW).toBe(0);
+  });
+
+  it('plans again when the fail-safe may apply, if that reserves more', () => {
+    const r = plan([offline(1, held, { limitA: 0 }), cur(2)], 11_000);
+    expect(byModule(r).evse_1!.nextReviewAtMs).toBe(FAILSAFE_AT);
+    expect(r.nextReviewAtMs).toBe(FAILSAFE_AT);
+    expect(plan([offline(1, {}, { limitA: 13 })], 1e9).nextReviewAtMs).toBeUndefined();
+  });
+
+  it('no flap after an outage: a car held for a priority car whose EVSE is not heard yet gets no current', () => {
+    // 9 kW: the priority car at 13 A had just started (meter still 0) when the broker went down; the
+    // held car's EVSE is heard first. Handed on, its power would be taken back the moment the priority
+    // EVSE is heard again.
+    const priority = offline(1, { priority: 5, measuredPowerW: 0, lastOnMs: NOW - 10_000 }, { limitA: 13 });
+    const waiting = cur(2, held, { limitA: 0 });
+    const r = plan([priority, waiting], 9_000);
+    expect(byModule(r).evse_2).toMatchObject({ decision: 'pause', currentA: 0 });
+    expect(r.plannedW).toBe(13 * W_PER_A);
+  });
+
+  it('after our reconnect, no raise before every EVSE has reported; a decrease still goes', () => {
+    const GRACE = NOW + 3_000;
+    // The priority car was held by us (awaiting the other's release) when the broker went down.
+    const priority = offline(1, { priority: 5, ...held }, { limitA: 0 });
+    const waiting = cur(2, held, { limitA: 0 });
+    const running = cur(3, { measuredPowerW: 8 * W_PER_A }, { limitA: 8 });
+    const site = (now: number, sessions: SessionSnapshot[]) => allocate(aSite({ maxPowerW: 9_000, sessions, reportGraceUntilMs: GRACE }), config, now);
+    const held2 = byModule(site(NOW, [priority, waiting]));
+    expect(held2.evse_2).toMatchObject({ decision: 'pause', currentA: 0, reasonCode: 'awaiting_release', nextReviewAtMs: GRACE });
+    expect(currents(site(GRACE, [priority, waiting]))).toMatchObject({ evse_2: 13 });
+    const kept = byModule(site(NOW, [priority, running]));
+    expect(kept.evse_3).toMatchObject({ decision: 'charge', currentA: 8, reasonCode: 'awaiting_release' });
+    expect(kept.evse_3!.reason).toBe('8.0 A for now, 13.0 A once every EVSE has reported after the broker connection came back (3 s at most)');
+    expect(currents(site(GRACE, [priority, running]))).toMatchObject({ evse_3: 13 });
+    // A budget drop lowers at once.
+    const drop = allocate(aSite({ maxPowerW: 4_500, sessions: [priority, running], reportGraceUntilMs: GRACE }), config, NOW);
+    expect(byModule(drop).evse_3!.currentA).toBe(6.5);
+  });
+
+  it('a held car going silent leaves its power to a priority car still heard', () => {
+    // Its last meter value still shows it drawing (the lower limit had not shown yet): our hold is in
+    // force, so the priority car is not held for power nobody draws.
+    const silent = offline(1, { ...held, evseState: 'Charging', measuredPowerW: 8_970 }, { limitA: 0 });
+    const priority = cur(2, { priority: 5, measuredPowerW: 8_970 }, { limitA: 13 });
+    const r = plan([silent, priority], 9_000);
+    expect(byModule(r).evse_2).toMatchObject({ decision: 'charge', currentA: 13 });
   });
 });
 

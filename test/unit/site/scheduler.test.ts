@@ -65,6 +65,7 @@ describe('expected draw', () => {
     ['grant released once the meter shows it', { grantedAtMs: NOW - 5_000, grantedW: 11_000, measuredPowerW: 10_500, lastOnMs: NOW - 3_000 }, 10_500],
     ['grant released after the reservation timeout', { grantedAtMs: NOW - 61_000, grantedW: 11_000, measuredPowerW: 2_000, lastOnMs: NOW - 59_000 - 2_000 }, 2_000],
     ['a car that resumed by itself is reserved at nominal while it ramps', { lastOnMs: NOW - 2_000, measuredPowerW: 500 }, CAR_11KW_W],
+    ['nominal for a car being paused that had only just started (meter 0)', { pausedByUs: true, lastOnMs: NOW - 1_000, measuredPowerW: 0 }, CAR_11KW_W],
   ])('%s', (_name, overrides, expected) => {
     const d = run([aSession(overrides)], 1e9).decisions[0]!;
     expect(d.demandW).toBe(expected);
@@ -91,9 +92,17 @@ describe('session states', () => {
     ['Disabled by another source', { evseState: 'Disabled' }, 'leave:disabled_by_others', 0],
     ['ChargingPausedEVSE not by us', { evseState: 'ChargingPausedEVSE', measuredPowerW: 0 }, 'leave:paused_by_others', 0],
     ['Unknown state counted at its meter', { evseState: 'Unknown', measuredPowerW: 1_234 }, 'leave:unknown_state', 1_234],
-    ['offline counted at its meter', { online: false, measuredPowerW: 7_000 }, 'leave:offline', 7_000],
+    ['offline while charging counted at its rating (it may ramp unheard)', { online: false, measuredPowerW: 7_000 }, 'leave:offline', CAR_11KW_W],
+    ['offline while charging: a car that has shown 7.5 kW at most', { online: false, measuredPowerW: 7_000, capW: 7_500 }, 'leave:offline', 7_500],
+    ['offline: its meter when that is more', { online: false, measuredPowerW: 12_000 }, 'leave:offline', 12_000],
     ['offline without meter counted at nominal', { online: false, measuredPowerW: undefined }, 'leave:offline', CAR_11KW_W],
     ['offline and paused counts nothing', { online: false, evseState: 'ChargingPausedEVSE', pausedByUs: true, measuredPowerW: undefined }, 'leave:offline', 0],
+    ['offline with our pause unconfirmed: still charging as far as we know', { online: false, pausedByUs: true, measuredPowerW: 0 }, 'leave:offline', CAR_11KW_W],
+    ['offline about to start', { online: false, evseState: 'Preparing', measuredPowerW: undefined, lastOnMs: undefined }, 'leave:offline', CAR_11KW_W],
+    ['offline about to start, held by us', { online: false, evseState: 'Preparing', pausedByUs: true, measuredPowerW: undefined }, 'leave:offline', 0],
+    ['offline with our resume on its way', { online: false, evseState: 'ChargingPausedEVSE', grantedAtMs: NOW - 120_000, grantedW: CAR_11KW_W, measuredPowerW: 0 }, 'leave:offline', CAR_11KW_W],
+    ['offline, paused by someone else', { online: false, evseState: 'ChargingPausedEVSE', measuredPowerW: 0 }, 'leave:offline', 0],
+    ['offline, paused by the car', { online: false, evseState: 'ChargingPausedEV', measuredPowerW: 0 }, 'leave:offline', 0],
     ['Charging', {}, 'charge:fits', CAR_11KW_W],
     ['Preparing', { evseState: 'Preparing', lastOnMs: undefined, measuredPowerW: 0 }, 'charge:fits', CAR_11KW_W],
     ['WaitingForEnergy', { evseState: 'WaitingForEnergy', lastOnMs: undefined, measuredPowerW: 0 }, 'charge:fits', CAR_11KW_W],
@@ -331,10 +340,46 @@ describe('overrun', () => {
   });
 
   it('counts offline sessions it cannot control and sheds others for them', () => {
-    const r = run([evse(1, { priority: 9, online: false, measuredPowerW: 10_000 }), evse(2, { priority: 1 }), evse(3, { priority: 0 })]);
+    const r = run([evse(1, { priority: 9, online: false, measuredPowerW: 10_000, capW: 10_000 }), evse(2, { priority: 1 }), evse(3, { priority: 0 })]);
     expect(kinds(r)).toEqual({ 'evse_1/1': 'leave:offline', 'evse_2/1': 'charge:fits', 'evse_3/1': 'pause:overrun' });
     expect(r.uncontrolledW).toBe(10_000);
     expect(r.plannedW).toBe(10_000 + CAR_11KW_W);
+  });
+
+  describe('after our reconnect: nobody starts before every EVSE has reported', () => {
+    // The priority car was held by us too (waiting for the other car to stop) when the broker went down:
+    // unheard, it draws nothing, but its EVSE may report any moment and take the power back.
+    const priority = evse(1, { priority: 5, online: false, evseState: 'ChargingPausedEVSE', pausedByUs: true, measuredPowerW: 0, arrivalMs: NOW - 20_000 });
+    const held = evse(2, { evseState: 'ChargingPausedEVSE', pausedByUs: true, measuredPowerW: 0, lastOnMs: NOW - HOUR_MS, lastOffMs: NOW - HOUR_MS });
+    const GRACE = NOW + 3_000;
+
+    it('within the grace the held car stays held, and the plan is reviewed when it ends', () => {
+      const r = schedule(aSite({ maxPowerW: 12_000, sessions: [priority, held], reportGraceUntilMs: GRACE }), config, NOW);
+      expect(byKey(r)['evse_2/1']).toMatchObject({ decision: 'pause', reasonCode: 'awaiting_release', nextReviewAtMs: GRACE });
+      expect(byKey(r)['evse_2/1']!.reason).toBe('priority 0 fits (11040 W) once every EVSE has reported after the broker connection came back (3 s at most)');
+      expect(r.nextReviewAtMs).toBe(GRACE);
+    });
+
+    it('after the grace, an EVSE still unheard is gone: its power goes to others', () => {
+      const r = schedule(aSite({ maxPowerW: 12_000, sessions: [priority, held], reportGraceUntilMs: GRACE }), config, GRACE);
+      expect(kinds(r)['evse_2/1']).toBe('charge:fits');
+    });
+
+    it('over as soon as every EVSE with a session is heard', () => {
+      const r = schedule(aSite({ maxPowerW: 12_000, sessions: [{ ...priority, online: true }, held], reportGraceUntilMs: GRACE }), config, NOW);
+      expect(kinds(r)).toEqual({ 'evse_1/1': 'charge:fits', 'evse_2/1': 'pause:over_budget' });
+    });
+  });
+
+  it('no flap after an outage: a car held for a priority car whose EVSE is not heard yet stays held', () => {
+    // The priority car had just started (its meter still at 0, its ramp reservation over while the
+    // broker was down); the held car's EVSE is heard first. Handed on, its power would be taken back
+    // the moment the priority EVSE is heard again.
+    const priority = evse(1, { priority: 5, online: false, measuredPowerW: 0, lastOnMs: NOW - 10_000, arrivalMs: NOW - 20_000 });
+    const held = evse(2, { evseState: 'ChargingPausedEVSE', pausedByUs: true, measuredPowerW: 0, lastOnMs: NOW - HOUR_MS, lastOffMs: NOW - HOUR_MS });
+    const r = run([priority, held], 12_000);
+    expect(kinds(r)).toEqual({ 'evse_1/1': 'leave:offline', 'evse_2/1': 'pause:over_budget' });
+    expect(r.uncontrolledW).toBe(CAR_11KW_W);
   });
 
   it('judges a car ramping by itself on its meter, not its rating: no pause for power nobody draws', () => {

@@ -113,5 +113,15 @@ describe('buildSnapshot', () => {
       const [fallback] = buildSnapshot({ ...limited([aChargingView('evse_1')]), evses: [{ moduleId: 'evse_1', phases: 3, limitsModuleId: 'lim' }] }).sessions;
       expect(fallback?.current).toEqual({ minA: 6, evseMaxA: FALLBACK_CURRENT_A });
     });
+
+    it('carries the fail-safe of our messages and from when it may apply: the last heartbeat + failsafe_s - refresh_s', () => {
+      const heard = aChargingView('evse_1', { liveness: { moduleId: 'evse_1', status: 'stale', lastSeenMs: NOW - 7_000, lost: 0, restarts: 0 } });
+      const never = aChargingView('evse_2', { liveness: { moduleId: 'evse_2', status: 'unknown', lost: 0, restarts: 0 } });
+      const [a, b] = buildSnapshot(limited([heard, never], { failsafe: { currentA: 10, afterSilenceMs: 40_000 } })).sessions;
+      expect(a?.current).toMatchObject({ failsafeA: 10, failsafeFromMs: NOW + 33_000 });
+      // Never heard: no time from which to count; the limit in force (or the rating) is reserved.
+      expect(b?.current).toMatchObject({ failsafeA: 10 });
+      expect(b?.current?.failsafeFromMs).toBeUndefined();
+    });
   });
 });
