@@ -261,6 +261,7 @@ const isLeave = (x: Cand | Leave): x is Leave => 'code' in x;
 const kw = (w: number): string => `${(Math.max(0, w) / 1000).toFixed(1)} kW`;
 const amps = (a: number): string => `${a.toFixed(1)} A`;
 const secondsLeft = (untilMs: number, nowMs: number): number => Math.ceil((untilMs - nowMs) / 1000);
+const times = (n: number): string => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
 
 /** Power of `cur` when everyone is at min(max, max(min, level)). */
 function filledAt(cur: readonly Cand[], level: number): number {
@@ -575,7 +576,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         code = inWindow ? 'min_on_time' : 'protected';
         reason = inWindow
           ? `${x.wPerA !== undefined ? amps(x.allocA) : `${Math.round(x.minW)} W`}: min on-time, ${secondsLeft(x.onLockUntil, nowMs)} s left`
-          : `${amps(x.allocA)} (its minimum): held ${x.s.interruptions ?? 0} times already this session, it keeps its minimum against higher priorities`;
+          : `${amps(x.allocA)} (its minimum): held ${times(x.s.interruptions ?? 0)} already this session, it keeps its minimum against higher priorities`;
       }
       if (x.locked) review = x.onLockUntil;
       if (x.observeAt > nowMs) review = Math.min(review, x.observeAt);

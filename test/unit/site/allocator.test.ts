@@ -325,7 +325,7 @@ describe('protection after interruptions (scheduler.protect_after_interruptions)
     const r = plan([bounced(), priorityCar()], 11_000);
     const d = byModule(r);
     expect(d.evse_1).toMatchObject({ decision: 'charge', currentA: 6, reasonCode: 'protected' });
-    expect(d.evse_1!.reason).toBe('6.0 A (its minimum): held 1 times already this session, it keeps its minimum against higher priorities');
+    expect(d.evse_1!.reason).toBe('6.0 A (its minimum): held once already this session, it keeps its minimum against higher priorities');
     // 11 000 - 6 x 690 = 6 860 W -> 9.9 A.
     expect(d.evse_2).toMatchObject({ decision: 'charge', currentA: 9.9 });
     expect(r.nextReviewAtMs).toBeUndefined();

@@ -56,13 +56,16 @@ describe('buildSnapshot', () => {
     const [session] = buildSnapshot(
       inputs([aChargingView('evse_1', { connectorId: 2 })], {
         priorityOf: (id, connector) => (asked.push(`${id}/${connector}`), 7),
-        holdOf: () => ({ pausedByUs: true, lastOffMs: NOW - 1000, grant: { atMs: NOW - 500, w: 4000 } }),
+        holdOf: () => ({ pausedByUs: true, lastOffMs: NOW - 1000, interruptions: 2, grant: { atMs: NOW - 500, w: 4000 } }),
         isOnline: () => false,
         busy: () => true,
       }),
     ).sessions;
     expect(asked).toEqual(['evse_1/2']);
-    expect(session).toMatchObject({ key: 'evse_1/2', connectorId: 2, priority: 7, pausedByUs: true, lastOffMs: NOW - 1000, grantedAtMs: NOW - 500, grantedW: 4000, online: false, commandInFlight: true });
+    expect(session).toMatchObject({ key: 'evse_1/2', connectorId: 2, priority: 7, pausedByUs: true, lastOffMs: NOW - 1000, interruptions: 2, grantedAtMs: NOW - 500, grantedW: 4000, online: false, commandInFlight: true });
+    // Never interrupted: no field at all (the allocator reads absent as 0).
+    const [fresh] = buildSnapshot(inputs([aChargingView('evse_1')])).sessions;
+    expect(fresh).not.toHaveProperty('interruptions');
   });
 
   it('measures power only while Charging: a paused car draws nothing it could be judged by', () => {
