@@ -442,6 +442,26 @@ describe('1000 sessions', () => {
     // Same inputs in another order: the same plan.
     expect(plan([...sessions].reverse(), budget).decisions).toEqual(r.decisions);
   });
+
+  it('with every tenth session protected: every protected one keeps its minimum, the rest is planned by level within budget', () => {
+    let seed = 11;
+    const rnd = (): number => ((seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff) / 0x7fffffff);
+    const sessions = Array.from({ length: 1000 }, (_, i) =>
+      cur(i, { priority: Math.floor(rnd() * 5) - 2, arrivalMs: NOW - Math.floor(rnd() * HOUR_MS), ...(i % 10 === 0 ? { interruptions: 1 } : {}) }),
+    );
+    for (const budget of [2_000_000, 100 * 6 * W_PER_A + 2_000, 50 * 6 * W_PER_A]) {
+      const r = plan(sessions, budget);
+      expect(r.plannedW).toBeLessThanOrEqual(budget);
+      const protectedOnes = r.decisions.filter((d) => Number(d.moduleId.slice('evse_'.length)) % 10 === 0);
+      const kept = protectedOnes.filter((d) => (d.currentA ?? 0) >= 6).length;
+      // Enough budget for the 100 protected minimums: all keep theirs; for 50 of them: exactly 50, the highest.
+      expect(kept).toBe(budget >= 100 * 6 * W_PER_A ? 100 : 50);
+      if (kept === 50) {
+        const lowestKept = Math.min(...protectedOnes.filter((d) => (d.currentA ?? 0) >= 6).map((d) => d.priority));
+        for (const d of protectedOnes) if ((d.currentA ?? 0) === 0) expect(d.priority).toBeLessThanOrEqual(lowestKept);
+      }
+    }
+  });
 });
 
 describe('calm re-sending', () => {
