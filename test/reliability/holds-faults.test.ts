@@ -114,6 +114,8 @@ describe('holds under faults', () => {
 
       s.sim.apply({ module_id: 'evse_2', action: 'unplug' });
       await waitFor(() => simState(s, 'evse_1') === 'Charging', { timeoutMs: 20_000, message: () => `evse_1 resumed (sim ${simState(s, 'evse_1')})` });
+      // The simulator may show Charging before the module has seen the reply and the state that finish the action.
+      await waitFor(() => finished('resume', 'evse_1').length > 0, { timeoutMs: 10_000, message: 'resume action finished' });
       expect(finished('resume', 'evse_1').at(-1)?.status).toBe('completed');
     },
   );
