@@ -261,6 +261,15 @@ describe('validation errors name the key', () => {
     expect([fromEnv.limits.failsafe_current_a, fromEnv.scheduler.sharing]).toEqual([8, 'minimum_first']);
   });
 
+  it('scheduler.protect_after_interruptions: 1 by default, 0 from the environment turns protection off, fractions and negatives refused', () => {
+    expect(loadConfig({ env: noEnv }).scheduler.protect_after_interruptions).toBe(1);
+    expect(loadConfig({ env: { EVSE_PRIORITY_SCHEDULER_PROTECT_AFTER_INTERRUPTIONS: '0' } }).scheduler.protect_after_interruptions).toBe(0);
+    for (const bad of ['1.5', '-1']) {
+      const [issue] = issuesOf(() => loadConfig({ env: { EVSE_PRIORITY_SCHEDULER_PROTECT_AFTER_INTERRUPTIONS: bad } }));
+      expect(issue).toMatchObject({ path: 'scheduler.protect_after_interruptions', source: 'EVSE_PRIORITY_SCHEDULER_PROTECT_AFTER_INTERRUPTIONS' });
+    }
+  });
+
   it('reconnect_min_ms above reconnect_max_ms', () => {
     const [issue] = issuesOf(() => loadConfig({ env: noEnv, overrides: { mqtt: { reconnect_min_ms: 5000, reconnect_max_ms: 1000 } } }));
     expect(issue).toMatchObject({ path: 'mqtt.reconnect_min_ms', source: 'overrides' });
