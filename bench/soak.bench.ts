@@ -33,6 +33,8 @@ const { values } = parseArgs({
     // Another build of the module for A/B runs (e.g. a copy of main): its bin/evse-priority.js. The
     // simulator, observer and load stay this checkout's, so only the module under test differs.
     module: { type: 'string', default: 'bin/evse-priority.js' },
+    // Node/V8 flags for the module process only (e.g. '--max-semi-space-size=64'), printed with the figures.
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const SETTINGS = {
@@ -115,7 +117,7 @@ function writeConfig(dir: string, brokerUrl: string, httpPort: number): string {
 async function main(): Promise<void> {
   const started = Date.now();
   const load0 = loadavg()[0] ?? 0;
-  log(`module ${values.module}`);
+  log(`module ${values.module}${values['node-flags'] ? ` with node flags ${values['node-flags']}` : ''}`);
   log(`${SETTINGS.minutes} min: ${Math.round(quietMs / 1000)} s quiet, ${Math.round(loadMs / 1000)} s under load; ${SETTINGS.evses} EVSEs; load average ${load0.toFixed(2)} on ${cpus().length} cores`);
   const broker = await startBroker({ name: 'soak' });
   const dir = mkdtempSync(join(tmpdir(), 'evse-priority-soak-'));
@@ -136,7 +138,8 @@ async function main(): Promise<void> {
     // The module as an operator runs it, with the probe preloaded.
     // SOAK_CPU_PROF=<dir> writes a V8 CPU profile of the module process there (open it in Chrome DevTools).
     const profile = process.env.SOAK_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SOAK_CPU_PROF] : [];
-    const module = spawn(process.execPath, [...profile, '--import', PROBE, values.module, 'run', '--config', writeConfig(dir, broker.url, httpPort)], {
+    const nodeFlags = values['node-flags'].split(' ').filter((f) => f !== '');
+    const module = spawn(process.execPath, [...nodeFlags, ...profile, '--import', PROBE, values.module, 'run', '--config', writeConfig(dir, broker.url, httpPort)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
