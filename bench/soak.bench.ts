@@ -33,7 +33,7 @@ const { values } = parseArgs({
     // Another build of the module for A/B runs (e.g. a copy of main): its bin/evse-priority.js. The
     // simulator, observer and load stay this checkout's, so only the module under test differs.
     module: { type: 'string', default: 'bin/evse-priority.js' },
-    // Node/V8 flags for the module process only (e.g. '--max-semi-space-size=64'), printed with the figures.
+    // Node/V8 flags for the module process only, printed with the figures: --node-flags=--max-semi-space-size=1
     'node-flags': { type: 'string', default: '' },
   },
 });
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
     // Least-squares slope after warm-up, MB per minute: a leak shows as a steady climb.
     const slope = (pick: (s: Sample) => number): number => slopePerMinute(afterWarm.map((s) => [s.at, pick(s)]));
 
-    printTable(`Soak: ${SETTINGS.evses} EVSEs, ${SETTINGS.minutes} min (load average ${load0.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end, ${cpus().length} cores)`, [
+    printTable(`Soak: ${SETTINGS.evses} EVSEs, ${SETTINGS.minutes} min${values['node-flags'] ? `, module node flags ${values['node-flags']}` : ''} (load average ${load0.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end, ${cpus().length} cores)`, [
       row('comm-check gap max (ms)', quiet.gaps.maxMs, loaded.gaps.maxMs, `<= ${TARGETS.gapMaxMs}`, loaded.gaps.maxMs <= TARGETS.gapMaxMs),
       row('comm-check gap p99 (ms)', quiet.gaps.p99Ms, loaded.gaps.p99Ms, '', undefined),
       row('comm-check gap p50 (ms)', quiet.gaps.p50Ms, loaded.gaps.p50Ms, '', undefined),
