@@ -311,14 +311,14 @@ export const configSchema = {
           enum: SHARING_POLICIES,
           default: 'priority_levels',
           description:
-            'How current is shared among EVSEs with a limits module: priority_levels serves each priority level in full before the next; minimum_first gives everyone their minimum in priority order first, then tops up by level.',
+            'How current is shared among EVSEs with a limits module: priority_levels serves each priority level in full before the next (power a held higher session cannot use because its minimum does not fit goes to lower sessions at their minimum, provisionally: they yield as soon as it fits); minimum_first gives everyone their minimum in priority order first, then tops up by level.',
         },
         protect_after_interruptions: {
           type: 'integer',
           minimum: 0,
           default: 1,
           description:
-            'EVSEs with a limits module: a session we held this many times after it had charged keeps its minimum current once it charges again, even against higher priorities (they share what is left); a budget below the protected minimums still holds them, lowest priority first. 0: higher priorities always win (more pauses and resumes).',
+            'EVSEs with a limits module: a session we held this many times after it had charged (a yield after a provisional start counts too) keeps its minimum current once it charges again, even against higher priorities (they share what is left); a budget below the protected minimums still holds them, lowest priority first. 0: higher priorities always win (more pauses and resumes).',
         },
         min_on_time_s: {
           type: 'number',

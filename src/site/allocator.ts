@@ -58,6 +58,14 @@ interface Cand {
    * reserved like a session inside its min on-time, for as long as it charges.
    */
   protected: boolean;
+  /** Runs on power a held higher session cannot use (admitted from the leftover): never locked, yields at once. */
+  provisional: boolean;
+  /** May be admitted from the leftover: current-controlled, and no provisional start of it ended in a yield yet. */
+  mayBorrow: boolean;
+  /** Admitted in this pass from the leftover only (reason code `leftover`). */
+  borrowed: boolean;
+  /** The priority of the held session whose leftover it runs on. */
+  lenderPrio?: number;
   locked: boolean;
   lockBroken: boolean;
   admitted: boolean;
@@ -159,7 +167,10 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     inForceW: (charging ? Math.min(limitInForce * wPerA, measured ?? Number.POSITIVE_INFINITY) : 0) || 0,
     drawNowW: s.evseState === 'Charging' ? (measured ?? Math.min(finite(cc.limitA, evseMaxA), evseMaxA) * wPerA) : 0,
     allowedNowA: finite(cc.limitA, Number.POSITIVE_INFINITY),
-    protected: isProtected(s, config),
+    protected: isProtected(s, config) && !s.provisional,
+    provisional: s.provisional === true && !s.pausedByUs,
+    mayBorrow: (s.provisionalYields ?? 0) + (s.interruptions ?? 0) === 0,
+    borrowed: false,
     locked: false,
     lockBroken: false,
     admitted: false,
@@ -178,7 +189,7 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
  */
 function isProtected(s: SessionSnapshot, config: SchedulerConfig): boolean {
   const after = config.protectAfterInterruptions;
-  return after > 0 && !s.pausedByUs && (s.interruptions ?? 0) >= after;
+  return after > 0 && !s.pausedByUs && (s.interruptions ?? 0) + (s.provisionalYields ?? 0) >= after;
 }
 
 /** EVerest pauses AC charging at this limit or less (NoEnergy) and resumes by itself above it. */
@@ -228,6 +239,9 @@ function fromOnOff(e: Entry): Cand | Leave {
     drawNowW: e.drawW,
     allowedNowA: e.isOn ? Number.POSITIVE_INFINITY : 0,
     protected: false,
+    provisional: false,
+    mayBorrow: false,
+    borrowed: false,
     locked: false,
     lockBroken: false,
     admitted: false,
@@ -320,6 +334,12 @@ interface PassContext {
   minimumFirst: boolean;
   /** Power not yet handed out in the running pass, W. */
   free: number;
+  /**
+   * Power a held higher session cannot use (its minimum does not fit), offered to lower levels at their
+   * minimum (provisional admission), W; with the priority of the first such session.
+   */
+  leftover: number;
+  lenderPrio?: number;
 }
 
 function lockedIn(level: readonly Cand[]): number {
@@ -364,9 +384,12 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
   const { cands } = ctx;
   let lockedW = 0;
   for (const c of cands) {
-    c.locked = c.protected || (windows && c.isOn && c.onLockUntil > ctx.nowMs);
+    // A provisional session yields at once: neither its min on-time nor protection reserves anything.
+    c.locked = !c.provisional && (c.protected || (windows && c.isOn && c.onLockUntil > ctx.nowMs));
     c.lockBroken = false;
     c.admitted = false;
+    c.borrowed = false;
+    c.lenderPrio = undefined;
     c.allocA = 0;
     c.allocW = 0;
     c.heldCode = undefined;
@@ -382,12 +405,19 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
     lockedW -= c.minW;
   }
   ctx.free = ctx.budget - ctx.uncontrolled - lockedW;
+  ctx.leftover = 0;
+  ctx.lenderPrio = undefined;
   if (ctx.minimumFirst) for (const c of cands) tryAdmit(ctx, c, windows, startsInU);
   let starved = false;
+  /** A level above shares what it got below its maximum: what is left are rounding crumbs, not a leftover. */
+  let sharedDown = false;
   for (const level of ctx.levels) {
     // A level short of its maximum (someone held or shared down) leaves nothing to the levels below
     // it, not even rounding crumbs: only reserved minimums (min on-time) stay below.
-    if (starved) ctx.free = Math.min(ctx.free, 0);
+    if (starved && ctx.free > 0) {
+      if (!sharedDown) ctx.leftover += ctx.free;
+      ctx.free = 0;
+    }
     const leftW = ctx.free + lockedIn(level) + (ctx.minimumFirst ? admittedUnlockedIn(level) : 0);
     for (const c of level) {
       c.levelLeftW = leftW;
@@ -397,12 +427,56 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
       level.filter((c) => c.admitted),
       ctx.free,
     );
+    if (starved && ctx.leftover > 0 && ctx.lenderPrio !== undefined) borrowLeftover(ctx, level, windows, startsInU);
     for (const c of level) {
       const short = c.admitted ? c.wPerA !== undefined && c.allocA < c.maxA - STEP_A : c.heldCode !== 'min_off_time';
       if (short) starved = true;
+      if (c.admitted && !c.borrowed && c.wPerA !== undefined && c.allocA < c.maxA - STEP_A) sharedDown = true;
+      if (!c.admitted && c.heldCode === 'over_budget' && ctx.lenderPrio === undefined) ctx.lenderPrio = c.prio;
     }
   }
 }
+
+/**
+ * Provisional admission: power a held higher session cannot use (its minimum does not fit what is
+ * left) goes to this level's held sessions at their minimum, in arrival order, and is then shared
+ * among them up to each one's maximum. Nothing is locked by it: as soon as the higher session's
+ * minimum fits with this power back, the next plan admits it and holds these again. A session whose
+ * provisional start already ended in such a yield waits for a normal admission (at most one borrowed
+ * start per session: resume, yield, resume).
+ */
+function borrowLeftover(ctx: PassContext, level: readonly Cand[], windows: boolean, startsInU: ReadonlySet<Cand> | undefined): void {
+  const borrowers: Cand[] = [];
+  for (const c of level) {
+    if (c.admitted || c.heldCode !== 'over_budget' || c.minW > ctx.leftover + 1e-6) continue;
+    // The leftover goes in priority order: a session it would fit but that may not borrow (again), or
+    // that U does not start (the power is free only because of a window), keeps it from lower ones.
+    if (!c.mayBorrow || c.wPerA === undefined || (windows && startsInU !== undefined && !c.isOn && !startsInU.has(c))) {
+      ctx.leftover = 0;
+      break;
+    }
+    ctx.leftover -= c.minW;
+    c.admitted = true;
+    c.borrowed = true;
+    c.lenderPrio = ctx.lenderPrio;
+    c.heldCode = undefined;
+    c.allocA = c.minA;
+    c.allocW = c.minW;
+    c.levelLeftW = c.minW + ctx.leftover;
+    borrowers.push(c);
+  }
+  if (borrowers.length === 0) return;
+  const maxes = borrowers.map((c) => c.maxA);
+  for (const c of borrowers) c.maxA = Math.min(c.maxA, c.minA + BORROW_ABOVE_MIN_A);
+  ctx.leftover -= waterFill(borrowers, ctx.leftover);
+  borrowers.forEach((c, i) => (c.maxA = maxes[i]!));
+}
+/**
+ * A provisional session gets at most this much above its minimum from the leftover: more would show as
+ * a lower car charging fast while a priority car waits, and bench:site measured 0.001 of the deliverable
+ * between 0 and 1 A.
+ */
+const BORROW_ABOVE_MIN_A = 1;
 
 /**
  * What is left once every level had its share goes to capped cars as the rest of their margin
@@ -499,7 +573,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   }
   const minimumFirst = config.sharing === 'minimum_first';
 
-  const ctx: PassContext = { cands, levels, budget, uncontrolled, tol, nowMs, minimumFirst, free: 0 };
+  const ctx: PassContext = { cands, levels, budget, uncontrolled, tol, nowMs, minimumFirst, free: 0, leftover: 0 };
   runPass(ctx, false);
   const startsInU = new Set(cands.filter((c) => c.admitted));
   runPass(ctx, true, startsInU);
@@ -558,6 +632,13 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
       code = 'awaiting_release';
       if (x.wPerA !== undefined) currentA = 0;
       reason = `${x.wPerA !== undefined ? `held at 0 A, ${amps(x.allocA)}` : `paused, fits with ${Math.round(x.minW)} W`} once ${stops}`;
+      shortAbove = true;
+    } else if (x.admitted && x.borrowed) {
+      decision = 'charge';
+      expectedW = x.allocW;
+      currentA = x.allocA;
+      code = 'leftover';
+      reason = `${amps(x.allocA)}: on power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit), until it can`;
       shortAbove = true;
     } else if (x.admitted) {
       decision = 'charge';

@@ -394,7 +394,7 @@ export class SiteController {
       if (this.enforcer.hasLimits(id)) {
         // Current control holds and releases through the limit alone: no pause/resume from the plan.
         this.enforcer.setDesired(id, 'leave');
-        if (decision.currentA !== undefined && !this.enforcer.manualHold(id)) this.enforcer.setLimit(id, decision.currentA, this.snapshots.minCurrentA(id), result.urgentDecrease ?? false);
+        if (decision.currentA !== undefined && !this.enforcer.manualHold(id)) this.enforcer.setLimit(id, decision.currentA, this.snapshots.minCurrentA(id), result.urgentDecrease ?? false, provisionalOf(decision));
       } else if (!this.enforcer.manualHold(id)) this.enforcer.setDesired(id, decision.decision, decision.demandW);
     }
     // EVSEs with no session get no decision, but still need old claims released (start-up reconcile).
@@ -420,4 +420,10 @@ export class SiteController {
 function currentMoved(before: number | undefined, after: number | undefined): boolean {
   if (before === undefined || after === undefined) return before !== after;
   return Math.abs(after - before) >= 1 || (before === 0) !== (after === 0);
+}
+
+/** Whether a decision admits a session provisionally (`leftover`), normally, or does not say (an increase awaiting released power). */
+function provisionalOf(decision: Decision): boolean | undefined {
+  if (decision.reasonCode === 'awaiting_release') return undefined;
+  return decision.reasonCode === 'leftover';
 }

@@ -70,6 +70,13 @@ export interface OurHold {
   lastOffMs?: number;
   /** How often in this session we paused or held it while it was charging (the allocator's protection counts them). */
   interruptions?: number;
+  /**
+   * Started on power a held higher session could not use (a `leftover` decision) and not admitted
+   * normally since: its hold is a yield, not an interruption.
+   */
+  provisional?: boolean;
+  /** How often in this session a provisional start ended in such a yield. */
+  provisionalYields?: number;
   /** Power handed to a car about to (re)start, reserved until its meter shows it. */
   grant?: { atMs: number; w: number };
 }
@@ -110,6 +117,8 @@ interface LimitLane {
   /** When the limit was last raised (refreshes and decreases do not move it). */
   raisedAtMs?: number;
   timer?: Subscription;
+  /** The planned limit is a provisional (`leftover`) admission: a start on it is provisional. */
+  leftover?: boolean;
   /** A new limit not yet confirmed by an enforced_limits that arrived after it: no increase goes out meanwhile. */
   pending?: { currentA: number; sentAtMs: number; timer: Subscription };
 }
@@ -144,10 +153,11 @@ interface Lane {
 const NO_HOLD: Readonly<OurHold> = Object.freeze({ pausedByUs: false });
 
 /** What a hold ending keeps for the rest of the session: when it began, and how often we interrupted. */
-function kept(hold: Readonly<OurHold>): Pick<OurHold, 'lastOffMs' | 'interruptions'> {
+function kept(hold: Readonly<OurHold>): Pick<OurHold, 'lastOffMs' | 'interruptions' | 'provisionalYields'> {
   return {
     ...(hold.lastOffMs !== undefined ? { lastOffMs: hold.lastOffMs } : {}),
     ...(hold.interruptions !== undefined ? { interruptions: hold.interruptions } : {}),
+    ...(hold.provisionalYields !== undefined ? { provisionalYields: hold.provisionalYields } : {}),
   };
 }
 
@@ -243,13 +253,23 @@ export class Enforcer {
    * message goes out when it is worth one (see calm.ts), and the limit in force is refreshed before
    * its fail-safe entry would take over.
    */
-  setLimit(moduleId: string, plannedA: number, minA: number, urgent: boolean): void {
+  setLimit(moduleId: string, plannedA: number, minA: number, urgent: boolean, leftover?: boolean): void {
     const lane = this.lane(moduleId);
     const limit = lane.limit;
     if (!limit) throw new Error(`${moduleId} has no limits module`);
     limit.plannedA = plannedA;
     limit.minA = minA;
     limit.urgent = urgent;
+    limit.leftover = leftover === true && plannedA >= minA;
+    // Provisional only while no plan admits it normally (undefined: the plan does not say, e.g. an
+    // increase waiting for power to be released); a car not yet charging (no hold of ours to end)
+    // starts provisionally on a leftover decision.
+    if (plannedA >= minA && leftover === false && lane.hold.provisional) {
+      const { provisional: _, ...rest } = lane.hold;
+      lane.hold = rest;
+    } else if (limit.leftover && !lane.hold.pausedByUs && !lane.hold.provisional && this.options.view(moduleId)?.state !== 'Charging') {
+      lane.hold = { ...lane.hold, provisional: true };
+    }
     if (plannedA >= minA) this.resetEscalation(lane, 'hold no longer wanted');
     // Limits first (a decrease goes even while a command is in flight), then any command the ladder wants.
     this.pumpLimit(lane);
@@ -534,7 +554,7 @@ export class Enforcer {
     } else if (held && lane.stored?.kind !== 'limit') {
       void this.startHold(lane, 'limit', false);
     } else if (!held && wasHeld) {
-      lane.hold = { pausedByUs: false, ...kept(lane.hold), grant: { atMs: now, w: lane.desiredW } };
+      lane.hold = { pausedByUs: false, ...kept(lane.hold), ...(limit.leftover ? { provisional: true } : {}), grant: { atMs: now, w: lane.desiredW } };
       this.forgetHold(lane);
     }
     limit.sent = { currentA, atMs: now };
@@ -670,10 +690,15 @@ export class Enforcer {
     return undefined;
   }
 
-  /** A hold starting now: one interruption more if it is ours and cuts off a charging car. */
-  private interrupting(lane: Lane, ours = true): Pick<OurHold, 'interruptions'> {
-    const n = (lane.hold.interruptions ?? 0) + (ours && this.options.view(lane.moduleId)?.state === 'Charging' ? 1 : 0);
-    return n > 0 ? { interruptions: n } : {};
+  /**
+   * A hold starting now: one interruption more if it is ours and cuts off a charging car; for a car
+   * started provisionally, one yield more instead (it knew it ran on borrowed power).
+   */
+  private interrupting(lane: Lane, ours = true): Pick<OurHold, 'interruptions' | 'provisionalYields'> {
+    const yielded = ours && lane.hold.provisional === true;
+    const n = (lane.hold.interruptions ?? 0) + (ours && !yielded && this.options.view(lane.moduleId)?.state === 'Charging' ? 1 : 0);
+    const y = (lane.hold.provisionalYields ?? 0) + (yielded ? 1 : 0);
+    return { ...(n > 0 ? { interruptions: n } : {}), ...(y > 0 ? { provisionalYields: y } : {}) };
   }
 
   private applyManual(lane: Lane, type: ActionType): void {

@@ -53,6 +53,13 @@ export interface SessionSnapshot {
    */
   interruptions?: number;
   /**
+   * Charging on power a held higher session cannot use (the enforcer's last start of it was a `leftover`
+   * decision and no plan since admitted it normally): it yields at once when that session's minimum fits.
+   */
+  provisional?: boolean;
+  /** How often in this session a provisional start ended in such a yield (absent = 0); one is the most. */
+  provisionalYields?: number;
+  /**
    * Heartbeat fresh. A stale EVSE cannot be commanded, so it is left alone and counted at what it may
    * draw unheard (the scheduler's and the allocator's offline rules; docs/holds.md).
    */
@@ -116,6 +123,7 @@ export type ReasonCode =
   | 'min_on_time'
   | 'protected'
   | 'share'
+  | 'leftover'
   // pause / hold_disabled
   | 'over_budget'
   | 'preempted'

@@ -142,6 +142,8 @@ function sessionOf(
     ...(hold.lastOffMs !== undefined ? { lastOffMs: hold.lastOffMs } : {}),
     ...(grant ? { grantedAtMs: grant.atMs, grantedW: grant.w } : {}),
     ...(hold.interruptions !== undefined && hold.interruptions > 0 ? { interruptions: hold.interruptions } : {}),
+    ...(hold.provisional === true && !hold.pausedByUs ? { provisional: true } : {}),
+    ...(hold.provisionalYields !== undefined && hold.provisionalYields > 0 ? { provisionalYields: hold.provisionalYields } : {}),
     online: from.online,
     commandInFlight: from.busy,
   };

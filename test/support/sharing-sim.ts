@@ -61,8 +61,11 @@ interface Car {
   resumes: number;
   /** Holds we sent while it was charging (what the enforcer counts for the snapshot). */
   interruptions: number;
+  /** Started on a `leftover` decision and not admitted normally since (what the enforcer keeps for the snapshot). */
+  provisional: boolean;
+  provisionalYields: number;
   messages: number;
-  /** Seconds this car (wanting power) got less than it could take while a lower priority got more than its minimum. */
+  /** Seconds this car (wanting power) got less than it could take while a lower priority had power it could use (see the check). */
   invStreak: number;
   /** Why each of our pauses of this car happened (classifyPause). */
   pauseCauses: PauseCause[];
@@ -267,6 +270,8 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
           pauses: 0,
           resumes: 0,
           interruptions: 0,
+          provisional: false,
+          provisionalYields: 0,
           messages: 0,
           invStreak: 0,
           pauseCauses: [],
@@ -384,6 +389,8 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
       if (overStreak > cfg.reactionWindowS) r.overrunSecondsBeyondWindow++;
     } else overStreak = 0;
 
+    let allowedW = 0;
+    for (const car of cars) if (car !== undefined && car.state === 'Charging') allowedW += Math.max(car.powerW, (car.limitA ?? cfg.evseMaxA) * car.plan.phases * V);
     // Priority service: a car that could take more while a strictly lower priority draws more than its minimum.
     let inv = false;
     let invBeyond = false;
@@ -394,11 +401,23 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
       // A car we hold inside its min off-time waits out hysteresis, not an inversion.
       const inOffWindow = h.sent !== undefined && h.sent.currentA < cfg.minCurrentA && h.heldSinceMs !== undefined && h.lastOnMs !== undefined && now < h.heldSinceMs + sched.minOffTimeS * 1000;
       const hShort = hWants && !inOffWindow && (h.limitA ?? cfg.evseMaxA) * hw < h.targetW - hw;
+      // A held car can use a lower car's power only if its minimum fits with it: power above a lower
+      // car's minimum + 1 A that would let it start, or all of a provisional (leftover) car's power.
+      const hHeld = (h.limitA ?? cfg.evseMaxA) < cfg.minCurrentA;
+      // ...measured against what the limits in force let the charging cars draw (the plan's view: a
+      // capped car's margin above its draw is not free), not against the draw; + 1 A, because a limit
+      // in force may differ from the plan by up to calm's 1 A step.
+      const headroomW = Math.max(0, budgetW - allowedW);
       let lowerAbove = false;
       if (hShort) {
-        for (const l of cars) {
+        for (let lc = 0; lc < cfg.connectors; lc++) {
+          const l = cars[lc];
           if (l === undefined || clampPriority(l.priority) >= clampPriority(h.priority)) continue;
-          if (l.powerW > (cfg.minCurrentA + 1) * l.plan.phases * V) lowerAbove = true;
+          const lMinW = cfg.minCurrentA * l.plan.phases * V;
+          const above = l.powerW > (cfg.minCurrentA + 1) * l.plan.phases * V;
+          if (!hHeld && above) lowerAbove = true;
+          else if (hHeld && above && (cfg.minCurrentA + 1) * hw <= headroomW + l.powerW - lMinW) lowerAbove = true;
+          else if (hHeld && l.powerW > 0 && codes.get(keys[lc]!) === 'leftover' && (cfg.minCurrentA + 1) * hw <= headroomW + l.powerW) lowerAbove = true;
         }
       }
       h.invStreak = lowerAbove ? h.invStreak + 1 : 0;
@@ -440,6 +459,8 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
         if (held && car.heldSinceMs !== undefined) s.lastOffMs = car.heldSinceMs;
         if (car.grantedAtMs !== undefined) s.grantedAtMs = car.grantedAtMs;
         if (car.interruptions > 0) s.interruptions = car.interruptions;
+        if (car.provisional && !held) s.provisional = true;
+        if (car.provisionalYields > 0) s.provisionalYields = car.provisionalYields;
         sessions.push(s);
       }
       const t0 = performance.now();
@@ -454,13 +475,19 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
       if (car === undefined) continue;
       const a = planned.get(keys[c]!);
       if (a === undefined) continue;
+      const code = codes.get(keys[c]!);
+      if (a >= cfg.minCurrentA && code !== 'leftover' && code !== 'awaiting_release') car.provisional = false;
       const send = cfg.sharingPolicy === 'ours' ? limitVerdict(car.sent, a, cfg.minCurrentA, now, urgent).send : car.sent?.currentA !== a;
       if (!send) continue;
       const wasHeld = car.sent === undefined ? undefined : car.sent.currentA < cfg.minCurrentA;
       if (a < cfg.minCurrentA && wasHeld !== true) {
         car.heldSinceMs = now;
-        if (car.state === 'Charging') car.interruptions++;
+        // A provisional car's yield is not an interruption (it knew it ran on borrowed power).
+        if (car.provisional) car.provisionalYields++;
+        else if (car.state === 'Charging') car.interruptions++;
+        car.provisional = false;
       }
+      if (a >= cfg.minCurrentA && code === 'leftover' && (wasHeld !== false || car.state !== 'Charging')) car.provisional = true;
       if (a >= cfg.minCurrentA && wasHeld === true) car.grantedAtMs = now;
       if (car.sent === undefined || a > car.sent.currentA) car.limitRaisedAtMs = now;
       car.sent = { currentA: a, atMs: now };

@@ -316,6 +316,58 @@ describe('an EVSE we cannot hear (offline): its power stays reserved', () => {
   });
 });
 
+describe('provisional admission: power a held higher session cannot use goes to lower ones at their minimum', () => {
+  // 8 kW: the priority-5 car takes 8 A x 3 phases (5.5 kW, its maximum), the priority-3 car needs 4.1 kW
+  // and 2.5 kW are left: a single-phase priority-0 car (minimum 1.4 kW) can use them.
+  const first = (): SessionSnapshot =>
+    cur(1, { evseState: 'Preparing', measuredPowerW: undefined, lastOnMs: undefined, priority: 5, arrivalMs: NOW - 90_000 }, { limitA: undefined, limitRaisedAtMs: undefined, evMaxA: 8 });
+  const higher = (o: Partial<SessionSnapshot> = {}): SessionSnapshot => arriving(2, NOW - 60_000, { priority: 3, ...o });
+  const lower = (o: Partial<SessionSnapshot> = {}): SessionSnapshot => arriving(3, NOW - 30_000, { phases: 1, ...o });
+  /** Held by us since half an hour (after charging before). */
+  const heldSince = { evseState: 'ChargingPausedEVSE', pausedByUs: true, lastOnMs: NOW - HOUR_MS, lastOffMs: NOW - HOUR_MS / 2 } as const;
+  /** The lower car, running on the leftover since 10 s (inside its min on-time). */
+  const running = (o: Partial<SessionSnapshot> = {}): SessionSnapshot =>
+    cur(3, { phases: 1, arrivalMs: NOW - 30_000, lastOnMs: NOW - 10_000, measuredPowerW: 7 * 230, provisional: true, ...o }, { limitA: 7, limitRaisedAtMs: NOW - 10_000 });
+
+  it('the leftover goes to the lower car at its minimum (+ up to 1 A), marked provisional; the higher one holds', () => {
+    const d = byModule(plan([first(), higher(), lower()], 8_000));
+    expect(d.evse_1).toMatchObject({ decision: 'charge', currentA: 8 });
+    expect(d.evse_2).toMatchObject({ decision: 'pause', currentA: 0, reasonCode: 'over_budget' });
+    expect(d.evse_3).toMatchObject({ decision: 'charge', currentA: 7, reasonCode: 'leftover' });
+    expect(d.evse_3!.reason).toBe('7.0 A: on power a priority 3 car cannot use yet (its minimum does not fit), until it can');
+  });
+
+  it('a lower car that does not fit the leftover either stays held, and nothing goes to a level below a refused borrower that fits', () => {
+    expect(currents(plan([first(), higher(), lower({ phases: 3 })], 8_000))).toEqual({ evse_1: 8, evse_2: 0, evse_3: 0 });
+    // The priority-1 car would fit but already yielded once: the priority-0 car below it gets nothing either.
+    const once = arriving(4, NOW - 40_000, { priority: 1, phases: 1, ...heldSince });
+    expect(currents(plan([first(), higher(), once, lower()], 8_000))).toEqual({ evse_1: 8, evse_2: 0, evse_4: 7, evse_3: 0 });
+    const refused = arriving(4, NOW - 40_000, { priority: 1, phases: 1, ...heldSince, provisionalYields: 1 });
+    expect(currents(plan([first(), higher(), refused, lower()], 8_000))).toEqual({ evse_1: 8, evse_2: 0, evse_4: 0, evse_3: 0 });
+  });
+
+  it('the provisional car yields at once when the higher car fits with its power back, min on-time or not', () => {
+    // 10 kW: 4.5 kW left with the provisional car's power back, the priority-3 car's 4.1 kW fit.
+    const d = byModule(plan([first(), higher(), running()], 10_000));
+    expect(d.evse_3).toMatchObject({ decision: 'pause', currentA: 0 });
+    expect(d.evse_2).toMatchObject({ decision: 'charge', currentA: 6.4 });
+    // A car admitted normally keeps its minimum inside its min on-time.
+    expect(byModule(plan([first(), higher(), running({ provisional: false })], 10_000)).evse_3).toMatchObject({ currentA: 6, reasonCode: 'min_on_time' });
+  });
+
+  it('a provisional car is never protected: an interruption before does not make it keep its minimum', () => {
+    const d = byModule(plan([first(), higher(), running({ interruptions: 1, lastOnMs: NOW - HOUR_MS })], 10_000));
+    expect(d.evse_3).toMatchObject({ currentA: 0 });
+    expect(byModule(plan([first(), higher(), running({ interruptions: 1, lastOnMs: NOW - HOUR_MS, provisional: false })], 10_000)).evse_3).toMatchObject({ currentA: 6, reasonCode: 'protected' });
+  });
+
+  it('a second provisional start is refused: after a yield (or an interruption) the car waits for a normal admission', () => {
+    expect(byModule(plan([first(), higher(), lower({ ...heldSince })], 8_000)).evse_3).toMatchObject({ currentA: 7, reasonCode: 'leftover' });
+    expect(byModule(plan([first(), higher(), lower({ ...heldSince, provisionalYields: 1 })], 8_000)).evse_3).toMatchObject({ currentA: 0, reasonCode: 'over_budget' });
+    expect(byModule(plan([first(), higher(), lower({ ...heldSince, interruptions: 1 })], 8_000)).evse_3).toMatchObject({ currentA: 0, reasonCode: 'over_budget' });
+  });
+});
+
 describe('protection after interruptions (scheduler.protect_after_interruptions)', () => {
   // A priority-0 car we held once and gave power back to, charging past its min on-time.
   const bounced = (overrides: Partial<SessionSnapshot> = {}): SessionSnapshot => cur(1, { interruptions: 1, lastOnMs: NOW - HOUR_MS, ...overrides });

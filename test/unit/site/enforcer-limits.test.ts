@@ -155,6 +155,31 @@ describe('Enforcer: limits lane', () => {
     expect(enforcer.hold('evse_1').interruptions).toBeUndefined();
   });
 
+  it('a provisional (leftover) start ends in a yield, not an interruption; a normal admission ends the provisional run', () => {
+    views.set('evse_1', { ...views.get('evse_1')!, state: 'Preparing' });
+    enforcer.setLimit('evse_1', 0, 6, false);
+    enforce(0, 'ChargingPausedEVSE');
+    vi.advanceTimersByTime(2_000);
+    enforcer.setLimit('evse_1', 7, 6, false, true);
+    expect(enforcer.hold('evse_1')).toMatchObject({ pausedByUs: false, provisional: true });
+    enforce(7);
+    vi.advanceTimersByTime(2_000);
+    enforcer.setLimit('evse_1', 0, 6, false, false);
+    expect(enforcer.hold('evse_1')).toMatchObject({ pausedByUs: true, provisionalYields: 1 });
+    expect(enforcer.hold('evse_1').interruptions).toBeUndefined();
+    expect(enforcer.hold('evse_1').provisional).toBeUndefined();
+    enforce(0, 'ChargingPausedEVSE');
+    vi.advanceTimersByTime(2_000);
+    // Normally admitted: its next hold is an interruption again.
+    enforcer.setLimit('evse_1', 10, 6, false, false);
+    expect(enforcer.hold('evse_1')).toMatchObject({ pausedByUs: false, provisionalYields: 1 });
+    expect(enforcer.hold('evse_1').provisional).toBeUndefined();
+    enforce(10);
+    vi.advanceTimersByTime(2_000);
+    enforcer.setLimit('evse_1', 0, 6, false, false);
+    expect(enforcer.hold('evse_1')).toMatchObject({ interruptions: 1, provisionalYields: 1 });
+  });
+
   it('keeps one command in flight: an increase waits for it, a decrease does not', () => {
     enforcer.request('evse_1', { type: 'pause' }, 'api');
     expect(port.sent).toHaveLength(1);
