@@ -62,3 +62,22 @@ if (process.env.SOAK_ALLOC_PROF && process.send) {
     }
   });
 }
+
+// SOAK_HEAP_SNAP=<dir> (with SOAK_HEAP_SNAP_AT=<seconds of load, comma-separated>, default 40,150): heap
+// snapshots of the module during the load phase, to diff what survives collection between two points
+// (issue #13). Writing one blocks the module for a second or two, so the run's lag figures are not clean.
+if (process.env.SOAK_HEAP_SNAP && process.send) {
+  const { writeHeapSnapshot } = await import('node:v8');
+  const { join } = await import('node:path');
+  const { setTimeout } = await import('node:timers');
+  const at = (process.env.SOAK_HEAP_SNAP_AT ?? '40,150').split(',').map(Number);
+  process.on('message', (msg) => {
+    if (msg?.type !== 'phase' || msg.name !== 'quiet') return;
+    for (const s of at) {
+      setTimeout(() => {
+        const file = writeHeapSnapshot(join(process.env.SOAK_HEAP_SNAP, `load-${s}s.heapsnapshot`));
+        process.stderr.write(`[probe] heap snapshot ${file}\n`);
+      }, s * 1000).unref();
+    }
+  });
+}

@@ -256,6 +256,17 @@ describe('evse_id and other bare values', () => {
     expect(contract.validateE2m('evse_id', 'DEPNXE123456*1')).toEqual({ ok: true, value: 'DEPNXE123456*1' });
     expectInvalid(contract.validateE2m('evse_id', 42), 'the payload must be a string');
   });
+  // The module keeps every EVSE's id and current session uuid (directory, views, MQTT API state, event
+  // replay): without a bound a peer publishing 60 KB ids pinned 60 KB per EVSE and copy (issue #13).
+  it('refuses an evse_id or a session uuid longer than 255 characters, which the module would keep', () => {
+    const id = 'DE*PNX*E'.padEnd(255, '1');
+    expect(contract.validateE2m('evse_id', id)).toEqual({ ok: true, value: id });
+    expectInvalid(contract.validateE2m('evse_id', `${id}1`), /255 characters/);
+    expectInvalid(contract.validateE2m('evse_id', 'x'.repeat(60_000)), /255 characters/);
+    const event = { uuid: 'u'.repeat(255), event: 'SessionFinished', timestamp: ts };
+    expect(contract.validateE2m('session_event', event).ok).toBe(true);
+    expectInvalid(contract.validateE2m('session_event', { ...event, uuid: 'x'.repeat(60_000) }), /uuid.*255 characters/);
+  });
   it('checks enumerations exactly, and on display-only variables delivers a value newer than the contract as an unknown value', () => {
     expect(contract.validateE2m('dc_mode', 'Off')).toEqual({ ok: true, value: 'Off' });
     expect(contract.validateE2m('dc_mode', 'off')).toEqual({ ok: true, value: 'off', unknownValue: expect.stringMatching(/^the payload must be one of "Off", /) });
