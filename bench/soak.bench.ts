@@ -14,6 +14,7 @@ import { freePort } from '../test/support/ports.js';
 import { forkChild, libFile } from './lib/core-ipc.js';
 import { fuzzDeck } from '../test/support/e2m-fuzz.js';
 import { httpLoad, mqttApiLoad, type LoadCounts } from './lib/soak-api-load.js';
+import { deployedRuntimeEnv } from './lib/deployed-env.js';
 import { max, p50, p99, printTable } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,10 +34,16 @@ const { values } = parseArgs({
     // Another build of the module for A/B runs (e.g. a copy of main): its bin/evse-priority.js. The
     // simulator, observer and load stay this checkout's, so only the module under test differs.
     module: { type: 'string', default: 'bin/evse-priority.js' },
-    // Node/V8 flags for the module process only, printed with the figures: --node-flags=--max-semi-space-size=1
-    'node-flags': { type: 'string', default: '' },
+    // Node/V8 flags for the module process only, printed with the figures. Default: the systemd unit's
+    // NODE_OPTIONS (its MALLOC_ARENA_MAX is set too); --node-flags= (empty) runs Node's defaults.
+    'node-flags': { type: 'string' },
   },
 });
+const DEPLOYED = deployedRuntimeEnv();
+const NODE_FLAGS = values['node-flags'] ?? DEPLOYED.NODE_OPTIONS;
+/** The module's environment beyond ours: the unit's malloc setting unless flags were chosen by hand. */
+const MODULE_ENV: Record<string, string> = values['node-flags'] === undefined && DEPLOYED.MALLOC_ARENA_MAX !== undefined ? { MALLOC_ARENA_MAX: DEPLOYED.MALLOC_ARENA_MAX } : {};
+const RUNTIME = `node flags '${NODE_FLAGS}'${Object.entries(MODULE_ENV).map(([k, v]) => ` ${k}=${v}`).join('')}${values['node-flags'] === undefined ? ' (the systemd unit\'s)' : ''}`;
 const SETTINGS = {
   minutes: Number(values.minutes),
   evses: Number(values.evses),
@@ -117,7 +124,7 @@ function writeConfig(dir: string, brokerUrl: string, httpPort: number): string {
 async function main(): Promise<void> {
   const started = Date.now();
   const load0 = loadavg()[0] ?? 0;
-  log(`module ${values.module}${values['node-flags'] ? ` with node flags ${values['node-flags']}` : ''}`);
+  log(`module ${values.module} with ${RUNTIME}`);
   log(`${SETTINGS.minutes} min: ${Math.round(quietMs / 1000)} s quiet, ${Math.round(loadMs / 1000)} s under load; ${SETTINGS.evses} EVSEs; load average ${load0.toFixed(2)} on ${cpus().length} cores`);
   const broker = await startBroker({ name: 'soak' });
   const dir = mkdtempSync(join(tmpdir(), 'evse-priority-soak-'));
@@ -138,9 +145,10 @@ async function main(): Promise<void> {
     // The module as an operator runs it, with the probe preloaded.
     // SOAK_CPU_PROF=<dir> writes a V8 CPU profile of the module process there (open it in Chrome DevTools).
     const profile = process.env.SOAK_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SOAK_CPU_PROF] : [];
-    const nodeFlags = values['node-flags'].split(' ').filter((f) => f !== '');
+    const nodeFlags = NODE_FLAGS.split(' ').filter((f) => f !== '');
     const module = spawn(process.execPath, [...nodeFlags, ...profile, '--import', PROBE, values.module, 'run', '--config', writeConfig(dir, broker.url, httpPort)], {
       cwd: ROOT,
+      env: { ...process.env, ...MODULE_ENV },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     children.push(module);
@@ -240,7 +248,7 @@ async function main(): Promise<void> {
     // Least-squares slope after warm-up, MB per minute: a leak shows as a steady climb.
     const slope = (pick: (s: Sample) => number): number => slopePerMinute(afterWarm.map((s) => [s.at, pick(s)]));
 
-    printTable(`Soak: ${SETTINGS.evses} EVSEs, ${SETTINGS.minutes} min${values['node-flags'] ? `, module node flags ${values['node-flags']}` : ''} (load average ${load0.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end, ${cpus().length} cores)`, [
+    printTable(`Soak: ${SETTINGS.evses} EVSEs, ${SETTINGS.minutes} min, module ${RUNTIME} (load average ${load0.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end, ${cpus().length} cores)`, [
       row('comm-check gap max (ms)', quiet.gaps.maxMs, loaded.gaps.maxMs, `<= ${TARGETS.gapMaxMs}`, loaded.gaps.maxMs <= TARGETS.gapMaxMs),
       row('comm-check gap p99 (ms)', quiet.gaps.p99Ms, loaded.gaps.p99Ms, '', undefined),
       row('comm-check gap p50 (ms)', quiet.gaps.p50Ms, loaded.gaps.p50Ms, '', undefined),

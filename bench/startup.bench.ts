@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { startBroker } from '../test/support/broker.js';
 import { median, printTable } from './lib/stats.js';
+import { deployedRuntimeEnv } from './lib/deployed-env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** What a charger runs; STARTUP_ARTIFACT measures another entry point (e.g. the old bin + tsc output). */
@@ -19,8 +20,9 @@ const BARE = fileURLToPath(new URL('./lib/startup-bare.mjs', import.meta.url));
 const SETTINGS = { rounds: 5, rssRounds: 3, rssEvses: 1000, rssAfterMs: 10_000, startTimeoutMs: 30_000 } as const;
 const TARGETS = { startRatioMax: 2, rssMaxMb: 100, sizeMaxMb: 15 } as const;
 
-/** NODE_OPTIONS of the systemd unit (the Docker image sets the same): the bench runs the bundle as a charger does. */
-const NODE_OPTIONS = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(ROOT, 'deploy', 'evse-priority.service'), 'utf8'))?.[1] ?? '';
+/** NODE_OPTIONS and MALLOC_ARENA_MAX of the systemd unit (the Docker image sets the same): the bundle runs as a charger runs it. */
+const DEPLOYED = deployedRuntimeEnv();
+const NODE_OPTIONS = DEPLOYED.NODE_OPTIONS;
 
 const CHECK_TOPIC = (moduleId: string) => `everest_api/1/evse_manager_consumer/${moduleId}/m2e/communication_check`;
 
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
   try {
     const ours: number[] = [];
     const bare: number[] = [];
-    log(`artifact ${ARTIFACT} with NODE_OPTIONS='${NODE_OPTIONS}' (deploy/evse-priority.service); ${SETTINGS.rounds} alternating rounds of start -> first communication check`);
+    log(`artifact ${ARTIFACT} with NODE_OPTIONS='${NODE_OPTIONS}'${DEPLOYED.MALLOC_ARENA_MAX !== undefined ? ` MALLOC_ARENA_MAX=${DEPLOYED.MALLOC_ARENA_MAX}` : ''} (deploy/evse-priority.service); ${SETTINGS.rounds} alternating rounds of start -> first communication check`);
     for (let round = 0; round < SETTINGS.rounds; round += 1) {
       const order = round % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const);
       for (const kind of order) {
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
         if (kind === 'ours') {
           const config = writeConfig(mkdtempSync(join(work, 'run-')), broker.url, [moduleId]);
           const t0 = performance.now();
-          const child = spawnNode([ARTIFACT, 'run', '--config', config], { NODE_OPTIONS });
+          const child = spawnNode([ARTIFACT, 'run', '--config', config], DEPLOYED);
           ours.push((await seenAt) - t0);
           await stop(child);
         } else {
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
     const many = Array.from({ length: SETTINGS.rssEvses }, (_, i) => `rss_evse_${i}`);
     for (let round = 0; round < SETTINGS.rssRounds; round += 1) {
       const config = writeConfig(mkdtempSync(join(work, 'rss-')), broker.url, many);
-      const child = spawnNode([ARTIFACT, 'run', '--config', config], { NODE_OPTIONS });
+      const child = spawnNode([ARTIFACT, 'run', '--config', config], DEPLOYED);
       await sleep(SETTINGS.rssAfterMs);
       if (child.exitCode !== null) throw new Error(`the module exited with ${child.exitCode} before the RSS reading`);
       oursRss.push(rssMb(child.pid!));

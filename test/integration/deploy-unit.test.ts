@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { unitEnvironment } from '../../bench/lib/deployed-env.js';
 
 const UNIT = fileURLToPath(new URL('../../deploy/evse-priority.service', import.meta.url));
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
@@ -45,10 +46,14 @@ describe('deploy/evse-priority.service', () => {
     expect(one('WorkingDirectory')).toBe('/var/lib/evse-priority');
   });
 
-  it('runs Node with the options bench:startup measures, the same as the Docker image', () => {
-    const fromUnit = unit.get('Environment')?.find((e) => e.startsWith('NODE_OPTIONS='));
-    expect(fromUnit).toBe('NODE_OPTIONS=--max-semi-space-size=1');
-    const dockerfile = readFileSync(fileURLToPath(new URL('../../docker/Dockerfile', import.meta.url)), 'utf8');
-    expect(dockerfile.split('\n')).toContain(`ENV ${fromUnit}`);
+  it('runs Node with the options bench:startup and bench:soak measure, the same as the Docker image', () => {
+    const env = unitEnvironment();
+    expect(env.NODE_OPTIONS?.split(' ')).toEqual(['--max-semi-space-size=1', '--max-old-space-size=160']);
+    expect(env.MALLOC_ARENA_MAX).toBe('2');
+    // The heap limit plus what lives outside the heap must fit the unit's memory ceiling.
+    expect(160 + 70).toBeLessThan(Number(one('MemoryMax')?.replace(/M$/, '')));
+    const dockerfile = readFileSync(fileURLToPath(new URL('../../docker/Dockerfile', import.meta.url)), 'utf8').split('\n');
+    expect(dockerfile).toContain(`ENV NODE_OPTIONS="${env.NODE_OPTIONS}"`);
+    expect(dockerfile).toContain(`ENV MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX}`);
   });
 });
