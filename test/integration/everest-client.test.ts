@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { firstValueFrom, lastValueFrom, toArray, take } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { E2M_SHAPE_LIMITS } from '../../src/everest/client.js';
+import { E2M_SHAPE_LIMITS, E2M_SHAPE_SCAN_FROM_CHARS } from '../../src/everest/client.js';
 import { InvalidReplyError, RequestTimeoutError, UnknownEvseError } from '../../src/everest/errors.js';
 import { externalLimitsMessage } from '../../src/everest/external-limits.js';
 import { CommunicationCheck, HeartbeatMonitor, type LivenessEvent } from '../../src/everest/liveness.js';
@@ -257,15 +257,22 @@ describe('EverestClient against a real broker', () => {
     stack.client.evse('evse_a').on('evse_id').subscribe((v) => ids.push(v));
     await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, '['.repeat(20_000) + ']'.repeat(20_000));
     await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, `[${'1,'.repeat(E2M_SHAPE_LIMITS.maxMembers)}1]`);
-    // At the limit is still parsed (and then refused by the contract for its shape, as before).
-    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, '['.repeat(E2M_SHAPE_LIMITS.maxDepth) + ']'.repeat(E2M_SHAPE_LIMITS.maxDepth));
+    // Past the depth limit in a long text (padded with spaces to the scan's threshold): refused on its text.
+    const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, deep(E2M_SHAPE_LIMITS.maxDepth + 1).padEnd(E2M_SHAPE_SCAN_FROM_CHARS));
+    // At the limit, or past it in a short text (cheap to parse), it is parsed and refused by the contract.
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, deep(E2M_SHAPE_LIMITS.maxDepth).padEnd(E2M_SHAPE_SCAN_FROM_CHARS));
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, deep(E2M_SHAPE_LIMITS.maxDepth + 1));
     await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, JSON.stringify('DEPNXE000001*1'));
     await waitFor(() => ids.length === 1, { message: 'valid evse_id after the deep payloads' });
-    expect(reasons).toHaveLength(3);
+    expect(reasons).toHaveLength(5);
     expect(reasons[0]).toBe(`invalid JSON: the payload nests deeper than ${E2M_SHAPE_LIMITS.maxDepth} levels`);
     expect(reasons[1]).toBe(`invalid JSON: the payload has more than ${E2M_SHAPE_LIMITS.maxMembers} members (object keys and array items)`);
-    expect(reasons[2]).not.toContain('nests deeper');
-    expect(stack.metrics.invalidTotal).toBe(3);
+    expect(reasons[2]).toBe(`invalid JSON: the payload nests deeper than ${E2M_SHAPE_LIMITS.maxDepth} levels`);
+    expect(reasons[3]).not.toContain('nests deeper');
+    expect(reasons[4]).not.toContain('nests deeper');
+    expect(reasons[4]).not.toContain('invalid JSON');
+    expect(stack.metrics.invalidTotal).toBe(5);
   });
 
   it('tolerates unknown extra fields and unknown e2m variables', async () => {
