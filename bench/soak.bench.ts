@@ -14,7 +14,7 @@ import { freePort } from '../test/support/ports.js';
 import { forkChild, libFile } from './lib/core-ipc.js';
 import { fuzzDeck } from '../test/support/e2m-fuzz.js';
 import { httpLoad, mqttApiLoad, type LoadCounts } from './lib/soak-api-load.js';
-import { deployedRuntimeEnv } from './lib/deployed-env.js';
+import { deployedRuntimeEnv } from '../test/support/deployed-env.js';
 import { max, p50, p99, printTable } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

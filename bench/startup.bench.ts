@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { startBroker } from '../test/support/broker.js';
 import { median, printTable } from './lib/stats.js';
-import { deployedRuntimeEnv } from './lib/deployed-env.js';
+import { deployedRuntimeEnv } from '../test/support/deployed-env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** What a charger runs; STARTUP_ARTIFACT measures another entry point (e.g. the old bin + tsc output). */

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { unitEnvironment } from '../../bench/lib/deployed-env.js';
+import { unitEnvironment } from '../support/deployed-env.js';
 
 const UNIT = fileURLToPath(new URL('../../deploy/evse-priority.service', import.meta.url));
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;

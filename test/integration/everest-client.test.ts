@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { firstValueFrom, lastValueFrom, toArray, take } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { E2M_SHAPE_LIMITS, E2M_SHAPE_SCAN_FROM_CHARS } from '../../src/everest/client.js';
+import { E2M_SHAPE_LIMITS } from '../../src/everest/client.js';
 import { InvalidReplyError, RequestTimeoutError, UnknownEvseError } from '../../src/everest/errors.js';
 import { externalLimitsMessage } from '../../src/everest/external-limits.js';
 import { CommunicationCheck, HeartbeatMonitor, type LivenessEvent } from '../../src/everest/liveness.js';
@@ -259,9 +259,10 @@ describe('EverestClient against a real broker', () => {
     await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, `[${'1,'.repeat(E2M_SHAPE_LIMITS.maxMembers)}1]`);
     // Past the depth limit in a long text (padded with spaces to the scan's threshold): refused on its text.
     const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
-    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, deep(E2M_SHAPE_LIMITS.maxDepth + 1).padEnd(E2M_SHAPE_SCAN_FROM_CHARS));
+    const scanned = E2M_SHAPE_LIMITS.scanFromChars ?? 0;
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, deep(E2M_SHAPE_LIMITS.maxDepth + 1).padEnd(scanned));
     // At the limit, or past it in a short text (cheap to parse), it is parsed and refused by the contract.
-    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, deep(E2M_SHAPE_LIMITS.maxDepth).padEnd(E2M_SHAPE_SCAN_FROM_CHARS));
+    await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, deep(E2M_SHAPE_LIMITS.maxDepth).padEnd(scanned));
     await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, deep(E2M_SHAPE_LIMITS.maxDepth + 1));
     await peer.publishAsync(`${BASE}/evse_a/e2m/evse_id`, JSON.stringify('DEPNXE000001*1'));
     await waitFor(() => ids.length === 1, { message: 'valid evse_id after the deep payloads' });

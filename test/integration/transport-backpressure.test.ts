@@ -17,6 +17,20 @@ describe('transport back-pressure: a burst of publishes', () => {
     await broker.stop();
   });
 
+  /** Fills the backlog, ends the connection with `end`, and checks that what still waited was rejected as not connected. */
+  async function expectWaitingRejected(transport: MqttTransport, prefix: string, end: () => Promise<unknown>): Promise<void> {
+    await waitFor(() => transport.connected);
+    const body = 'z'.repeat(1000);
+    const sent = Array.from({ length: 2000 }, (_, i) => transport.publish(`${prefix}/${i}`, body));
+    expect(transport.backlogSize).toBeGreaterThan(0);
+    const outcomes = Promise.allSettled(sent);
+    await end();
+    const rejected = (await outcomes).filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    for (const r of rejected) expect(r.reason).toBeInstanceOf(NotConnectedError);
+    expect(transport.backlogSize).toBe(0);
+  }
+
   function connect(): MqttTransport {
     return new MqttTransport({ url: broker.url, clientId: `burst-${Math.random().toString(16).slice(2)}`, logger: quietLogger() });
   }
@@ -53,16 +67,7 @@ describe('transport back-pressure: a burst of publishes', () => {
       const doomed = await startBroker({ name: 'burst-doomed' });
       const transport = new MqttTransport({ url: doomed.url, clientId: 'burst-doomed', logger: quietLogger(), reconnectMinMs: 60_000 });
       try {
-        await waitFor(() => transport.connected);
-        const body = 'z'.repeat(1000);
-        const sent = Array.from({ length: 2000 }, (_, i) => transport.publish(`burst-dead/${i}`, body));
-        expect(transport.backlogSize).toBeGreaterThan(0);
-        const outcomes = Promise.allSettled(sent);
-        await doomed.kill();
-        const rejected = (await outcomes).filter((o): o is PromiseRejectedResult => o.status === 'rejected');
-        expect(rejected.length).toBeGreaterThan(0);
-        for (const r of rejected) expect(r.reason).toBeInstanceOf(NotConnectedError);
-        expect(transport.backlogSize).toBe(0);
+        await expectWaitingRejected(transport, 'burst-dead', () => doomed.kill());
       } finally {
         await transport.close();
         await doomed.stop();
@@ -72,15 +77,6 @@ describe('transport back-pressure: a burst of publishes', () => {
 
   it('a publish still waiting when the transport closes is rejected as not connected', async () => {
     const transport = connect();
-    await waitFor(() => transport.connected);
-    const body = 'y'.repeat(1000);
-    const sent = Array.from({ length: 2000 }, (_, i) => transport.publish(`burst-close/${i}`, body));
-    expect(transport.backlogSize).toBeGreaterThan(0);
-    const outcomes = Promise.allSettled(sent);
-    await transport.close();
-    const rejected = (await outcomes).filter((o): o is PromiseRejectedResult => o.status === 'rejected');
-    expect(rejected.length).toBeGreaterThan(0);
-    for (const r of rejected) expect(r.reason).toBeInstanceOf(NotConnectedError);
-    expect(transport.backlogSize).toBe(0);
+    await expectWaitingRejected(transport, 'burst-close', () => transport.close());
   });
 });

@@ -21,6 +21,12 @@ describe('jsonShapeViolation', () => {
     expect(jsonShapeViolation(JSON.stringify({ a: '[[[[[:,:,:,:,]]]]]', b: 'say \\"[[[[[\\"' }), limits)).toBeUndefined();
   });
 
+  it('with scanFromChars, leaves shorter texts to the parser and scans the rest', () => {
+    const hot = { ...limits, scanFromChars: 12 };
+    expect(jsonShapeViolation('[[[[1]]]]', hot)).toBeUndefined();
+    expect(jsonShapeViolation('[[[[1]]]]'.padEnd(12), hot)).toBe('nests deeper than 3 levels');
+  });
+
   it('stops at the first violation of a huge text (no work proportional to what follows)', () => {
     const text = '['.repeat(1_000_000);
     expect(jsonShapeViolation(text, limits)).toBe('nests deeper than 3 levels');
