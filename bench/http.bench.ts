@@ -112,6 +112,7 @@ async function main(): Promise<void> {
   const { loadContract } = await import('../src/everest/contract.js');
   const { startApp } = await import('../src/app.js');
   const { startSimulator } = await import('../src/sim/simulator.js');
+  const { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } = await import('../src/api/http/schemas/pagination.js');
 
   const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -163,8 +164,10 @@ async function main(): Promise<void> {
 
     const runs: Array<{ name: string; spec: Pick<LoadSpec, 'method' | 'path' | 'moduleIds'> }> = [
       { name: 'GET /bench/static (baseline)', spec: { method: 'GET', path: '/bench/static' } },
+      // The default page (50 of the 100 EVSEs), and the whole list in one page of up to MAX_PAGE_LIMIT.
       { name: 'GET /v1/evses', spec: { method: 'GET', path: '/v1/evses' } },
-      // PUT before GET, so the list holds 100 assigned priorities (two pages' worth at the default limit of 50).
+      { name: `GET /v1/evses?limit=${MAX_PAGE_LIMIT}`, spec: { method: 'GET', path: `/v1/evses?limit=${MAX_PAGE_LIMIT}` } },
+      // PUT before GET, so the list holds 100 assigned priorities (two pages' worth at the default limit).
       { name: 'PUT /v1/priorities', spec: { method: 'PUT', path: '/v1/priorities', moduleIds } },
       { name: 'GET /v1/priorities', spec: { method: 'GET', path: '/v1/priorities' } },
     ];
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
         errors: result.errors,
       })),
     );
-    console.log(`assigned priorities during GET /v1/priorities: ${service.priorities().length} (pages of 50)`);
+    console.log(`EVSEs: ${evseCount}; assigned priorities during GET /v1/priorities: ${service.priorities().length}; default page ${DEFAULT_PAGE_LIMIT}, largest ${MAX_PAGE_LIMIT}`);
     const failed = results.filter((r) => r.result.non2xx > 0 || r.result.errors > 0);
     if (failed.length > 0) {
       console.error(`non-2xx or errors on: ${failed.map((f) => f.name).join(', ')}`);

@@ -2,6 +2,7 @@
 // of reads, writes and hostile requests, every answer counted by class. The writes change priorities
 // and the budget, so the scheduler and the enforcer work while the load runs.
 import type { MqttClient } from 'mqtt';
+import { MAX_PAGE_LIMIT } from '../../src/api/http/schemas/pagination.js';
 
 export interface LoadCounts {
   sent: number;
@@ -33,7 +34,8 @@ function httpMix(evses: number): (i: number) => HttpRequest {
     const evse = `evse_${(i * 7919) % evses + 1}`;
     switch (i % 10) {
       case 0:
-        return { method: 'GET', path: '/v1/evses' };
+        // The list page by page at the largest page size, as the dashboard reads it.
+        return { method: 'GET', path: `/v1/evses?limit=${MAX_PAGE_LIMIT}&offset=${(Math.floor(i / 10) * MAX_PAGE_LIMIT) % Math.max(evses, 1)}` };
       case 1:
         return { method: 'GET', path: `/v1/evses/${evse}` };
       case 2:

@@ -174,8 +174,17 @@ export class ModuleService {
     };
   }
 
-  evses(): EvseStatusDto[] {
-    return this.ids.map((id) => this.evse(id)).filter((e): e is EvseStatusDto => e !== undefined);
+  /** How many EVSEs the list holds: every configured one. */
+  get evseCount(): number {
+    return this.ids.length;
+  }
+
+  /** The EVSEs in configuration order from `start` up to `end` (exclusive): a page builds only its own. */
+  evses(start = 0, end = this.ids.length): EvseStatusDto[] {
+    return this.ids
+      .slice(start, end)
+      .map((id) => this.evse(id))
+      .filter((e): e is EvseStatusDto => e !== undefined);
   }
 
   resolve(ref: ConnectorRef) {

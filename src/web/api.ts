@@ -40,8 +40,11 @@ export function forgetToken(): void {
 export class Api {
   constructor(private readonly token: string | undefined) {}
 
-  /** Calls /v1…; resolves with the envelope's data and message, rejects with ApiFailure in words. */
-  async call<T>(method: string, path: string, body?: unknown): Promise<{ data: T; message: string; timestamp: string }> {
+  /**
+   * Calls /v1…; resolves with the envelope's data and message (and a page's rel="next" link), rejects
+   * with ApiFailure in words.
+   */
+  async call<T>(method: string, path: string, body?: unknown): Promise<{ data: T; message: string; timestamp: string; next?: string }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -60,7 +63,24 @@ export class Api {
     if (!response.ok || !envelope) {
       throw new ApiFailure(response.status, envelope?.status_message ?? `HTTP ${response.status} ${response.statusText}`);
     }
-    return { data: envelope.data, message: envelope.status_message, timestamp: envelope.timestamp };
+    const next = nextLink(response.headers.get('link'));
+    return { data: envelope.data, message: envelope.status_message, timestamp: envelope.timestamp, ...(next !== undefined ? { next } : {}) };
+  }
+
+  /**
+   * Every record of a paged list, following rel="next" to the last page. The timestamp is the first
+   * page's, the oldest: live events newer than it still win over what the later pages said.
+   */
+  async all<T>(path: string): Promise<{ data: T[]; timestamp: string }> {
+    const first = await this.call<T[]>('GET', path);
+    const data = [...first.data];
+    let next = first.next;
+    while (next !== undefined) {
+      const page = await this.call<T[]>('GET', next);
+      data.push(...page.data);
+      next = page.next;
+    }
+    return { data, timestamp: first.timestamp };
   }
 
   /**
@@ -127,6 +147,16 @@ export class Api {
       },
     };
   }
+}
+
+/** The target of the rel="next" link in a Link header (RFC 8288), if any. */
+export function nextLink(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  for (const link of header.split(',')) {
+    const match = /^\s*<([^>]*)>(.*)$/.exec(link);
+    if (match && /;\s*rel="?next"?\s*(;|$)/i.test(match[2] ?? '')) return match[1];
+  }
+  return undefined;
 }
 
 export interface StreamHandlers {

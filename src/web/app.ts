@@ -1,5 +1,6 @@
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useMemo, useReducer, useState } from 'preact/hooks';
+import { MAX_PAGE_LIMIT } from '../api/http/schemas/pagination.js';
 import { Api, ApiFailure, forgetToken, keepToken, takeToken } from './api.js';
 import { EventLog } from './components/event-log.js';
 import { EvseCard } from './components/evse-card.js';
@@ -10,9 +11,12 @@ import type { ActionRecord, EvseStatusDto, SiteSummary } from './types.js';
 
 type Phase = { kind: 'checking' } | { kind: 'login'; error?: string } | { kind: 'ready' };
 
-/** Fetches the site and every EVSE: the picture the event stream then keeps current. */
+/**
+ * Fetches the site and every EVSE, page by page (the list keeps its configuration order while the
+ * module runs, so the pages fit together): the picture the event stream then keeps current.
+ */
 async function snapshot(api: Api) {
-  const [site, evses] = await Promise.all([api.call<SiteSummary>('GET', '/v1/site'), api.call<EvseStatusDto[]>('GET', '/v1/evses')]);
+  const [site, evses] = await Promise.all([api.call<SiteSummary>('GET', '/v1/site'), api.all<EvseStatusDto>(`/v1/evses?limit=${MAX_PAGE_LIMIT}`)]);
   return { kind: 'snapshot' as const, at: evses.timestamp, site: site.data, evses: evses.data };
 }
 

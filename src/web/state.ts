@@ -54,19 +54,22 @@ export type DashAction =
 
 export function reduce(state: DashState, action: DashAction): DashState {
   switch (action.kind) {
-    case 'snapshot':
+    case 'snapshot': {
+      // By module id: a scan of the cards per EVSE is quadratic, and a site may have 1000 EVSEs.
+      const before = new Map(state.cards.map((c) => [c.status.module_id, c]));
       return withSample(
         {
           ...state,
           site: action.site,
           cards: action.evses.map((status) => {
-            const old = state.cards.find((c) => c.status.module_id === status.module_id);
+            const old = before.get(status.module_id);
             if (old && old.asOf > action.at) return old;
             return { status, asOf: action.at, ...(old?.trail ? { trail: old.trail } : {}) };
           }),
         },
         Date.parse(action.at),
       );
+    }
     case 'action_requested':
       return updateCard(state, action.record.module_id, (card) => ({ ...card, trail: follow(card.trail, action.record, action.record.requested_at) }));
     case 'event':

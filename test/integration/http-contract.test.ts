@@ -110,6 +110,28 @@ describe('OpenAPI document', () => {
 });
 
 describe('happy paths validate against the documented response schemas', () => {
+  it('EVSE pages: offset/limit as GET /v1/priorities, with X-Total-Count, X-Limit and a rel="next" Link to the last page', async () => {
+    const doc = h.server.openapi as unknown as Doc;
+    expect(doc.paths['/v1/evses']?.get?.parameters?.map((p) => [p.in, p.name])).toEqual([['query', 'offset'], ['query', 'limit']]);
+    const ids = (r: ApiResponse) => (r.body as { data: Array<{ module_id: string }> }).data.map((e) => e.module_id);
+
+    const first = await h.call('GET', '/v1/evses?limit=2');
+    expectDocumented('/v1/evses', 'GET', first);
+    expect(ids(first)).toEqual(['evse_1', 'evse_2']);
+    expect([first.headers.get('x-total-count'), first.headers.get('x-limit'), first.headers.get('link')]).toEqual(['3', '2', '</v1/evses?limit=2&offset=2>; rel="next"']);
+    const last = await h.call('GET', /^<([^>]+)>/.exec(first.headers.get('link') ?? '')?.[1] ?? '');
+    expectDocumented('/v1/evses', 'GET', last);
+    expect(ids(last)).toEqual(['evse_3']);
+    expect([last.headers.get('x-total-count'), last.headers.get('link')]).toEqual(['3', null]);
+
+    const defaults = await h.call('GET', '/v1/evses');
+    expect(ids(defaults)).toEqual(EVSES.map((e) => e.module_id));
+    expect([defaults.headers.get('x-limit'), defaults.headers.get('link')]).toEqual(['50', null]);
+    expect((await h.call('GET', '/v1/evses?limit=100000')).headers.get('x-limit')).toBe('500');
+    const beyond = await h.call('GET', '/v1/evses?offset=10');
+    expect([ids(beyond), beyond.headers.get('x-total-count')]).toEqual([[], '3']);
+  });
+
   it('EVSEs', async () => {
     const list = await h.call('GET', '/v1/evses');
     expect(list.status).toBe(200);

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   config?: DeepPartial<Config>;
   /** Defaults to a silent logger (TEST_LOG_LEVEL raises it). */
   logger?: Logger;
+  /** The configured EVSEs the simulator runs (and the harness waits for); default all. The others stay silent. */
+  simulated?: readonly string[];
 }
 
 export interface CallOptions {
@@ -113,11 +115,13 @@ export async function startHarness(broker: TestBroker, options: HarnessOptions =
   const { module, service, metrics } = app;
   const server = app.http;
   if (!server) throw new Error('harness: the HTTP server did not start (http.enabled is false?)');
+  const simulated = options.simulated === undefined ? config.evses : config.evses.filter((e) => options.simulated?.includes(e.module_id));
+  const simulatedIds = new Set(simulated.map((e) => e.module_id));
   // Started after the module so the module hears the EVSE-IDs the simulator publishes at boot.
   const sim = await startSimulator({
     url: broker.url,
-    moduleIds: config.evses.map((e) => e.module_id),
-    limitsModules: limitsModulesOf(config.evses),
+    moduleIds: [...simulatedIds],
+    limitsModules: limitsModulesOf(simulated),
     heartbeatIntervalMs: 500,
     powermeterIntervalMs: 500,
     communicationCheckTimeoutS: 5,
@@ -126,9 +130,10 @@ export async function startHarness(broker: TestBroker, options: HarnessOptions =
     logger,
     contract,
   });
+  const watched = () => [...simulatedIds].map((id) => service.evse(id)).filter((e) => e !== undefined);
   await waitFor(
-    () => service.evses().every((e) => e.heartbeat.status === 'online' && e.evse_id !== null && e.last_action?.status === 'completed'),
-    { timeoutMs: 10_000, message: () => `EVSEs not ready: ${JSON.stringify(service.evses().map((e) => [e.module_id, e.heartbeat.status, e.evse_id, e.last_action?.status]))}` },
+    () => watched().every((e) => e.heartbeat.status === 'online' && e.evse_id !== null && e.last_action?.status === 'completed'),
+    { timeoutMs: 10_000, message: () => `EVSEs not ready: ${JSON.stringify(watched().map((e) => [e.module_id, e.heartbeat.status, e.evse_id, e.last_action?.status]))}` },
   );
 
   const defaultToken = config.http.tokens[0];

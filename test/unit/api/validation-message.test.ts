@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pageQuerySchema } from '../../../src/api/http/schemas/priorities.js';
+import { pageQuerySchema } from '../../../src/api/http/schemas/pagination.js';
 import { prioritySetBodySchema } from '../../../src/api/requests.js';
 import { MAX_PROBLEMS, describeValidation, type ValidationIssue } from '../../../src/api/validation-message.js';
 import { compileValidator } from '../../../src/api/validation.js';

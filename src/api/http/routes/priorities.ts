@@ -6,15 +6,8 @@ import { etagOf, parseIfMatch, requireMatch } from '../if-match.js';
 import { page, type PageQuery } from '../pagination.js';
 import { errorResponses } from '../route-spec.js';
 import { envelopeOf, etagHeaderSchema } from '../schemas/common.js';
-import {
-  clearResultSchema,
-  ifMatchHeadersSchema,
-  pageQuerySchema,
-  paginationHeaders,
-  priorityDtoSchema,
-  priorityListSchema,
-  priorityParamsSchema,
-} from '../schemas/priorities.js';
+import { pageQuerySchema, paginationHeaders } from '../schemas/pagination.js';
+import { clearResultSchema, ifMatchHeadersSchema, priorityDtoSchema, priorityListSchema, priorityParamsSchema } from '../schemas/priorities.js';
 import type { RouteContext } from './context.js';
 
 export interface PriorityDto {
