@@ -12,6 +12,7 @@ import { EverestTopics } from './everest/topics.js';
 import { Forwarder, isForwardingEnabled, type ForwarderTuning } from './forwarding/forwarder.js';
 import type { ForwardingMetrics } from './forwarding/metrics.js';
 import type { Logger } from './log/logger.js';
+import { EvseIdConflictLog } from './priorities/evse-id-conflicts.js';
 import { ConnectorDirectory } from './priorities/resolve.js';
 import { PriorityStore } from './priorities/store.js';
 import { SiteController } from './site/controller.js';
@@ -48,9 +49,8 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
   const contract = deps.contract ?? (loadContract());
   for (const warning of contract.warnings) logger.debug({ warning }, 'asyncapi contract warning');
   const store = await PriorityStore.open(config.store.dir, { logger: logger.child({ component: 'store' }) });
-  const directory = new ConnectorDirectory(config.evses, (evseId, moduleIds) =>
-    logger.warn({ evseId, moduleIds }, 'EVSE-ID claimed by more than one EVSE: requests by this evse_id are refused until only one publishes it'),
-  );
+  const evseIdConflicts = new EvseIdConflictLog(logger, deps.rxScheduler ? { timer: deps.rxScheduler } : {});
+  const directory = new ConnectorDirectory(config.evses, evseIdConflicts.claimed);
   const topics = new EverestTopics({ prefix: config.everest.topic_prefix, apiVersion: config.everest.api_version });
   const transport = new MqttTransport({
     url: config.mqtt.url,
@@ -181,6 +181,7 @@ export async function startModule(config: Config, logger: Logger, deps: ModuleDe
       await store.close();
       await forwarding?.stop();
       heartbeat.dispose();
+      evseIdConflicts.flush();
       client.dispose();
       await transport.close();
       logger.info('evse-priority stopped');

@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.js';
+import { RepeatedWarnings } from '../log/repeats.js';
 import {
   BehaviorSubject,
   EMPTY,
@@ -118,6 +119,12 @@ export class HeartbeatMonitor {
   private readonly subscriptions: Subscription[] = [];
   private readonly scheduler: SchedulerLike;
   private readonly metrics: EverestMetrics;
+  /**
+   * One kind for every module: a real EVerest restart resets all its modules' counters at once, and a
+   * peer can reset them at will (hundreds of lines in a 10-minute bench:soak). The first reset per
+   * interval is logged whole, the rest counted; the restart event and the module's `restarts` count every one.
+   */
+  private readonly resets: RepeatedWarnings;
 
   readonly events$ = this.eventSubject.asObservable();
   /**
@@ -129,6 +136,10 @@ export class HeartbeatMonitor {
   constructor(private readonly options: HeartbeatMonitorOptions) {
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.metrics = options.metrics ?? NOOP_EVEREST_METRICS;
+    this.resets = new RepeatedWarnings(options.logger, {
+      message: 'heartbeat counter reset: EVerest restarted',
+      ...(options.scheduler ? { timer: options.scheduler } : {}),
+    });
     for (const moduleId of options.moduleIds) {
       this.states.set(moduleId, new BehaviorSubject<Liveness>({ moduleId, status: 'unknown', lost: 0, restarts: 0 }));
     }
@@ -165,6 +176,7 @@ export class HeartbeatMonitor {
   }
 
   dispose(): void {
+    this.resets.flush();
     for (const s of this.subscriptions) s.unsubscribe();
     for (const t of this.staleTimers.values()) t.unsubscribe();
     this.staleTimers.clear();
@@ -185,7 +197,7 @@ export class HeartbeatMonitor {
       if (counter < prev.counter || (counter === 0 && prev.counter !== 0)) {
         restarts += 1;
         status = 'restarted';
-        this.options.logger.warn({ moduleId, counter, previous: prev.counter }, 'heartbeat counter reset: EVerest restarted');
+        this.resets.warnKind('restart', moduleId, { moduleId, counter, previous: prev.counter });
         this.eventSubject.next({ moduleId, type: 'restart', counter, previous: prev.counter });
       } else if (counter > prev.counter + 1) {
         const gap = counter - prev.counter - 1;

@@ -49,10 +49,11 @@ export class ConnectorDirectory {
   /**
    * @param onConflict told when a second module claims an EVSE-ID another one holds: an EVSE (or
    *   anyone who can publish on its e2m/evse_id topic) must not redirect requests meant for another.
+   *   `moduleIds` are all its claimants, `claimant` the one that just claimed it.
    */
   constructor(
     evses: readonly EvseDescriptor[],
-    private readonly onConflict: (evseId: string, moduleIds: readonly string[]) => void = () => undefined,
+    private readonly onConflict: (evseId: string, moduleIds: readonly string[], claimant: string) => void = () => undefined,
   ) {
     for (const d of evses) {
       if (this.evses.has(d.module_id)) throw new Error(`duplicate EVSE module_id ${q(d.module_id)}`);
@@ -102,7 +103,7 @@ export class ConnectorDirectory {
     }
     holders.add(module_id);
     this.moduleToEvseId.set(module_id, id);
-    if (holders.size > 1) this.onConflict(id, [...holders]);
+    if (holders.size > 1) this.onConflict(id, [...holders], module_id);
     return true;
   }
 

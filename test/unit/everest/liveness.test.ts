@@ -113,6 +113,49 @@ describe('HeartbeatMonitor', () => {
     ]);
   });
 
+  it('a restart is logged at once and whole; resets a peer repeats are counted into one line a minute, every one still reported', () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `evse_${i + 1}`);
+    const m = new HeartbeatMonitor({ client: everest, moduleIds: ids, timeoutMs: 0, logger: log.logger, scheduler: clock });
+    m.events$.subscribe((e) => events.push(e));
+    const resetLines = () => log.lines().filter((l) => l.msg.startsWith('heartbeat counter reset'));
+    for (const id of ids) everest.beat(id, 10);
+
+    everest.beat('evse_1', 0);
+    expect(resetLines()).toEqual([expect.objectContaining({ level: 40, msg: 'heartbeat counter reset: EVerest restarted', moduleId: 'evse_1', counter: 0, previous: 10 })]);
+
+    // A peer resetting every counter, three rounds within the minute: no further line yet.
+    for (let round = 0; round < 3; round++) {
+      for (const id of ids) {
+        everest.beat(id, 1000);
+        everest.beat(id, 0);
+      }
+    }
+    expect(resetLines()).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'restart')).toHaveLength(151);
+    expect(ids.map((id) => m.current(id)?.restarts)).toEqual(ids.map((id) => (id === 'evse_1' ? 4 : 3)));
+
+    advanceTo(clock, 60_000);
+    expect(resetLines()).toHaveLength(2);
+    expect(resetLines()[1]).toMatchObject({
+      level: 40,
+      msg: 'heartbeat counter reset: EVerest restarted (repeated)',
+      moduleId: 'evse_1',
+      repeats: 150,
+      interval_s: 60,
+      also_on: ['evse_2', 'evse_3', 'evse_4', 'evse_5', 'evse_6'],
+    });
+
+    // A new minute: the next restart is news again, logged at once.
+    everest.beat('evse_7', 5);
+    everest.beat('evse_7', 1);
+    expect(resetLines().at(-1)).toMatchObject({ msg: 'heartbeat counter reset: EVerest restarted', moduleId: 'evse_7', counter: 1, previous: 5 });
+    // Stopping logs the count of the minute so far.
+    everest.beat('evse_8', 5);
+    everest.beat('evse_8', 1);
+    m.dispose();
+    expect(resetLines().at(-1)).toMatchObject({ msg: 'heartbeat counter reset: EVerest restarted (repeated)', moduleId: 'evse_7', repeats: 1, also_on: ['evse_8'] });
+  });
+
   it('a counter back at 0 is a restart even from 1', () => {
     const m = monitor();
     everest.beat('evse_1', 1);

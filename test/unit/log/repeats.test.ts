@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
+import { VirtualTimeScheduler } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../src/log/logger.js';
-import { RepeatedWarnings } from '../../../src/log/repeats.js';
+import { RepeatedWarnings, type RepeatedWarningsOptions } from '../../../src/log/repeats.js';
 
 interface Line {
   level: number;
@@ -13,7 +14,7 @@ interface Line {
 }
 
 /** The real logger (JSON lines, redaction and all) writing into memory. */
-function captured(): { lines: () => Line[]; warnings: (options?: { intervalMs?: number; maxKinds?: number }) => RepeatedWarnings } {
+function captured(): { lines: () => Line[]; warnings: (options?: Omit<RepeatedWarningsOptions, 'message'>) => RepeatedWarnings } {
   let out = '';
   const stream = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
@@ -73,6 +74,26 @@ describe('RepeatedWarnings', () => {
     expect(log.lines().map((l) => l.reason)).toEqual(['reason 0', 'reason 1', 'reason 2']);
     w.flush();
     expect(log.lines().at(-1)).toMatchObject({ msg: 'dropped invalid message (repeated, more kinds than followed)', repeats: 7 });
+  });
+
+  it('warnKind: any kind and fields, the first logged whole at once, the interval ended by the injected timer', () => {
+    const log = captured();
+    const clock = new VirtualTimeScheduler();
+    const w = log.warnings({ intervalMs: 30_000, timer: clock });
+    w.warnKind('restart', 'evse_1', { moduleId: 'evse_1', counter: 0, previous: 41 });
+    expect(log.lines()).toEqual([expect.objectContaining({ level: 40, msg: 'dropped invalid message', moduleId: 'evse_1', counter: 0, previous: 41 })]);
+    for (let i = 2; i <= 9; i++) w.warnKind('restart', `evse_${i}`, { moduleId: `evse_${i}`, counter: 0, previous: i });
+    // A kind built from a peer's long text is told apart by its first 1024 characters.
+    w.warnKind(`${'x'.repeat(1024)}a`, 'evse_1', { evseId: 'long a' });
+    w.warnKind(`${'x'.repeat(1024)}b`, 'evse_2', { evseId: 'long b' });
+    expect(log.lines()).toHaveLength(2);
+
+    clock.schedule(() => undefined, 30_000);
+    clock.flush();
+    expect(log.lines().slice(2)).toEqual([
+      expect.objectContaining({ msg: 'dropped invalid message (repeated)', moduleId: 'evse_1', counter: 0, previous: 41, repeats: 8, interval_s: 30, also_on: ['evse_2', 'evse_3', 'evse_4', 'evse_5', 'evse_6'] }),
+      expect.objectContaining({ msg: 'dropped invalid message (repeated)', evseId: 'long a', repeats: 1, also_on: ['evse_2'] }),
+    ]);
   });
 
   it('ends the interval by itself', () => {

@@ -115,18 +115,18 @@ describe('ConnectorDirectory.learnEvseId', () => {
   });
 
   it('refuses an EVSE-ID two modules claim, tells who, and serves it again once only one does', () => {
-    const conflicts: Array<[string, readonly string[]]> = [];
+    const conflicts: Array<[string, readonly string[], string]> = [];
     const dir = new ConnectorDirectory(
       [
         { module_id: 'evse_1', connectors: [1] },
         { module_id: 'evse_2', connectors: [1] },
       ],
-      (evseId, moduleIds) => conflicts.push([evseId, moduleIds]),
+      (evseId, moduleIds, claimant) => conflicts.push([evseId, moduleIds, claimant]),
     );
     dir.learnEvseId('evse_1', 'DEPNXE1*1');
     // evse_2 (or anyone who can publish on its e2m/evse_id) claims evse_1's EVSE-ID.
     dir.learnEvseId('evse_2', 'DEPNXE1*1');
-    expect(conflicts).toEqual([['DEPNXE1*1', ['evse_1', 'evse_2']]]);
+    expect(conflicts).toEqual([['DEPNXE1*1', ['evse_1', 'evse_2'], 'evse_2']]);
     const refused = dir.resolve({ by: 'evse_id', evse_id: 'DEPNXE1*1' });
     expect(refused).toMatchObject({ ok: false, code: 'ambiguous_evse_id' });
     expect(refused.ok ? '' : refused.message).toContain('"evse_1" and "evse_2"');
