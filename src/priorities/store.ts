@@ -11,6 +11,7 @@ import {
   type PriorityScope,
 } from './model.js';
 import { parseHold, type HoldRecord } from './holds.js';
+import { parseInterruptions, type InterruptionRecord } from './interruptions.js';
 
 export const STORE_FILE_NAME = 'priorities.json';
 const FORMAT = 'evse-priority/priorities';
@@ -91,6 +92,8 @@ interface State {
   versions: Map<string, number>;
   /** Our holds per module_id (see holds.ts): who paused what, durable across restarts. */
   holds: Map<string, HoldRecord>;
+  /** How often we interrupted the session on each module_id (see interruptions.ts): at most one per EVSE. */
+  interruptions: Map<string, InterruptionRecord>;
 }
 
 interface StoreFile {
@@ -100,6 +103,8 @@ interface StoreFile {
   versions: Record<string, number>;
   /** Optional in version 1: a file written before holds existed has none, and an older build ignores them. */
   holds?: HoldRecord[];
+  /** Optional in version 1 too: a file written before the count was kept has none (every session starts at 0). */
+  interruptions?: InterruptionRecord[];
 }
 
 /** Applies one mutation to the draft state; throws (without touching the draft) to reject just this operation. */
@@ -242,7 +247,7 @@ export class PriorityStore {
 
   /** Our holds, in module_id order. */
   holds(): HoldRecord[] {
-    return [...this.state.holds.values()].sort(compareHolds).map((h) => ({ ...h }));
+    return [...this.state.holds.values()].sort(compareByModule).map((h) => ({ ...h }));
   }
 
   /**
@@ -261,6 +266,28 @@ export class PriorityStore {
   dropHold(module_id: string): Promise<boolean> {
     return this.enqueue((draft) => {
       if (!draft.holds.delete(module_id)) return { result: false };
+      return { result: true, dirty: true };
+    });
+  }
+
+  /** How often we interrupted the session on each EVSE, in module_id order. */
+  interruptions(): InterruptionRecord[] {
+    return [...this.state.interruptions.values()].sort(compareByModule).map((r) => ({ ...r }));
+  }
+
+  /** Records (or replaces) the count of an EVSE's session; resolves once it is on disk. changes$ does not emit. */
+  putInterruptions(record: InterruptionRecord): Promise<void> {
+    const copy = { ...record };
+    return this.enqueue((draft) => {
+      draft.interruptions.set(copy.module_id, copy);
+      return { result: undefined, dirty: true };
+    });
+  }
+
+  /** Forgets the count of an EVSE (its session ended); resolves to whether there was one. */
+  dropInterruptions(module_id: string): Promise<boolean> {
+    return this.enqueue((draft) => {
+      if (!draft.interruptions.delete(module_id)) return { result: false };
       return { result: true, dirty: true };
     });
   }
@@ -291,7 +318,12 @@ export class PriorityStore {
         return;
       }
       const batch = this.queue.splice(0);
-      const draft: State = { records: new Map(this.state.records), versions: new Map(this.state.versions), holds: new Map(this.state.holds) };
+      const draft: State = {
+        records: new Map(this.state.records),
+        versions: new Map(this.state.versions),
+        holds: new Map(this.state.holds),
+        interruptions: new Map(this.state.interruptions),
+      };
       const outcomes: ({ ok: true; result: unknown; change?: PriorityChange } | { ok: false; error: unknown })[] = [];
       let dirty = false;
       for (const op of batch) {
@@ -335,7 +367,8 @@ export class PriorityStore {
       format_version: FORMAT_VERSION,
       records: sortRecords(state.records.values()),
       versions: Object.fromEntries([...state.versions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
-      holds: [...state.holds.values()].sort(compareHolds),
+      holds: [...state.holds.values()].sort(compareByModule),
+      interruptions: [...state.interruptions.values()].sort(compareByModule),
     };
     const temp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${++this.tempCounter}`);
     const handle = await openFile(temp, 'wx', 0o644);
@@ -387,7 +420,7 @@ async function loadState(file: string): Promise<State> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return { records: new Map(), versions: new Map(), holds: new Map() };
+    if (isErrno(error, 'ENOENT')) return { records: new Map(), versions: new Map(), holds: new Map(), interruptions: new Map() };
     throw error;
   }
   let json: unknown;
@@ -431,7 +464,16 @@ async function loadState(file: string): Promise<State> {
       holds.set(hold.module_id, hold);
     });
   }
-  return { records, versions, holds };
+  const interruptions = new Map<string, InterruptionRecord>();
+  if (json.interruptions !== undefined) {
+    if (!Array.isArray(json.interruptions)) problem('"interruptions" is not an array');
+    (json.interruptions as unknown[]).forEach((raw, i) => {
+      const record = parseInterruptions(raw, (msg) => problem(`interruptions[${i}]: ${msg}`));
+      if (interruptions.has(record.module_id)) problem(`interruptions[${i}]: duplicate count for ${record.module_id}`);
+      interruptions.set(record.module_id, record);
+    });
+  }
+  return { records, versions, holds, interruptions };
 }
 
 function parseRecord(raw: unknown, problem: (msg: string) => never): PriorityRecord {
@@ -496,7 +538,7 @@ function sortRecords(records: Iterable<PriorityRecord>): PriorityRecord[] {
   return keyed.map((k) => k.record);
 }
 
-function compareHolds(a: HoldRecord, b: HoldRecord): number {
+function compareByModule(a: { module_id: string }, b: { module_id: string }): number {
   return a.module_id < b.module_id ? -1 : a.module_id > b.module_id ? 1 : 0;
 }
 

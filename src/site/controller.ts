@@ -172,6 +172,7 @@ export class SiteController {
       logger: options.logger.child({ component: 'enforcer' }),
       scheduler: this.rx,
       holds: options.store,
+      interruptions: options.store,
       doubt: (id) => this.ingest.doubt(id),
       ...(limitsModules.size > 0
         ? {
@@ -191,6 +192,7 @@ export class SiteController {
     const { heartbeat, store } = this.options;
     // Before the first view: a car we paused before a restart is ours until EVerest says otherwise.
     this.enforcer.restoreHolds((id) => this.ingest.view(id) !== undefined);
+    this.enforcer.restoreInterruptions((id) => this.ingest.view(id) !== undefined);
     this.subscriptions.push(
       this.enforcer.alarms$.subscribe((a) =>
         this.emit({ type: 'hold_alarm', module_id: a.moduleId, state: a.state, failed: a.failed, next: a.next, failures: a.failures, reason: a.reason, at: new Date(a.atMs).toISOString() }),

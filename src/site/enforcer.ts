@@ -24,9 +24,11 @@ import { externalLimitsMessage, failsafeLimitsMessage, type ExternalLimits } fro
 import { isFinal, type ActionOrigin, type ActionRecord, type ActionRequest, type ActionStatus, type ActionType } from './actions.js';
 import { limitVerdict, type SentLimit } from './calm.js';
 import type { HoldRecord } from '../priorities/holds.js';
+import type { InterruptionRecord } from '../priorities/interruptions.js';
 import { NO_ESCALATION, ladder, onHoldFailed, type Escalation, type HoldAlarm, type Lever } from './escalation.js';
 import type { EvseView } from './evse-view.js';
 import { HoldBook, reconcileHold, type HoldLedger } from './holds.js';
+import { InterruptionBook, reconcileInterruptions, type InterruptionLedger } from './interruptions.js';
 import type { DecisionKind } from './model.js';
 import { resumable } from './pause-reasons.js';
 
@@ -101,6 +103,8 @@ export interface EnforcerOptions {
   limits?: LimitsOptions;
   /** Where holds are kept across restarts; absent: in memory only. */
   holds?: HoldLedger;
+  /** Where each session's interruption count is kept across restarts; absent: in memory only. */
+  interruptions?: InterruptionLedger;
   /** Doubt an EVSE's state: the next session_info is taken as the truth (an event may be lost). */
   doubt?: (moduleId: string) => void;
 }
@@ -147,6 +151,9 @@ interface Lane {
   /** The hold as written to the store; `restored` until EVerest's reported state confirmed it after a restart. */
   stored?: HoldRecord;
   restored?: boolean;
+  /** The session's interruption count as written to the store; `countRestored` until EVerest's state confirmed it after a restart. */
+  counted?: InterruptionRecord;
+  countRestored?: boolean;
   escalation: Escalation;
 }
 
@@ -154,11 +161,12 @@ const NO_HOLD: Readonly<OurHold> = Object.freeze({ pausedByUs: false });
 
 /** What a hold ending keeps for the rest of the session: when it began, and how often we interrupted. */
 function kept(hold: Readonly<OurHold>): Pick<OurHold, 'lastOffMs' | 'interruptions' | 'provisionalYields'> {
-  return {
-    ...(hold.lastOffMs !== undefined ? { lastOffMs: hold.lastOffMs } : {}),
-    ...(hold.interruptions !== undefined ? { interruptions: hold.interruptions } : {}),
-    ...(hold.provisionalYields !== undefined ? { provisionalYields: hold.provisionalYields } : {}),
-  };
+  return { ...(hold.lastOffMs !== undefined ? { lastOffMs: hold.lastOffMs } : {}), ...counts(hold.interruptions, hold.provisionalYields) };
+}
+
+/** A session's counts as OurHold carries them (absent = 0). */
+function counts(interruptions: number | undefined, provisionalYields: number | undefined): Pick<OurHold, 'interruptions' | 'provisionalYields'> {
+  return { ...(interruptions ? { interruptions } : {}), ...(provisionalYields ? { provisionalYields } : {}) };
 }
 
 class ActionRejected extends Error {}
@@ -182,6 +190,7 @@ export class Enforcer {
   private readonly limitSubject = new Subject<LimitSent>();
   private readonly alarmSubject = new Subject<HoldAlarm>();
   private readonly book: HoldBook;
+  private readonly countBook: InterruptionBook;
   private readonly scheduler: SchedulerLike;
   private readonly viewSub: Subscription;
   private readonly log: Logger;
@@ -200,6 +209,7 @@ export class Enforcer {
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.log = options.logger;
     this.book = new HoldBook(options.holds, options.logger);
+    this.countBook = new InterruptionBook(options.interruptions, options.logger);
     this.viewSub = options.views$.subscribe((view) => this.onView(view));
   }
 
@@ -223,6 +233,24 @@ export class Enforcer {
       // Our Disable entry is still in EVerest's table (unless EVerest restarted too: reconcile finds out).
       if (stored.kind === 'disable') lane.claim = 'disable';
       this.log.info({ moduleId: stored.module_id, kind: stored.kind, origin: stored.origin, since: stored.since }, 'hold from before the restart: ours until EVerest says otherwise');
+    }
+  }
+
+  /**
+   * Each session's interruption count written before a restart: applied once EVerest reports the same
+   * session (see reconcileInterruptions), so a car we already bounced keeps its protection. Call before
+   * the first view.
+   */
+  restoreInterruptions(known: (moduleId: string) => boolean): void {
+    for (const stored of this.countBook.restored()) {
+      if (!known(stored.module_id)) {
+        this.log.warn({ moduleId: stored.module_id }, 'interruption count for an EVSE no longer configured: dropped');
+        this.countBook.forget(stored.module_id);
+        continue;
+      }
+      const lane = this.lane(stored.module_id);
+      lane.counted = stored;
+      lane.countRestored = true;
     }
   }
 
@@ -300,6 +328,7 @@ export class Enforcer {
     lane.hold = { pausedByUs: false };
     // A Disable outlives the session (EVerest keeps our entry): its record goes when it is released.
     if (lane.stored && lane.stored.kind !== 'disable') this.forgetHold(lane);
+    this.forgetCount(lane);
     this.resetEscalation(lane, 'session ended');
   }
 
@@ -440,6 +469,7 @@ export class Enforcer {
     const lane = this.lanes.get(view.moduleId);
     if (!lane) return;
     if (lane.restored && lane.stored) this.reconcile(lane, lane.stored, view);
+    if (lane.counted) this.reconcileCount(lane, lane.counted, view);
     if (lane.limit?.pending) this.confirmLimit(lane, lane.limit, lane.limit.pending, view);
     if (lane.manual === 'pause' && !view.session) lane.manual = undefined;
     if (!lane.inFlight && !lane.queryInFlight) this.pump(lane);
@@ -455,10 +485,39 @@ export class Enforcer {
       return;
     }
     this.log.info({ moduleId: lane.moduleId, kind: stored.kind, state: view.state }, 'hold from before the restart no longer reported by EVerest: dropped');
-    lane.hold = { pausedByUs: false };
+    // The hold is over, not the session: its count stays (reconcileCount judges that).
+    lane.hold = { pausedByUs: false, ...counts(lane.hold.interruptions, lane.hold.provisionalYields) };
     if (lane.manual === stored.kind) lane.manual = undefined;
     if (stored.kind === 'disable' && lane.claim === 'disable') lane.claim = 'unknown';
     this.forgetHold(lane);
+  }
+
+  /**
+   * The session's count against the EVSE's state: one read back after a restart is applied when it is
+   * the same session; a count whose session is over or replaced (a SessionFinished lost) goes, in memory too.
+   */
+  private reconcileCount(lane: Lane, counted: InterruptionRecord, view: EvseView): void {
+    const verdict = reconcileInterruptions(counted, view);
+    if (verdict === 'wait') return;
+    const restored = lane.countRestored === true;
+    if (verdict === 'keep') {
+      if (!restored) return;
+      lane.countRestored = false;
+      lane.hold = { ...lane.hold, ...counts(counted.interruptions, counted.provisional_yields) };
+      this.log.info({ moduleId: lane.moduleId, interruptions: counted.interruptions, provisionalYields: counted.provisional_yields, state: view.state }, 'interruption count from before the restart applied: same session');
+      return;
+    }
+    if (restored) this.log.info({ moduleId: lane.moduleId, state: view.state }, 'interruption count from before the restart dropped: that session is over');
+    const { interruptions: _i, provisionalYields: _y, ...rest } = lane.hold;
+    lane.hold = rest;
+    this.forgetCount(lane);
+  }
+
+  private forgetCount(lane: Lane): void {
+    if (!lane.counted) return;
+    lane.counted = undefined;
+    lane.countRestored = false;
+    this.countBook.forget(lane.moduleId);
   }
 
   /** Writes a hold that starts now; resolves once it is on disk (the command that starts it waits for that). */
@@ -696,9 +755,17 @@ export class Enforcer {
    */
   private interrupting(lane: Lane, ours = true): Pick<OurHold, 'interruptions' | 'provisionalYields'> {
     const yielded = ours && lane.hold.provisional === true;
-    const n = (lane.hold.interruptions ?? 0) + (ours && !yielded && this.options.view(lane.moduleId)?.state === 'Charging' ? 1 : 0);
+    const view = this.options.view(lane.moduleId);
+    const n = (lane.hold.interruptions ?? 0) + (ours && !yielded && view?.state === 'Charging' ? 1 : 0);
     const y = (lane.hold.provisionalYields ?? 0) + (yielded ? 1 : 0);
-    return { ...(n > 0 ? { interruptions: n } : {}), ...(y > 0 ? { provisionalYields: y } : {}) };
+    // Written when it changes, not per plan: a restart must not hand this session one more bounce.
+    if (n !== (lane.hold.interruptions ?? 0) || y !== (lane.hold.provisionalYields ?? 0)) {
+      // A count read back but not yet confirmed by EVerest lends its uuid to nothing.
+      const previous = lane.countRestored ? undefined : lane.counted;
+      lane.counted = this.countBook.record(lane.moduleId, { interruptions: n, provisionalYields: y }, view, previous, this.scheduler.now());
+      lane.countRestored = false;
+    }
+    return counts(n, y);
   }
 
   private applyManual(lane: Lane, type: ActionType): void {

@@ -80,6 +80,13 @@ export type EvseInput =
   /** Doubt the state: the next session_info decides it. */
   | { kind: 'doubt' };
 
+/** The uuid of a session learned from session_info only (no session_event since start): EVerest's own is not known. */
+const BOOTSTRAP_UUID_PREFIX = 'bootstrap-';
+
+export function isBootstrapUuid(uuid: string): boolean {
+  return uuid.startsWith(BOOTSTRAP_UUID_PREFIX);
+}
+
 export function initialEvseView(moduleId: string, connectorIds: readonly number[] = [1]): EvseView {
   return {
     moduleId,
@@ -254,7 +261,7 @@ function onSessionInfo(view: EvseView, info: SessionInfo, nowMs: number): EvseVi
       state: info.state,
       session: inSession
         ? view.session ?? {
-            uuid: `bootstrap-${view.moduleId}`,
+            uuid: `${BOOTSTRAP_UUID_PREFIX}${view.moduleId}`,
             startedAtMs: Number.isFinite(startedAtMs) ? Math.min(startedAtMs, nowMs) : nowMs,
             transaction: info.transaction_start_time !== undefined || info.state === 'Charging',
           }

@@ -3,7 +3,7 @@
 // judged against what EVerest reports.
 import type { Logger } from '../log/logger.js';
 import type { HoldKind, HoldRecord } from '../priorities/holds.js';
-import type { EvseView } from './evse-view.js';
+import { isBootstrapUuid, type EvseView } from './evse-view.js';
 
 /** Where holds are kept (the priority store implements it; fsync'd before a write resolves). */
 export interface HoldLedger {
@@ -23,7 +23,7 @@ export function reconcileHold(hold: HoldRecord, view: EvseView): 'keep' | 'drop'
   if (!view.session) return 'drop';
   // A session learned from session_info has no uuid of EVerest's; one from events must be the same session.
   const uuid = view.session.uuid;
-  if (hold.session_uuid !== undefined && !uuid.startsWith('bootstrap-') && uuid !== hold.session_uuid) return 'drop';
+  if (hold.session_uuid !== undefined && !isBootstrapUuid(uuid) && uuid !== hold.session_uuid) return 'drop';
   // A pause shows as ChargingPausedEVSE; a limit below the minimum as that (NoEnergy) or a car still
   // waiting to start. A car charging again is no longer held, whoever released it.
   if (hold.kind === 'pause') return view.state === 'ChargingPausedEVSE' ? 'keep' : 'drop';
@@ -46,7 +46,7 @@ export class HoldBook {
       module_id: moduleId,
       kind,
       origin: manual ? 'manual' : 'scheduler',
-      ...(sessionUuid !== undefined && !sessionUuid.startsWith('bootstrap-') ? { session_uuid: sessionUuid } : {}),
+      ...(sessionUuid !== undefined && !isBootstrapUuid(sessionUuid) ? { session_uuid: sessionUuid } : {}),
       since: new Date(atMs).toISOString(),
     };
     const written = this.ledger

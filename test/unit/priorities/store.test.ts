@@ -301,6 +301,8 @@ describe('PriorityStore.open', () => {
     versions: { 'evse_1/1': 1 },
   };
 
+  const aCount = { module_id: 'evse_1', session_uuid: 'u-1', interruptions: 1, provisional_yields: 0, energy_wh: 1200, at: '2025-01-01T00:00:00.000Z' };
+
   it.each([
     ['bad JSON', '{"format": "evse-priority/priorities", "records": [', /invalid JSON/],
     ['empty file', '', /invalid JSON/],
@@ -322,6 +324,17 @@ describe('PriorityStore.open', () => {
     ['versions behind', JSON.stringify({ ...valid, versions: {} }), /versions\["evse_1\/1"\] is behind/],
     ['holds not a list', JSON.stringify({ ...valid, holds: {} }), /"holds" is not an array/],
     ['bad hold kind', JSON.stringify({ ...valid, holds: [{ module_id: 'evse_1', kind: 'stop', origin: 'scheduler', since: '2025-01-01T00:00:00Z' }] }), /holds\[0\]: kind must be one of pause, disable, limit/],
+    ['interruptions not a list', JSON.stringify({ ...valid, interruptions: {} }), /"interruptions" is not an array/],
+    [
+      'negative interruption count',
+      JSON.stringify({ ...valid, interruptions: [{ ...aCount, interruptions: -1 }] }),
+      /interruptions\[0\]: interruptions must be an integer >= 0, got -1/,
+    ],
+    ['fractional yields', JSON.stringify({ ...valid, interruptions: [{ ...aCount, provisional_yields: 0.5 }] }), /interruptions\[0\]: provisional_yields must be an integer >= 0/],
+    ['energy missing', JSON.stringify({ ...valid, interruptions: [{ ...aCount, energy_wh: undefined }] }), /interruptions\[0\]: energy_wh must be a number >= 0/],
+    ['uuid not a string', JSON.stringify({ ...valid, interruptions: [{ ...aCount, session_uuid: 7 }] }), /interruptions\[0\]: session_uuid must be a string/],
+    ['bad count time', JSON.stringify({ ...valid, interruptions: [{ ...aCount, at: 'yesterday' }] }), /interruptions\[0\]: at must be an ISO timestamp/],
+    ['two counts for one EVSE', JSON.stringify({ ...valid, interruptions: [aCount, aCount] }), /interruptions\[1\]: duplicate count for evse_1/],
   ])('refuses a corrupt file (%s) and leaves it untouched', async (_case, content, problem) => {
     await writeFile(storeFile(), content);
     const attempt = PriorityStore.open(dir);
@@ -337,6 +350,29 @@ describe('PriorityStore.open', () => {
     const store = await openStore();
     expect(store.list()).toEqual(valid.records);
     expect(store.holds()).toEqual([]);
+    expect(store.interruptions()).toEqual([]);
+  });
+
+  it('keeps one interruption count per EVSE on disk: the latest put wins, a drop forgets it, priorities and holds untouched', async () => {
+    const store = await openStore();
+    await store.upsert(input());
+    await store.putHold({ module_id: 'evse_1', kind: 'limit', origin: 'scheduler', since: '2025-01-01T00:00:01.000Z' });
+    const changes: PriorityChange[] = [];
+    store.changes$.subscribe((c) => changes.push(c));
+    await store.putInterruptions(aCount);
+    await store.putInterruptions({ ...aCount, interruptions: 2, energy_wh: 2500 });
+    await store.putInterruptions({ module_id: 'evse_3', interruptions: 0, provisional_yields: 1, energy_wh: 40, at: '2025-01-01T00:00:02.000Z' });
+    await store.putInterruptions({ ...aCount, module_id: 'evse_2' });
+    expect(await store.dropInterruptions('evse_2')).toBe(true);
+    expect(await store.dropInterruptions('evse_2')).toBe(false);
+    expect(changes).toEqual([]);
+    const again = await openStore();
+    expect(again.interruptions()).toEqual([
+      { ...aCount, interruptions: 2, energy_wh: 2500 },
+      { module_id: 'evse_3', interruptions: 0, provisional_yields: 1, energy_wh: 40, at: '2025-01-01T00:00:02.000Z' },
+    ]);
+    expect(again.holds()).toEqual(store.holds());
+    expect(again.list()).toEqual(store.list());
   });
 
   it('keeps holds on disk beside the priorities: acknowledged puts and drops survive a reopen, priorities untouched', async () => {
