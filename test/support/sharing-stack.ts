@@ -15,6 +15,11 @@ import { waitFor } from './wait.js';
 export interface SharingStack {
   sim: Simulator;
   app: RunningApp;
+  /**
+   * Stops the module and starts it again on the same store, as systemd does after an update or a crash;
+   * the simulator runs on, and `whileDown` acts on it meanwhile.
+   */
+  restartApp(whileDown?: () => void): Promise<RunningApp>;
   /** Every set_external_limits payload the simulator received. */
   sent: Array<{ limitsModuleId: string; value: ExternalLimits }>;
   limitA(moduleId: string): number;
@@ -64,11 +69,21 @@ export async function sharingStack(
   sim.events$.subscribe((e) => {
     if (e.kind === 'received' && e.name === 'set_external_limits') sent.push({ limitsModuleId: e.moduleId, value: e.value as ExternalLimits });
   });
-  const app = await startApp(config, quietLogger(), { contract });
-  await waitFor(() => modules.every((id) => app.module.heartbeat.isCommandable(id)), { message: 'all EVSEs online' });
+  let app = await startApp(config, quietLogger(), { contract });
+  const online = () => waitFor(() => modules.every((id) => app.module.heartbeat.isCommandable(id)), { message: 'all EVSEs online' });
+  await online();
   return {
     sim,
-    app,
+    get app() {
+      return app;
+    },
+    async restartApp(whileDown) {
+      await app.stop();
+      whileDown?.();
+      app = await startApp(config, quietLogger(), { contract });
+      await online();
+      return app;
+    },
     sent,
     limitA: (id) => sim.limitsNode(`${id}_limits`).limitAt(Date.now()).currentA,
     drawW: (id) => Math.round(sim.evse(id).snapshot().powerW),
