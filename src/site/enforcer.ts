@@ -610,6 +610,7 @@ export class Enforcer {
       // Not written ahead: a decrease the budget needs goes at once. A crash in between leaves a car
       // at 0 A that we do not know as ours; the fail-safe entry releases it after failsafe_s.
       void this.startHold(lane, 'limit', false);
+      this.writeCount(lane);
     } else if (held && lane.stored?.kind !== 'limit') {
       void this.startHold(lane, 'limit', false);
     } else if (!held && wasHeld) {
@@ -735,7 +736,9 @@ export class Enforcer {
     if (record.type === 'pause' || record.type === 'disable') {
       // A person's pause is not one of ours: it does not count towards protection.
       lane.hold = { pausedByUs: true, lastOffMs: now, ...this.interrupting(lane, record.origin === 'scheduler') };
-      return this.options.holds ? this.startHold(lane, record.type, record.origin === 'api' || record.origin === 'mqtt') : undefined;
+      const written = this.options.holds ? this.startHold(lane, record.type, record.origin === 'api' || record.origin === 'mqtt') : undefined;
+      this.writeCount(lane);
+      return written;
     }
     // A start-up release of our enable_disable entry ends a Disable of ours, not a pause.
     if (record.type === 'release' && record.origin === 'reconcile' && lane.stored !== undefined && lane.stored.kind !== 'disable') return undefined;
@@ -755,17 +758,23 @@ export class Enforcer {
    */
   private interrupting(lane: Lane, ours = true): Pick<OurHold, 'interruptions' | 'provisionalYields'> {
     const yielded = ours && lane.hold.provisional === true;
-    const view = this.options.view(lane.moduleId);
-    const n = (lane.hold.interruptions ?? 0) + (ours && !yielded && view?.state === 'Charging' ? 1 : 0);
+    const n = (lane.hold.interruptions ?? 0) + (ours && !yielded && this.options.view(lane.moduleId)?.state === 'Charging' ? 1 : 0);
     const y = (lane.hold.provisionalYields ?? 0) + (yielded ? 1 : 0);
-    // Written when it changes, not per plan: a restart must not hand this session one more bounce.
-    if (n !== (lane.hold.interruptions ?? 0) || y !== (lane.hold.provisionalYields ?? 0)) {
-      // A count read back but not yet confirmed by EVerest lends its uuid to nothing.
-      const previous = lane.countRestored ? undefined : lane.counted;
-      lane.counted = this.countBook.record(lane.moduleId, { interruptions: n, provisionalYields: y }, view, previous, this.scheduler.now());
-      lane.countRestored = false;
-    }
     return counts(n, y);
+  }
+
+  /**
+   * Writes the session's count when a hold changed it, not per plan: a restart must not hand this
+   * session one more bounce. After the hold's own write, which a command may be waiting for.
+   */
+  private writeCount(lane: Lane): void {
+    // A count read back but not yet confirmed by EVerest is not this session's yet: it lends nothing.
+    const written = lane.countRestored ? undefined : lane.counted;
+    const n = lane.hold.interruptions ?? 0;
+    const y = lane.hold.provisionalYields ?? 0;
+    if (n === (written?.interruptions ?? 0) && y === (written?.provisional_yields ?? 0)) return;
+    lane.counted = this.countBook.record(lane.moduleId, { interruptions: n, provisionalYields: y }, this.options.view(lane.moduleId), written, this.scheduler.now());
+    lane.countRestored = false;
   }
 
   private applyManual(lane: Lane, type: ActionType): void {
@@ -1002,7 +1011,7 @@ export class Enforcer {
     }
     // The car is still paused after a resume that failed: it is still ours (else it would look paused by someone else, for good).
     if (record.type === 'resume' && status !== 'completed' && !lane.hold.pausedByUs && this.options.view(lane.moduleId)?.state === 'ChargingPausedEVSE') {
-      lane.hold = { pausedByUs: true, lastOffMs: lane.hold.lastOffMs ?? this.scheduler.now() };
+      lane.hold = { pausedByUs: true, lastOffMs: lane.hold.lastOffMs ?? this.scheduler.now(), ...counts(lane.hold.interruptions, lane.hold.provisionalYields) };
       void this.startHold(lane, 'pause', lane.manual === 'pause');
     }
   }

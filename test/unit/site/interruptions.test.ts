@@ -5,6 +5,7 @@ import type { EvseState } from '../../../src/everest/payloads.js';
 import type { InterruptionRecord } from '../../../src/priorities/interruptions.js';
 import { Enforcer, type LimitsPort } from '../../../src/site/enforcer.js';
 import type { EvseView } from '../../../src/site/evse-view.js';
+import type { HoldLedger } from '../../../src/site/holds.js';
 import { ENERGY_SLACK_WH, reconcileInterruptions, type InterruptionLedger } from '../../../src/site/interruptions.js';
 import { aChargingView, anIdleView } from '../../support/builders/evse-view.js';
 import { SCRIPTED_CONFIG, ScriptedPort } from '../../support/scripted-port.js';
@@ -183,6 +184,31 @@ describe('Enforcer: the interruption count survives a restart', () => {
   it('a count for an EVSE no longer configured is dropped at start', () => {
     start([counted({ module_id: 'evse_gone' }), counted()]);
     expect([...ledger.records.keys()]).toEqual(['evse_1']);
+  });
+
+  it('a pause is written before its count: the command waits for the hold\'s write only', async () => {
+    const order: string[] = [];
+    const holds: HoldLedger = {
+      holds: () => [],
+      putHold: (hold) => {
+        order.push(`hold ${hold.kind}`);
+        return Promise.resolve();
+      },
+      dropHold: () => Promise.resolve(false),
+    };
+    const port = new ScriptedPort();
+    views.set('evse_1', aChargingView());
+    enforcer = new Enforcer({ port, config: SCRIPTED_CONFIG, views$, view: (id) => views.get(id), isCommandable: () => true, logger: pino({ level: 'silent' }), holds, interruptions: ledger });
+    const put = ledger.putInterruptions.bind(ledger);
+    ledger.putInterruptions = (record) => {
+      order.push(`count ${record.interruptions}`);
+      return put(record);
+    };
+    enforcer.setDesired('evse_1', 'pause');
+    port.last().answer(true); // the start-up release of an old claim
+    await vi.advanceTimersByTimeAsync(0);
+    expect(port.last().command).toBe('pause_charging');
+    expect(order).toEqual(['hold pause', 'count 1']);
   });
 
   it('a failed write is logged and the hold goes out all the same', async () => {
