@@ -311,7 +311,7 @@ export const configSchema = {
           enum: SHARING_POLICIES,
           default: 'priority_levels',
           description:
-            'How current is shared among EVSEs with a limits module: priority_levels serves each priority level in full before the next (power a held higher session cannot use because its minimum does not fit goes to lower sessions at their minimum, provisionally: they yield as soon as it fits); minimum_first gives everyone their minimum in priority order first, then tops up by level.',
+            'How current is shared among EVSEs with a limits module: priority_levels serves each priority level in full before the next (power a held higher session cannot use because its minimum does not fit goes to lower sessions: held ones start on it at their minimum, provisionally (they yield as soon as it fits) or, if held before, as a protected start; running ones share it); minimum_first gives everyone their minimum in priority order first, then tops up by level.',
         },
         protect_after_interruptions: {
           type: 'integer',

@@ -12,6 +12,7 @@ import {
   type SiteSnapshot,
 } from './model.js';
 import { foreignPauseCode } from './pause-reasons.js';
+import { LIMIT_STEP_A } from './calm.js';
 import { isLeftAlone, leftAlone, measuredDrawW } from './session-state.js';
 import { clampPriority, classify, compareSessions, graceReason, leaveReasonFor, reportGraceUntil, schedule, type Entry } from './scheduler.js';
 
@@ -62,6 +63,13 @@ interface Cand {
   provisional: boolean;
   /** May be admitted from the leftover: current-controlled, and no provisional start of it ended in a yield yet. */
   mayBorrow: boolean;
+  /**
+   * Held `protectAfterInterruptions` times already: given power again it is protected, so it may start
+   * on the leftover too, as a normal start that keeps its minimum (not a provisional one that yields).
+   */
+  protectOnStart: boolean;
+  /** Admitted in this pass from the leftover as such a protected start. */
+  secondChance: boolean;
   /** Admitted in this pass from the leftover only (reason code `leftover`). */
   borrowed: boolean;
   /** The priority of the held session whose leftover it runs on. */
@@ -170,6 +178,8 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     protected: isProtected(s, config) && !s.provisional,
     provisional: s.provisional === true && !s.pausedByUs,
     mayBorrow: (s.provisionalYields ?? 0) + (s.interruptions ?? 0) === 0,
+    protectOnStart: config.protectAfterInterruptions > 0 && (s.provisionalYields ?? 0) + (s.interruptions ?? 0) >= config.protectAfterInterruptions,
+    secondChance: false,
     borrowed: false,
     locked: false,
     lockBroken: false,
@@ -241,6 +251,8 @@ function fromOnOff(e: Entry): Cand | Leave {
     protected: false,
     provisional: false,
     mayBorrow: false,
+    protectOnStart: false,
+    secondChance: false,
     borrowed: false,
     locked: false,
     lockBroken: false,
@@ -340,6 +352,8 @@ interface PassContext {
    */
   leftover: number;
   lenderPrio?: number;
+  /** A provisional session was admitted at this level or above: nobody below gets more than it from the leftover. */
+  borrowCap: boolean;
 }
 
 function lockedIn(level: readonly Cand[]): number {
@@ -393,6 +407,7 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
     c.allocA = 0;
     c.allocW = 0;
     c.heldCode = undefined;
+    c.secondChance = false;
     if (c.locked) lockedW += c.minW;
   }
   // A budget below the reserved minimums (min on-time, protection) breaks the reservations, lowest
@@ -407,6 +422,7 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
   ctx.free = ctx.budget - ctx.uncontrolled - lockedW;
   ctx.leftover = 0;
   ctx.lenderPrio = undefined;
+  ctx.borrowCap = false;
   if (ctx.minimumFirst) for (const c of cands) tryAdmit(ctx, c, windows, startsInU);
   let starved = false;
   /** A level above shares what it got below its maximum: what is left are rounding crumbs, not a leftover. */
@@ -427,7 +443,7 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
       level.filter((c) => c.admitted),
       ctx.free,
     );
-    if (starved && ctx.leftover > 0 && ctx.lenderPrio !== undefined) borrowLeftover(ctx, level, windows, startsInU);
+    if (starved && ctx.leftover > 0 && ctx.lenderPrio !== undefined) shareLeftover(ctx, level, windows, startsInU);
     for (const c of level) {
       const short = c.admitted ? c.wPerA !== undefined && c.allocA < c.maxA - STEP_A : c.heldCode !== 'min_off_time';
       if (short) starved = true;
@@ -438,38 +454,62 @@ function runPass(ctx: PassContext, windows: boolean, startsInU?: ReadonlySet<Can
 }
 
 /**
- * Provisional admission: power a held higher session cannot use (its minimum does not fit what is
- * left) goes to this level's held sessions at their minimum, in arrival order, and is then shared
- * among them up to each one's maximum. Nothing is locked by it: as soon as the higher session's
- * minimum fits with this power back, the next plan admits it and holds these again. A session whose
- * provisional start already ended in such a yield waits for a normal admission (at most one borrowed
- * start per session: resume, yield, resume).
+ * The leftover: power a held higher session cannot use (its minimum does not fit what is left). It goes
+ * to this level, in arrival order, and then to the levels below, until the held session's minimum fits
+ * again (the next plan admits it and takes the power back):
+ * - held sessions start on it at their minimum. One never held before starts provisionally (reason
+ *   `leftover`): it yields at once, and at most once per session (resume, yield, resume). One already
+ *   held `protectAfterInterruptions` times starts normally and keeps its minimum, as protection gives
+ *   any car we gave power back to; no provisional start for it, since its yield would be one toggle
+ *   too many. Any other held session the leftover would fit keeps it from lower ones (priority order).
+ * - the level's running sessions and those starts then share it equally up to each one's maximum; a
+ *   provisional one, and once there is one everybody below it, at most BORROW_ABOVE_MIN_A above the
+ *   minimum (a lower car never gets more than a higher one from it).
+ * - a car whose limit in force is at its minimum takes a top-up of a whole calm step (LIMIT_STEP_A)
+ *   or none: crumbs would be a message each way as they come and go. What it declines stays unused
+ *   rather than going lower down (a lower car would get power a higher one could use).
  */
-function borrowLeftover(ctx: PassContext, level: readonly Cand[], windows: boolean, startsInU: ReadonlySet<Cand> | undefined): void {
-  const borrowers: Cand[] = [];
+function shareLeftover(ctx: PassContext, level: readonly Cand[], windows: boolean, startsInU: ReadonlySet<Cand> | undefined): void {
   for (const c of level) {
     if (c.admitted || c.heldCode !== 'over_budget' || c.minW > ctx.leftover + 1e-6) continue;
-    // The leftover goes in priority order: a session it would fit but that may not borrow (again), or
-    // that U does not start (the power is free only because of a window), keeps it from lower ones.
-    if (!c.mayBorrow || c.wPerA === undefined || (windows && startsInU !== undefined && !c.isOn && !startsInU.has(c))) {
+    const mayStart = c.mayBorrow || c.protectOnStart;
+    // ...or that U does not start (the power is free only because of a window).
+    if (!mayStart || c.wPerA === undefined || (windows && startsInU !== undefined && !c.isOn && !startsInU.has(c))) {
       ctx.leftover = 0;
-      break;
+      return;
     }
     ctx.leftover -= c.minW;
     c.admitted = true;
-    c.borrowed = true;
-    c.lenderPrio = ctx.lenderPrio;
+    c.borrowed = c.mayBorrow;
+    c.secondChance = !c.mayBorrow;
     c.heldCode = undefined;
     c.allocA = c.minA;
     c.allocW = c.minW;
-    c.levelLeftW = c.minW + ctx.leftover;
-    borrowers.push(c);
+    if (c.borrowed) ctx.borrowCap = true;
   }
-  if (borrowers.length === 0) return;
-  const maxes = borrowers.map((c) => c.maxA);
-  for (const c of borrowers) c.maxA = Math.min(c.maxA, c.minA + BORROW_ABOVE_MIN_A);
-  ctx.leftover -= waterFill(borrowers, ctx.leftover);
-  borrowers.forEach((c, i) => (c.maxA = maxes[i]!));
+  const group = level.filter((c) => c.admitted && c.wPerA !== undefined && (c.borrowed || c.allocA < c.maxA - STEP_A));
+  if (group.length === 0) return;
+  const maxes = group.map((c) => c.maxA);
+  const before = group.map((c) => c.allocA);
+  let above = 0;
+  for (const c of group) {
+    if (ctx.borrowCap) c.maxA = Math.min(c.maxA, c.minA + BORROW_ABOVE_MIN_A);
+    above += c.allocW - c.minW;
+  }
+  if (ctx.leftover > 0) ctx.leftover -= waterFill(group, ctx.leftover + above) - above;
+  let declined = false;
+  group.forEach((c, i) => {
+    c.maxA = maxes[i]!;
+    c.levelLeftW = c.allocW + ctx.leftover;
+    const b = before[i]!;
+    if (c.allocA > b && c.allocA - b < LIMIT_STEP_A - 1e-9 && c.allowedNowA < c.minA + LIMIT_STEP_A - 1e-9) {
+      declined = true;
+      c.allocA = b;
+      c.allocW = b * c.wPerA!;
+    }
+    if (c.borrowed || c.secondChance || c.allocA > b) c.lenderPrio = ctx.lenderPrio;
+  });
+  if (declined) ctx.leftover = 0;
 }
 /**
  * A provisional session gets at most this much above its minimum from the leftover: more would show as
@@ -573,7 +613,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   }
   const minimumFirst = config.sharing === 'minimum_first';
 
-  const ctx: PassContext = { cands, levels, budget, uncontrolled, tol, nowMs, minimumFirst, free: 0, leftover: 0 };
+  const ctx: PassContext = { cands, levels, budget, uncontrolled, tol, nowMs, minimumFirst, free: 0, leftover: 0, borrowCap: false };
   runPass(ctx, false);
   const startsInU = new Set(cands.filter((c) => c.admitted));
   runPass(ctx, true, startsInU);
@@ -602,6 +642,8 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     }
     return leftText;
   };
+  const fromLeftover = (x: Cand): string =>
+    `${x.secondChance ? `held ${times(x.s.interruptions ?? 0)} already this session, it keeps its minimum on` : 'priority ' + x.prio + ', with'} power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit)`;
   const standing = (prio: number, w: number): string =>
     prio === topPrio ? `priority ${prio} (the highest here), ${kw(w)} of the ${kw(budget)} budget available` : `priority ${prio}, ${left(w)}`;
   for (const x of all) {
@@ -647,7 +689,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         currentA = x.allocA;
         const atMax = x.allocA >= x.maxA - 1e-9;
         code = atMax ? 'fits' : 'share';
-        reason = `${amps(x.allocA)}${atMax ? ' (its maximum)' : ''}: ${standing(x.prio, x.levelLeftW)}`;
+        reason = `${amps(x.allocA)}${atMax ? ' (its maximum)' : ''}: ${x.lenderPrio !== undefined ? fromLeftover(x) : standing(x.prio, x.levelLeftW)}`;
       } else {
         code = 'fits';
         reason = `fits with ${Math.round(x.minW)} W: ${standing(x.prio, x.levelLeftW)}`;

@@ -1,5 +1,5 @@
 // The simulated site of site-sim.ts (same world: arrivals, cars, energy, priorities, the cars' own
-// pauses, budget changes), but every EVSE has an external limits module: policies hand out a current
+// pauses, budget changes, meter noise), but every EVSE has an external limits module: policies hand out a current
 // per car, EVerest applies it after a second, a car draws min(what it takes now, limit x phases x V)
 // and an AC car pauses (NoEnergy) below 6 A and resumes when the limit returns. Compares our allocator
 // with EVerest's own energy manager and an openWB-like loop on exactly the same day.
@@ -11,7 +11,7 @@ import { connectorKey } from '../../src/priorities/model.js';
 import type { SchedulerConfig, SessionSnapshot, SiteSnapshot } from '../../src/site/model.js';
 import { clampPriority } from '../../src/site/scheduler.js';
 import { max, median, p90 } from './stats.js';
-import { DEFAULT_SITE_SIM, planWorld, type SiteSimConfig } from './site-sim.js';
+import { DEFAULT_SITE_SIM, hashNoise, planWorld, type SiteSimConfig } from './site-sim.js';
 
 export type SharingPolicyName = 'ours' | 'everest' | 'openwb';
 
@@ -454,7 +454,8 @@ export function runSharingSim(overrides: Partial<SharingSimConfig> = {}): Sharin
             ...(car.limitRaisedAtMs !== undefined ? { limitRaisedAtMs: car.limitRaisedAtMs } : {}),
           },
         };
-        if (car.state === 'Charging') s.measuredPowerW = Math.round(car.powerW);
+        // What the meter reports, with the site's meter noise (the car draws powerW).
+        if (car.state === 'Charging') s.measuredPowerW = Math.round(car.powerW * (1 + cfg.meterNoise * hashNoise(cfg.seed, t, c)));
         if (car.lastOnMs !== undefined) s.lastOnMs = car.lastOnMs;
         if (held && car.heldSinceMs !== undefined) s.lastOffMs = car.heldSinceMs;
         if (car.grantedAtMs !== undefined) s.grantedAtMs = car.grantedAtMs;

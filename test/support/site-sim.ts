@@ -22,7 +22,7 @@ import { mulberry32 } from '../../src/sim/prng.js';
 export { mulberry32 };
 
 /** Stateless noise in [-1, 1) for (seed, a, b): the same for every policy, however often it is asked. */
-function hashNoise(seed: number, a: number, b: number): number {
+export function hashNoise(seed: number, a: number, b: number): number {
   let h = (seed ^ Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 1, 0x85ebca6b)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);

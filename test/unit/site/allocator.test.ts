@@ -342,8 +342,9 @@ describe('provisional admission: power a held higher session cannot use goes to 
     // The priority-1 car would fit but already yielded once: the priority-0 car below it gets nothing either.
     const once = arriving(4, NOW - 40_000, { priority: 1, phases: 1, ...heldSince });
     expect(currents(plan([first(), higher(), once, lower()], 8_000))).toEqual({ evse_1: 8, evse_2: 0, evse_4: 7, evse_3: 0 });
+    // A car that yielded once may not start provisionally again; with protection off it has no other start.
     const refused = arriving(4, NOW - 40_000, { priority: 1, phases: 1, ...heldSince, provisionalYields: 1 });
-    expect(currents(plan([first(), higher(), refused, lower()], 8_000))).toEqual({ evse_1: 8, evse_2: 0, evse_4: 0, evse_3: 0 });
+    expect(currents(plan([first(), higher(), refused, lower()], 8_000, { protectAfterInterruptions: 0 }))).toEqual({ evse_1: 8, evse_2: 0, evse_4: 0, evse_3: 0 });
   });
 
   it('the provisional car yields at once when the higher car fits with its power back, min on-time or not', () => {
@@ -351,20 +352,71 @@ describe('provisional admission: power a held higher session cannot use goes to 
     const d = byModule(plan([first(), higher(), running()], 10_000));
     expect(d.evse_3).toMatchObject({ decision: 'pause', currentA: 0 });
     expect(d.evse_2).toMatchObject({ decision: 'charge', currentA: 6.4 });
-    // A car admitted normally keeps its minimum inside its min on-time.
-    expect(byModule(plan([first(), higher(), running({ provisional: false })], 10_000)).evse_3).toMatchObject({ currentA: 6, reasonCode: 'min_on_time' });
+    // A car admitted normally keeps its minimum inside its min on-time; the priority-3 car's 4.1 kW do not
+    // fit beside it (10 000 - 5 520 - 1 380 = 3 100 W), so it also takes those 3.1 kW (13.4 A more).
+    const kept = byModule(plan([first(), higher(), running({ provisional: false })], 10_000));
+    expect(kept.evse_2).toMatchObject({ currentA: 0, reasonCode: 'over_budget' });
+    expect(kept.evse_3).toMatchObject({ currentA: 16, reasonCode: 'fits' });
+    expect(kept.evse_3!.reason).toBe('16.0 A (its maximum): priority 0, with power a priority 3 car cannot use yet (its minimum does not fit)');
   });
 
   it('a provisional car is never protected: an interruption before does not make it keep its minimum', () => {
     const d = byModule(plan([first(), higher(), running({ interruptions: 1, lastOnMs: NOW - HOUR_MS })], 10_000));
     expect(d.evse_3).toMatchObject({ currentA: 0 });
-    expect(byModule(plan([first(), higher(), running({ interruptions: 1, lastOnMs: NOW - HOUR_MS, provisional: false })], 10_000)).evse_3).toMatchObject({ currentA: 6, reasonCode: 'protected' });
+    // Admitted normally, it is protected: its minimum stays reserved, and the priority-3 car's minimum does not fit beside it.
+    const kept = byModule(plan([first(), higher(), running({ interruptions: 1, lastOnMs: NOW - HOUR_MS, provisional: false })], 10_000));
+    expect(kept.evse_2).toMatchObject({ currentA: 0, reasonCode: 'over_budget' });
+    expect(kept.evse_3).toMatchObject({ currentA: 16, reasonCode: 'fits' });
   });
 
-  it('a second provisional start is refused: after a yield (or an interruption) the car waits for a normal admission', () => {
+  it('no second provisional start: a car held (or yielded) before starts on the leftover only as a protected start', () => {
     expect(byModule(plan([first(), higher(), lower({ ...heldSince })], 8_000)).evse_3).toMatchObject({ currentA: 7, reasonCode: 'leftover' });
-    expect(byModule(plan([first(), higher(), lower({ ...heldSince, provisionalYields: 1 })], 8_000)).evse_3).toMatchObject({ currentA: 0, reasonCode: 'over_budget' });
-    expect(byModule(plan([first(), higher(), lower({ ...heldSince, interruptions: 1 })], 8_000)).evse_3).toMatchObject({ currentA: 0, reasonCode: 'over_budget' });
+    // protect_after_interruptions 1 (the default): held once, it starts normally and keeps its minimum
+    // from then on. 8 000 - 5 520 = 2 480 W: 10.7 A on one phase.
+    for (const before of [{ provisionalYields: 1 }, { interruptions: 1 }]) {
+      const d = byModule(plan([first(), higher(), lower({ ...heldSince, ...before })], 8_000)).evse_3!;
+      expect(d).toMatchObject({ decision: 'charge', currentA: 10.7, reasonCode: 'share' });
+      expect(d.reason).toBe(
+        `10.7 A: held ${before.interruptions === 1 ? 'once' : '0 times'} already this session, it keeps its minimum on power a priority 3 car cannot use yet (its minimum does not fit)`,
+      );
+    }
+    // Not protected yet (2 needed), or protection off: it waits for a normal admission.
+    for (const protectAfterInterruptions of [2, 0]) {
+      expect(byModule(plan([first(), higher(), lower({ ...heldSince, interruptions: 1 })], 8_000, { protectAfterInterruptions })).evse_3).toMatchObject({
+        currentA: 0,
+        reasonCode: 'over_budget',
+      });
+    }
+  });
+
+  it('running lower cars share the leftover above their minimum; a car at its minimum takes a whole step or none', () => {
+    // The protected priority-0 car runs at its minimum; the priority-3 car's 4.1 kW do not fit beside it.
+    const protectedAt = (limitA: number): SessionSnapshot =>
+      cur(3, { phases: 1, interruptions: 1, lastOnMs: NOW - HOUR_MS, measuredPowerW: limitA * 230 }, { limitA, limitRaisedAtMs: NOW - HOUR_MS });
+    // 8 000 - 5 520 - 1 380 = 1 100 W above its minimum: 4.7 A more.
+    expect(byModule(plan([first(), higher(), protectedAt(6)], 8_000)).evse_3).toMatchObject({ currentA: 10.7, reasonCode: 'share' });
+    // 7 080 W: 180 W above its minimum is 0.7 A, less than calm's step: it stays at 6 A...
+    expect(byModule(plan([first(), higher(), protectedAt(6)], 7_080)).evse_3).toMatchObject({ currentA: 6, reasonCode: 'protected' });
+    // ...and when it declines part of the leftover, a lower car (running above its minimum: it takes any
+    // top-up) does not get the rest: here the car's own maximum is 6.8 A, and 1 180 W are left.
+    const capped = cur(3, { phases: 1, interruptions: 1, lastOnMs: NOW - HOUR_MS, measuredPowerW: 6 * 230 }, { limitA: 6, limitRaisedAtMs: NOW - HOUR_MS, evMaxA: 6.8 });
+    const lowest = cur(4, { priority: -1, phases: 1, interruptions: 1, lastOnMs: NOW - HOUR_MS, measuredPowerW: 7 * 230 }, { limitA: 7, limitRaisedAtMs: NOW - HOUR_MS });
+    expect(currents(plan([first(), higher(), capped, lowest], 5_520 + 2 * 1_380 + 1_180))).toMatchObject({ evse_2: 0, evse_3: 6, evse_4: 6 });
+    // Once above its minimum, calm handles small changes: 0.7 A more is planned (and sent when it adds up).
+    expect(byModule(plan([first(), higher(), protectedAt(7)], 7_080)).evse_3).toMatchObject({ currentA: 6.7 });
+  });
+
+  it('below a provisional car nobody gets more from the leftover than it does', () => {
+    // 11 kW: 5 520 W for the priority-5 car, 5 480 W left; the priority-3 car needs 4 140 W... of 5 480: it fits.
+    // Make it need more: a 24 A three-phase EVSE whose minimum is 10 A (6 900 W).
+    const big = arriving(2, NOW - 60_000, { priority: 3 });
+    big.current = { ...big.current!, minA: 10, evseMaxA: 24 };
+    const provisional = arriving(5, NOW - 25_000, { priority: 1, phases: 1 });
+    const protectedLow = cur(3, { priority: 0, phases: 1, interruptions: 1, lastOnMs: NOW - HOUR_MS, measuredPowerW: 6 * 230 }, { limitA: 6, limitRaisedAtMs: NOW - HOUR_MS });
+    const d = byModule(plan([first(), big, provisional, protectedLow], 11_000));
+    expect(d.evse_2).toMatchObject({ currentA: 0, reasonCode: 'over_budget' });
+    expect(d.evse_5).toMatchObject({ currentA: 7, reasonCode: 'leftover' });
+    expect(d.evse_3!.currentA).toBe(7);
   });
 });
 
@@ -383,10 +435,10 @@ describe('protection after interruptions (scheduler.protect_after_interruptions)
     expect(r.nextReviewAtMs).toBeUndefined();
   });
 
-  it('a priority car that cannot get its minimum next to the protected one waits; the protected one keeps only its minimum', () => {
-    // 8 000 - 4 140 = 3 860 W: 5.6 A, below the priority car's minimum.
+  it('a priority car that cannot get its minimum next to the protected one waits; the protected one takes what it cannot use', () => {
+    // 8 000 - 4 140 = 3 860 W: 5.6 A, below the priority car's minimum; the protected car gets them (6 + 5.5 A).
     const r = plan([bounced(), priorityCar()], 8_000);
-    expect(currents(r)).toEqual({ evse_2: 0, evse_1: 6 });
+    expect(currents(r)).toEqual({ evse_2: 0, evse_1: 11.5 });
     expect(byModule(r).evse_2!.reasonCode).toBe('over_budget');
   });
 
