@@ -42,8 +42,10 @@ export interface SimulatorOptions {
   logger: Logger;
   scheduler?: SchedulerLike;
   contract?: Contract;
-  /** Per-EVSE overrides (hardware, initial limit, meter). */
+  /** Per-EVSE overrides (hardware, initial limit, meter), for every EVSE. */
   evse?: Partial<Omit<EvseModelConfig, 'moduleId' | 'evseIndex' | 'newSessionId'>>;
+  /** Overrides for single EVSEs by module id, over `evse` (a single-phase EVSE on a three-phase site). */
+  evseById?: Readonly<Record<string, Partial<Omit<EvseModelConfig, 'moduleId' | 'evseIndex' | 'newSessionId'>>>>;
   /** How long to wait for the first broker connection. */
   connectTimeoutMs?: number;
 }
@@ -122,6 +124,7 @@ class MqttSimulator implements Simulator {
       const model = new EvseModel(
         {
           ...options.evse,
+          ...options.evseById?.[moduleId],
           moduleId,
           evseIndex: i + 1,
           communicationCheckTimeoutS: options.communicationCheckTimeoutS ?? options.evse?.communicationCheckTimeoutS ?? 5,

@@ -642,8 +642,10 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
     }
     return leftText;
   };
+  // A protected car says so whether it starts on the leftover now or runs on it since an earlier plan:
+  // the reason of an unchanged decision does not change from one plan to the next.
   const fromLeftover = (x: Cand): string =>
-    `${x.secondChance ? `held ${times(x.s.interruptions ?? 0)} already this session, it keeps its minimum on` : 'priority ' + x.prio + ', with'} power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit)`;
+    `${x.secondChance || x.protected ? `held ${times(x.s.interruptions ?? 0)} already this session, it keeps its minimum on` : 'priority ' + x.prio + ', with'} power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit)`;
   const standing = (prio: number, w: number): string =>
     prio === topPrio ? `priority ${prio} (the highest here), ${kw(w)} of the ${kw(budget)} budget available` : `priority ${prio}, ${left(w)}`;
   for (const x of all) {

@@ -33,10 +33,12 @@ export const W_PER_A = 3 * 230;
 export interface SharingStackOptions {
   /** EVSEs without a limits module: on/off control (pause/resume), as on a mixed site. */
   onOff?: readonly string[];
+  /** EVSEs wired single-phase (hardware and configuration): 230 W per A instead of 690. */
+  singlePhase?: readonly string[];
 }
 
 /**
- * EVSEs `modules` (16 A, three-phase), each with a limits module `${id}_limits` unless listed in
+ * EVSEs `modules` (16 A, three-phase unless listed in `singlePhase`), each with a limits module `${id}_limits` unless listed in
  * `onOff`, on a `maxPowerW` site. The simulated EVerest runs the release the module is configured for
  * (`everest.release`).
  */
@@ -45,12 +47,12 @@ export async function sharingStack(
   modules: string[],
   maxPowerW: number,
   overrides: DeepPartial<Config> = {},
-  { onOff = [] }: SharingStackOptions = {},
+  { onOff = [], singlePhase = [] }: SharingStackOptions = {},
 ): Promise<SharingStack> {
   const evses = modules.map((module_id) => (onOff.includes(module_id) ? { module_id } : { module_id, limits_module_id: `${module_id}_limits` }));
   const contract = await sharedContract();
   const config = fastConfig(url, mkdtempSync(path.join(tmpdir(), 'evse-priority-sharing-')), {
-    evses: evses.map((e) => ({ ...e, connectors: [1], phases: 3, max_current_a: 16 })),
+    evses: evses.map((e) => ({ ...e, connectors: [1], phases: singlePhase.includes(e.module_id) ? 1 : 3, max_current_a: 16 })),
     site: { max_power_w: maxPowerW, nominal_voltage_v: 230 },
     limits: { failsafe_s: 30, refresh_s: 5 },
     ...overrides,
@@ -62,6 +64,7 @@ export async function sharingStack(
     moduleIds: modules,
     limitsModules: limitsModulesOf(evses),
     evse: { hwMaxCurrentA: 16, hwPhases: 3, release: config.everest.release },
+    evseById: Object.fromEntries(singlePhase.map((id) => [id, { hwPhases: 1 }])),
     heartbeatIntervalMs: 250,
     powermeterIntervalMs: 200,
   });

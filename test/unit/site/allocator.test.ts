@@ -394,7 +394,10 @@ describe('provisional admission: power a held higher session cannot use goes to 
     const protectedAt = (limitA: number): SessionSnapshot =>
       cur(3, { phases: 1, interruptions: 1, lastOnMs: NOW - HOUR_MS, measuredPowerW: limitA * 230 }, { limitA, limitRaisedAtMs: NOW - HOUR_MS });
     // 8 000 - 5 520 - 1 380 = 1 100 W above its minimum: 4.7 A more.
-    expect(byModule(plan([first(), higher(), protectedAt(6)], 8_000)).evse_3).toMatchObject({ currentA: 10.7, reasonCode: 'share' });
+    const running = byModule(plan([first(), higher(), protectedAt(6)], 8_000)).evse_3!;
+    expect(running).toMatchObject({ currentA: 10.7, reasonCode: 'share' });
+    // Worded as when it started on the leftover (protected start, above): the next plan keeps the reason.
+    expect(running.reason).toBe('10.7 A: held once already this session, it keeps its minimum on power a priority 3 car cannot use yet (its minimum does not fit)');
     // 7 080 W: 180 W above its minimum is 0.7 A, less than calm's step: it stays at 6 A...
     expect(byModule(plan([first(), higher(), protectedAt(6)], 7_080)).evse_3).toMatchObject({ currentA: 6, reasonCode: 'protected' });
     // ...and when it declines part of the leftover, a lower car (running above its minimum: it takes any
