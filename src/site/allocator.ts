@@ -177,8 +177,8 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
     allowedNowA: finite(cc.limitA, Number.POSITIVE_INFINITY),
     protected: isProtected(s, config) && !s.provisional,
     provisional: s.provisional === true && !s.pausedByUs,
-    mayBorrow: (s.provisionalYields ?? 0) + (s.interruptions ?? 0) === 0,
-    protectOnStart: config.protectAfterInterruptions > 0 && (s.provisionalYields ?? 0) + (s.interruptions ?? 0) >= config.protectAfterInterruptions,
+    mayBorrow: holdsOf(s) === 0,
+    protectOnStart: config.protectAfterInterruptions > 0 && holdsOf(s) >= config.protectAfterInterruptions,
     secondChance: false,
     borrowed: false,
     locked: false,
@@ -199,7 +199,7 @@ function classifyCurrent(s: SessionSnapshot, voltageV: number, config: Scheduler
  */
 function isProtected(s: SessionSnapshot, config: SchedulerConfig): boolean {
   const after = config.protectAfterInterruptions;
-  return after > 0 && !s.pausedByUs && (s.interruptions ?? 0) + (s.provisionalYields ?? 0) >= after;
+  return after > 0 && !s.pausedByUs && holdsOf(s) >= after;
 }
 
 /** EVerest pauses AC charging at this limit or less (NoEnergy) and resumes by itself above it. */
@@ -288,6 +288,8 @@ const kw = (w: number): string => `${(Math.max(0, w) / 1000).toFixed(1)} kW`;
 const amps = (a: number): string => `${a.toFixed(1)} A`;
 const secondsLeft = (untilMs: number, nowMs: number): number => Math.ceil((untilMs - nowMs) / 1000);
 const times = (n: number): string => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
+/** Our holds of a session while it charged: interruptions, and yields after a provisional start (protection counts both). */
+const holdsOf = (s: SessionSnapshot): number => (s.interruptions ?? 0) + (s.provisionalYields ?? 0);
 
 /** Power of `cur` when everyone is at min(max, max(min, level)). */
 function filledAt(cur: readonly Cand[], level: number): number {
@@ -645,7 +647,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   // A protected car says so whether it starts on the leftover now or runs on it since an earlier plan:
   // the reason of an unchanged decision does not change from one plan to the next.
   const fromLeftover = (x: Cand): string =>
-    `${x.secondChance || x.protected ? `held ${times(x.s.interruptions ?? 0)} already this session, it keeps its minimum on` : 'priority ' + x.prio + ', with'} power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit)`;
+    `${x.secondChance || x.protected ? `held ${times(holdsOf(x.s))} already this session, it keeps its minimum on` : 'priority ' + x.prio + ', with'} power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit)`;
   const standing = (prio: number, w: number): string =>
     prio === topPrio ? `priority ${prio} (the highest here), ${kw(w)} of the ${kw(budget)} budget available` : `priority ${prio}, ${left(w)}`;
   for (const x of all) {
@@ -701,7 +703,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         code = inWindow ? 'min_on_time' : 'protected';
         reason = inWindow
           ? `${x.wPerA !== undefined ? amps(x.allocA) : `${Math.round(x.minW)} W`}: min on-time, ${secondsLeft(x.onLockUntil, nowMs)} s left`
-          : `${amps(x.allocA)} (its minimum): held ${times(x.s.interruptions ?? 0)} already this session, it keeps its minimum against higher priorities`;
+          : `${amps(x.allocA)} (its minimum): held ${times(holdsOf(x.s))} already this session, it keeps its minimum against higher priorities`;
       }
       if (x.locked) review = x.onLockUntil;
       if (x.observeAt > nowMs) review = Math.min(review, x.observeAt);

@@ -377,7 +377,7 @@ describe('provisional admission: power a held higher session cannot use goes to 
       const d = byModule(plan([first(), higher(), lower({ ...heldSince, ...before })], 8_000)).evse_3!;
       expect(d).toMatchObject({ decision: 'charge', currentA: 10.7, reasonCode: 'share' });
       expect(d.reason).toBe(
-        `10.7 A: held ${before.interruptions === 1 ? 'once' : '0 times'} already this session, it keeps its minimum on power a priority 3 car cannot use yet (its minimum does not fit)`,
+        '10.7 A: held once already this session, it keeps its minimum on power a priority 3 car cannot use yet (its minimum does not fit)',
       );
     }
     // Not protected yet (2 needed), or protection off: it waits for a normal admission.
