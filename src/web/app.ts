@@ -63,6 +63,10 @@ export function App() {
   return html`<${Dashboard} key=${token ?? 'open'} api=${api} open=${token === undefined} onSignOut=${signOut} />`;
 }
 
+/** A failed load of the site and its EVSEs is tried again after this, doubling up to LOAD_RETRY_MAX_MS. */
+const LOAD_RETRY_MS = 2_000;
+const LOAD_RETRY_MAX_MS = 30_000;
+
 type Connection = { kind: 'connecting' } | { kind: 'live' } | { kind: 'down'; why: string };
 
 function Dashboard({ api, open, onSignOut }: { api: Api; open: boolean; onSignOut: (why?: string) => void }) {
@@ -71,23 +75,43 @@ function Dashboard({ api, open, onSignOut }: { api: Api; open: boolean; onSignOu
   const [problem, setProblem] = useState<string | undefined>();
 
   useEffect(() => {
+    let closed = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let retryMs = LOAD_RETRY_MS;
+    // Until the first list loads, live events wait in the state (state.ts, `early`): a failed load is
+    // tried again rather than left to the next reconnection, so they do not pile up for ever.
+    const load = (): void => {
+      clearTimeout(retry);
+      snapshot(api).then(
+        (s) => {
+          if (closed) return;
+          retryMs = LOAD_RETRY_MS;
+          dispatch(s);
+          setProblem(undefined);
+        },
+        (err: unknown) => {
+          if (closed) return;
+          setProblem(`Could not load the site: ${err instanceof Error ? err.message : String(err)}; trying again in ${Math.round(retryMs / 1000)} s`);
+          retry = setTimeout(load, retryMs);
+          retryMs = Math.min(retryMs * 2, LOAD_RETRY_MAX_MS);
+        },
+      );
+    };
     const stream = api.stream({
       open: () => {
         setConnection({ kind: 'live' });
         // Every (re)connection starts from the whole picture; events newer than it win.
-        snapshot(api).then(
-          (s) => {
-            dispatch(s);
-            setProblem(undefined);
-          },
-          (err: unknown) => setProblem(`Could not load the site: ${err instanceof Error ? err.message : String(err)}`),
-        );
+        load();
       },
       event: (event) => dispatch({ kind: 'event', event }),
       down: (why) => setConnection({ kind: 'down', why }),
       unauthorized: (why) => onSignOut(`Signed out: ${why}`),
     });
-    return () => stream.close();
+    return () => {
+      closed = true;
+      clearTimeout(retry);
+      stream.close();
+    };
   }, [api, onSignOut]);
 
   const onActionRequested = useCallback((record: ActionRecord) => dispatch({ kind: 'action_requested', record }), []);

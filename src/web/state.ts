@@ -43,9 +43,15 @@ export interface DashState {
   cards: Card[];
   log: LogEntry[];
   samples: Samples;
+  /**
+   * Live events that came before the first list of EVSEs had loaded (every page of it): there is no
+   * card to apply them to yet. Applied with that list, those at or after its timestamp; undefined
+   * from then on.
+   */
+  early?: ApiEvent[];
 }
 
-export const initialState: DashState = { cards: [], log: [], samples: { t: [], budget: [], planned: [], measured: [] } };
+export const initialState: DashState = { cards: [], log: [], samples: { t: [], budget: [], planned: [], measured: [] }, early: [] };
 
 export type DashAction =
   | { kind: 'snapshot'; at: string; site: SiteSummary; evses: EvseStatusDto[] }
@@ -57,7 +63,7 @@ export function reduce(state: DashState, action: DashAction): DashState {
     case 'snapshot': {
       // By module id: a scan of the cards per EVSE is quadratic, and a site may have 1000 EVSEs.
       const before = new Map(state.cards.map((c) => [c.status.module_id, c]));
-      return withSample(
+      const loaded = withSample(
         {
           ...state,
           site: action.site,
@@ -69,15 +75,27 @@ export function reduce(state: DashState, action: DashAction): DashState {
         },
         Date.parse(action.at),
       );
+      if (state.early === undefined) return loaded;
+      // The early events the list already shows are older than it; one of the same instant may or may
+      // not be in it, and applying it again changes nothing. (ISO timestamps of one server: they sort as text.)
+      let next: DashState = { ...loaded, early: undefined };
+      for (const event of state.early) if (event.timestamp >= action.at) next = applyEvent(next, event);
+      return next;
     }
     case 'action_requested':
       return updateCard(state, action.record.module_id, (card) => ({ ...card, trail: follow(card.trail, action.record, action.record.requested_at) }));
-    case 'event':
-      return onEvent(state, action.event);
+    case 'event': {
+      const event = action.event;
+      // The log needs no card: it shows an early event at once; the rest of it waits for the list.
+      const entry = logEntryOf(event);
+      const next = entry ? logged(state, event, entry) : state;
+      return next.early !== undefined ? { ...next, early: [...next.early, event] } : applyEvent(next, event);
+    }
   }
 }
 
-function onEvent(state: DashState, event: ApiEvent): DashState {
+/** What an event changes on the cards, the site figures and the chart. */
+function applyEvent(state: DashState, event: ApiEvent): DashState {
   switch (event.type) {
     case 'site':
       return withSample(withFigures(state, event.data), Date.parse(event.timestamp));
@@ -87,33 +105,52 @@ function onEvent(state: DashState, event: ApiEvent): DashState {
     }
     case 'action': {
       const a = event.data;
-      const next = updateCard(state, a.module_id, (card) => ({ ...card, trail: follow(card.trail, a, event.timestamp) }));
+      return updateCard(state, a.module_id, (card) => ({ ...card, trail: follow(card.trail, a, event.timestamp) }));
+    }
+    case 'budget':
+      return withSample({ ...state, ...(state.site ? { site: { ...state.site, max_power_w: event.data.max_power_w } } : {}) }, Date.parse(event.timestamp));
+    default:
+      return state;
+  }
+}
+
+type LogLine = Omit<LogEntry, 'id' | 'at'>;
+
+/** The event log's line for an event, if it has one. */
+function logEntryOf(event: ApiEvent): LogLine | undefined {
+  switch (event.type) {
+    case 'site':
+    case 'evse':
+      return undefined;
+    case 'action': {
+      const a = event.data;
       // Every step of a command is on the card; the log keeps the outcome (and the first step of a person's command).
       const final = a.status !== 'requested' && a.status !== 'in_flight';
-      if (!final && (a.origin === 'scheduler' || a.origin === 'reconcile' || a.status === 'in_flight')) return next;
+      if (!final && (a.origin === 'scheduler' || a.origin === 'reconcile' || a.status === 'in_flight')) return undefined;
       const tone = a.status === 'completed' ? 'good' : final ? 'bad' : 'info';
       const outcome = final && a.result ? `: ${a.result}` : '';
-      return logged(next, event, 'action', tone, `${a.type} (${a.origin}) ${a.status.replace('_', ' ')}${outcome}`, a.module_id);
+      return line('action', tone, `${a.type} (${a.origin}) ${a.status.replace('_', ' ')}${outcome}`, a.module_id);
     }
     case 'decision': {
       const d = event.data;
       const tone = d.decision === 'charge' ? 'good' : d.decision === 'leave' ? 'info' : 'warn';
-      return logged(state, event, 'decision', tone, `${d.decision}: ${d.reason}`, d.module_id);
+      return line('decision', tone, `${d.decision}: ${d.reason}`, d.module_id);
     }
     case 'session_state':
-      return logged(state, event, 'session', 'info', `${event.data.previous} → ${event.data.state}`, event.data.module_id);
+      return line('session', 'info', `${event.data.previous} → ${event.data.state}`, event.data.module_id);
     case 'budget':
-      return withSample(
-        logged({ ...state, ...(state.site ? { site: { ...state.site, max_power_w: event.data.max_power_w } } : {}) }, event, 'budget', 'info', `site budget set to ${(event.data.max_power_w / 1000).toFixed(1)} kW by ${event.data.set_by}`),
-        Date.parse(event.timestamp),
-      );
+      return line('budget', 'info', `site budget set to ${(event.data.max_power_w / 1000).toFixed(1)} kW by ${event.data.set_by}`);
     case 'liveness':
-      return logged(state, event, 'liveness', event.data.status === 'online' ? 'good' : 'bad', `heartbeat ${event.data.status}`, event.data.module_id);
+      return line('liveness', event.data.status === 'online' ? 'good' : 'bad', `heartbeat ${event.data.status}`, event.data.module_id);
     case 'hlc_session_failed':
-      return logged(state, event, 'session', 'bad', `charging communication (ISO 15118) failed: ${event.data.reason}`, event.data.module_id);
+      return line('session', 'bad', `charging communication (ISO 15118) failed: ${event.data.reason}`, event.data.module_id);
     case 'hold_alarm':
-      return logged(state, event, 'action', event.data.state === 'raised' ? 'bad' : 'good', `hold alarm ${event.data.state}: ${event.data.reason}`, event.data.module_id);
+      return line('action', event.data.state === 'raised' ? 'bad' : 'good', `hold alarm ${event.data.state}: ${event.data.reason}`, event.data.module_id);
   }
+}
+
+function line(kind: LogEntry['kind'], tone: LogEntry['tone'], text: string, moduleId?: string): LogLine {
+  return { kind, tone, text, ...(moduleId !== undefined ? { moduleId } : {}) };
 }
 
 const STEP_RANK: Record<string, number> = { requested: 0, in_flight: 1 };
@@ -159,10 +196,9 @@ function withFigures(state: DashState, figures: SiteFigures): DashState {
   };
 }
 
-function logged(state: DashState, event: ApiEvent, kind: LogEntry['kind'], tone: LogEntry['tone'], text: string, moduleId?: string): DashState {
+function logged(state: DashState, event: ApiEvent, entry: LogLine): DashState {
   if (state.log.some((e) => e.id === event.id)) return state;
-  const entry: LogEntry = { id: event.id, at: event.timestamp, kind, tone, text, ...(moduleId !== undefined ? { moduleId } : {}) };
-  return { ...state, log: [entry, ...state.log].slice(0, LOG_LIMIT) };
+  return { ...state, log: [{ id: event.id, at: event.timestamp, ...entry }, ...state.log].slice(0, LOG_LIMIT) };
 }
 
 /** One chart point per figures update; points older than the window fall off. */

@@ -80,4 +80,59 @@ describe('dashboard state', () => {
     s = reduce(s, { kind: 'event', event: event('site', figures(300), CHART_WINDOW_MS + 1500) });
     expect(s.samples.measured).toEqual([300]);
   });
+
+  describe('live events before the first list of EVSEs has loaded', () => {
+    const list = (at: number, evses = [status('evse_1'), status('evse_2')]) => ({ kind: 'snapshot' as const, at: iso(at), site, evses });
+    const budget = (w: number, at: number) => event('budget', { max_power_w: w, set_by: 'test' }, at);
+
+    it('are kept and applied with the list, those at or after its timestamp; older ones it already shows', () => {
+      let s = initialState;
+      // The list is read at 1000 (its first page's timestamp) but arrives after these.
+      s = reduce(s, { kind: 'event', event: event('evse', status('evse_2', 3), 900) });
+      s = reduce(s, { kind: 'event', event: event('evse', status('evse_1', 5), 1000) });
+      s = reduce(s, { kind: 'event', event: event('evse', status('evse_2', 7), 1200) });
+      s = reduce(s, { kind: 'event', event: budget(30_000, 1300) });
+      s = reduce(s, { kind: 'event', event: event('action', action('a1', 'in_flight'), 1400) });
+      expect(s.cards).toEqual([]);
+      expect(s.early).toHaveLength(5);
+
+      s = reduce(s, list(1000, [status('evse_1'), status('evse_2', 3)]));
+      expect(s.early).toBeUndefined();
+      expect(s.cards.map((c) => [c.status.module_id, c.status.priority, c.asOf])).toEqual([
+        ['evse_1', 5, iso(1000)],
+        ['evse_2', 7, iso(1200)],
+      ]);
+      expect(s.site?.max_power_w).toBe(30_000);
+      expect(s.samples.budget.at(-1)).toBe(30_000);
+      expect(s.cards[0]!.trail).toMatchObject({ id: 'a1', steps: ['in_flight'] });
+    });
+
+    it('never take the list back to older news: figures and a budget from before it stay out', () => {
+      let s = initialState;
+      s = reduce(s, { kind: 'event', event: budget(5_000, 500) });
+      s = reduce(s, { kind: 'event', event: event('site', { ...site, measured_w: 1, evses: [{ module_id: 'evse_1', power_w: 11, energy_wh: 2 }] }, 600) });
+      s = reduce(s, list(1000));
+      expect(s.site).toEqual(site);
+      expect(s.cards[0]!.status.power_w).toBe(0);
+    });
+
+    it('show in the log at once, once each, before the list has loaded', () => {
+      let s = initialState;
+      const e = event('decision', { module_id: 'evse_1', connector_id: 1, decision: 'pause', reason: 'over budget', reason_code: 'over_budget', current_a: null }, 1100);
+      s = reduce(s, { kind: 'event', event: e });
+      s = reduce(s, { kind: 'event', event: budget(9_000, 1200) });
+      expect(s.log.map((l) => l.text)).toEqual(['site budget set to 9.0 kW by test', 'pause: over budget']);
+      s = reduce(s, list(1000));
+      expect(s.log).toHaveLength(2);
+    });
+
+    it('are applied at once after the list: a later list (a reconnection) keeps what is newer than it', () => {
+      let s = reduce(initialState, list(1000));
+      s = reduce(s, { kind: 'event', event: event('evse', status('evse_1', 4), 1500) });
+      expect(s.early).toBeUndefined();
+      expect(s.cards[0]!.status.priority).toBe(4);
+      s = reduce(s, list(1200));
+      expect(s.cards[0]!.status.priority).toBe(4);
+    });
+  });
 });
