@@ -92,11 +92,14 @@ describe.each(EVEREST_RELEASES.map((release) => ({ release })))(
       inversion.sample(prioPresent && draw(PRIO) < 10_000 && draw(ONOFF) > 0, now);
     }, SAMPLE_MS);
 
-    // The on/off car first: the whole block fits; the current-controlled car gets the rest, 9 kW at 12.9 A.
+    // The on/off car first: the whole block fits; the current-controlled car gets the rest, 9 kW: 12.9 A
+    // while the block counts at its rating (11 040 W), 13.0 A once at its measured 11 000 W. Which one is
+    // in force depends on timing, and the 0.1 A between them is below calm's 1 A step: either may stay.
+    const restA = () => site.limitA(CC) === 12.9 || site.limitA(CC) === 13;
     arrive(site.sim, ONOFF);
     await waitFor(() => draw(ONOFF) > 10_000, { timeoutMs: 15_000, message: () => `on/off car charging: ${show()}` });
     arrive(site.sim, CC);
-    await waitFor(() => site.limitA(CC) === 12.9 && draw(CC) > 8_500 && draw(ONOFF) > 10_000, { timeoutMs: 15_000, message: () => `12.9 A beside the on/off car: ${show()}` });
+    await waitFor(() => restA() && draw(CC) > 8_500 && draw(ONOFF) > 10_000, { timeoutMs: 15_000, message: () => `12.9-13.0 A beside the on/off car: ${show()}` });
 
     // The priority car arrives: the on/off car cannot get its 11 kW block any more and is paused; the
     // current-controlled car of priority 0 keeps the rest.
@@ -107,7 +110,7 @@ describe.each(EVEREST_RELEASES.map((release) => ({ release })))(
       timeoutMs: 20_000,
       message: () => `on/off car paused, priority car at 16 A: ${show()}`,
     });
-    expect(site.limitA(CC)).toBe(12.9);
+    expect(restA(), show()).toBe(true);
     expect(site.app.service.evse(ONOFF)!.decision).toMatchObject({ decision: 'pause' });
     expect(site.app.service.evse(PRIO)!.decision).toMatchObject({ decision: 'charge', current_a: 16 });
 
@@ -115,7 +118,7 @@ describe.each(EVEREST_RELEASES.map((release) => ({ release })))(
     site.sim.apply({ module_id: PRIO, action: 'unplug' });
     prioPresent = false;
     await waitFor(() => state(ONOFF) === 'Charging' && draw(ONOFF) > 10_000 && draw(CC) > 8_500, { timeoutMs: 20_000, message: () => `on/off car resumed: ${show()}` });
-    expect(site.limitA(CC)).toBe(12.9);
+    expect(restA(), show()).toBe(true);
     clearInterval(sampler);
 
     expect(overBudget.longestMs, `longest over-budget run (max ${maxSumW} W)`).toBeLessThanOrEqual(REACTION_WINDOW_MS);
