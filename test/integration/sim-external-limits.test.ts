@@ -95,11 +95,14 @@ describe('simulated external limits', () => {
     stack.client.setExternalLimits('evse_1_limits', externalLimitsMessage({ currentA: 25, now: Date.now(), failsafeS: 600, failsafeCurrentA: 6 }));
     await waitFor(() => power() === 11_000);
 
-    // enforced_limits comes about once per energy manager run and names who set the limit.
+    // enforced_limits comes once per energy manager run and names who set the limit. Waited for on the
+    // wire (not counted: under load the limit may reach the simulator after several runs).
     const before = enforced.messages.length;
+    const enforcedAt8 = () =>
+      enforced.messages.slice(before).filter((m) => (JSON.parse(m.payload) as EnforcedLimits).limits_root_side.ac_max_current_A?.value === 8);
     stack.client.setExternalLimits('evse_1_limits', externalLimitsMessage({ currentA: 8, now: Date.now(), failsafeS: 600, failsafeCurrentA: 6 }));
-    await waitFor(() => enforced.messages.length >= before + 5);
-    const last = JSON.parse(enforced.messages.at(-1)?.payload ?? '{}') as EnforcedLimits;
+    await waitFor(() => enforcedAt8().length >= 3, { message: () => `enforced_limits since the 8 A limit: ${enforced.messages.slice(before).map((m) => m.payload).join(' ')}` });
+    const last = JSON.parse(enforcedAt8().at(-1)?.payload ?? '{}') as EnforcedLimits;
     expect(last.limits_root_side.ac_max_current_A).toEqual({ value: 8, source: 'evse_priority' });
     expect(contract.validateE2m('enforced_limits', last)).toMatchObject({ ok: true });
     // The EVSE without a limits module keeps its own limit.
@@ -122,8 +125,11 @@ describe('simulated external limits', () => {
     expect(sim.evse('evse_1').snapshot().chargerState).toBe('WaitingForEnergy');
     stack.client.setExternalLimits('evse_1_limits', externalLimitsMessage({ currentA: 6, now: Date.now(), failsafeS: 600, failsafeCurrentA: 6 }));
     await waitFor(() => sim.evse('evse_1').snapshot().powerW === 6 * 3 * V);
-    const kinds = events.messages.map((m) => (JSON.parse(m.payload) as { event: string }).event);
-    expect(kinds.slice(kinds.indexOf('WaitingForEnergy'))).toEqual(['WaitingForEnergy', 'PrepareCharging', 'ChargingStarted']);
+    // The simulator's state changes at once; its session events reach us over the broker a little later.
+    const kinds = () => events.messages.map((m) => (JSON.parse(m.payload) as { event: string }).event);
+    const sinceWaiting = () => kinds().slice(kinds().indexOf('WaitingForEnergy'));
+    await waitFor(() => sinceWaiting().includes('ChargingStarted'), { message: () => `session events: ${kinds().join(', ')}` });
+    expect(sinceWaiting()).toEqual(['WaitingForEnergy', 'PrepareCharging', 'ChargingStarted']);
     await events.stop();
   });
 
@@ -133,7 +139,12 @@ describe('simulated external limits', () => {
     charge(sim, 'evse_1', 11_000);
     const sentAt = Date.now();
     stack.client.setExternalLimits('evse_1_limits', externalLimitsMessage({ currentA: 14, now: sentAt, failsafeS: 1.5, failsafeCurrentA: 7 }));
-    await waitFor(() => sim.evse('evse_1').snapshot().powerW === 14 * 3 * V);
+    // The node holds our message: 14 A now, 7 A from its fail-safe entry on. Waited for on the node, not
+    // on the car's 14 A draw, which a loaded machine may deliver only after the fail-safe time.
+    const node = sim.limitsNode('evse_1_limits');
+    await waitFor(() => node.limitAt(sentAt).currentA === 14 && node.limitAt(sentAt + 1_500).currentA === 7, {
+      message: () => `limit in force ${JSON.stringify(node.limitAt(Date.now()))}`,
+    });
     // Gone without a word: the connection drops, nothing more is sent.
     await stack.close();
     await waitFor(() => sim.evse('evse_1').snapshot().powerW === 7 * 3 * V, { timeoutMs: 5_000 });
