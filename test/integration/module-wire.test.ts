@@ -14,12 +14,17 @@ describe('what the module publishes to EVerest', () => {
   let stack: SiteStack;
   let watcher: MqttClient;
   let wire: Collector;
+  /** CommunicationFaults the simulated EVerest raised after its first check (a missed window). */
+  const commFaults: string[] = [];
 
   beforeAll(async () => {
     broker = await startBroker();
     watcher = await rawClient(broker.url);
     wire = await collect(watcher, `${BASE}/+/m2e/#`);
     stack = await siteStack(broker.url);
+    stack.sim.events$.subscribe((e) => {
+      if (e.kind === 'comm_fault' && e.fault) commFaults.push(`${e.moduleId}: ${e.reason ?? ''}`);
+    });
     // A session, a site that is too small, and a priority swap: every kind of command goes out.
     arrive(stack.sim, 'evse_1');
     arrive(stack.sim, 'evse_2');
@@ -36,15 +41,17 @@ describe('what the module publishes to EVerest', () => {
     await broker.stop();
   });
 
-  it('keeps the communication check alive: bare `true`, no gap above the period + 100 ms', () => {
-    const period = stack.config.everest.communication_check_interval_ms;
+  // Judged by the simulated EVerest's own check (a CommunicationFault when no `true` arrives within
+  // cfg_communication_check_to_s), not by the gaps our watcher sees: those add the broker's and this
+  // process's scheduling delay, which a loaded machine stretches past any fixed margin.
+  it('keeps the communication check alive: bare `true`, and EVerest never misses one during the commands', () => {
     for (const id of SITE_EVSES) {
       const checks = wire.messages.filter((m) => m.topic === `${BASE}/${id}/m2e/communication_check`);
       expect(checks.length, id).toBeGreaterThanOrEqual(6);
       expect(new Set(checks.map((c) => c.payload)), id).toEqual(new Set(['true']));
-      const gaps = checks.slice(1).map((c, i) => c.at - (checks[i]?.at ?? c.at));
-      expect(Math.max(...gaps), `${id} largest gap (ms)`).toBeLessThanOrEqual(period + 100);
+      expect(stack.sim.evse(id).comm.status, id).toEqual({ active: true, fault: false, reason: undefined });
     }
+    expect(commFaults).toEqual([]);
   });
 
   it.skipIf(!reference.ok)(
