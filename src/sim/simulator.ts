@@ -48,6 +48,9 @@ export interface SimulatorOptions {
   evseById?: Readonly<Record<string, Partial<Omit<EvseModelConfig, 'moduleId' | 'evseIndex' | 'newSessionId'>>>>;
   /** How long to wait for the first broker connection. */
   connectTimeoutMs?: number;
+  /** Reconnect delay bounds after a lost connection (default 500 ms to 5 s, backing off with jitter). */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
 }
 
 export type SimEvent =
@@ -485,6 +488,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       clientId: `evse-priority-sim-${randomUUID().slice(0, 8)}`,
       logger: options.logger.child({ component: 'sim-transport' }),
       statusTopic: `${options.topics?.prefix ?? ''}evse_priority_sim/status`,
+      ...(options.reconnectMinMs !== undefined ? { reconnectMinMs: options.reconnectMinMs } : {}),
+      ...(options.reconnectMaxMs !== undefined ? { reconnectMaxMs: options.reconnectMaxMs } : {}),
     });
   }
   try {

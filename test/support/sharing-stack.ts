@@ -67,6 +67,9 @@ export async function sharingStack(
     evseById: Object.fromEntries(singlePhase.map((id) => [id, { hwPhases: 1 }])),
     heartbeatIntervalMs: 250,
     powermeterIntervalMs: 200,
+    // Back as soon as the module after a broker outage (see siteStack).
+    reconnectMinMs: config.mqtt.reconnect_min_ms,
+    reconnectMaxMs: config.mqtt.reconnect_max_ms,
   });
   const sent: SharingStack['sent'] = [];
   sim.events$.subscribe((e) => {

@@ -62,6 +62,10 @@ export async function siteStack(url: string, overrides: DeepPartial<Config> = {}
     powermeterIntervalMs: 250,
     logger: quietLogger(),
     contract,
+    // Back as soon as the module after a broker outage: its default backoff (up to 5 s, jittered) would
+    // decide at random which side is heard first.
+    reconnectMinMs: config.mqtt.reconnect_min_ms,
+    reconnectMaxMs: config.mqtt.reconnect_max_ms,
     // 16 A hardware, like the configured EVSEs: an 11 kW car can draw all of it. EVerest runs the release
     // the module is configured for (everest.release).
     evse: { hwMaxCurrentA: 16, hwPhases: 3, release: config.everest.release },
