@@ -159,7 +159,7 @@ describe.skipIf(missing !== undefined)(missing ? `dashboard (skipped: ${missing}
     await expect.poll(() => page.locator('[data-field="budget"]').innerText(), { timeout: 10_000 }).toBe('30.0 kW');
     await expect.poll(async () => Number(await chart.getAttribute('data-last')), { timeout: 10_000 }).toBeGreaterThan(before);
     await expect.poll(() => chart.locator('canvas').evaluate((c: HTMLCanvasElement) => c.toDataURL()), { timeout: 10_000 }).not.toBe(pixels);
-    expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(3);
+    await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(3);
     await expect.poll(() => page.locator('.log').innerText()).toMatch(/site budget set to 30\.0 kW/);
   });
 
