@@ -14,7 +14,7 @@ import {
 import { foreignPauseCode } from './pause-reasons.js';
 import { LIMIT_STEP_A } from './calm.js';
 import { isLeftAlone, leftAlone, measuredDrawW } from './session-state.js';
-import { clampPriority, classify, compareSessions, graceReason, leaveReasonFor, reportGraceUntil, schedule, type Entry } from './scheduler.js';
+import { clampPriority, classify, graceReason, leaveReasonFor, reportGraceUntil, schedule, sortSessions, type Entry } from './scheduler.js';
 
 /** A car's draw caps its maximum only once it has charged this long (ramp first, then steady). */
 export const OBSERVE_AFTER_MS = 30_000;
@@ -287,6 +287,18 @@ const isLeave = (x: Cand | Leave): x is Leave => 'code' in x;
 const kw = (w: number): string => `${(Math.max(0, w) / 1000).toFixed(1)} kW`;
 const amps = (a: number): string => `${a.toFixed(1)} A`;
 const secondsLeft = (untilMs: number, nowMs: number): number => Math.ceil((untilMs - nowMs) / 1000);
+/** `format` with each value's text kept for the rest of one plan. */
+function memoText(format: (x: number) => string): (x: number) => string {
+  const texts = new Map<number, string>();
+  return (x) => {
+    let text = texts.get(x);
+    if (text === undefined) {
+      text = format(x);
+      texts.set(x, text);
+    }
+    return text;
+  };
+}
 const times = (n: number): string => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
 /** Our holds of a session while it charged: interruptions, and yields after a provisional start (protection counts both). */
 const holdsOf = (s: SessionSnapshot): number => (s.interruptions ?? 0) + (s.provisionalYields ?? 0);
@@ -588,7 +600,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   const budget = Number.isFinite(site.maxPowerW) ? Math.max(0, site.maxPowerW) : 0;
   const tol = Math.max(0, config.overrunToleranceW);
   const voltage = site.nominalVoltageV;
-  const sorted = [...site.sessions].sort(compareSessions);
+  const sorted = sortSessions(site.sessions);
 
   const leaves: Leave[] = [];
   const cands: Cand[] = [];
@@ -624,7 +636,10 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   // After our reconnect, no increase before every EVSE has reported (reportGraceUntil).
   const grace = reportGraceUntil(site, nowMs);
   const drainingW = breakBeforeMake(cands, budget, uncontrolled, tol, grace !== undefined);
-  const stops = grace !== undefined ? graceReason(grace, nowMs) : `${kw(drainingW)} still drawn by sessions being paused or lowered has stopped`;
+  // 1000 decisions repeat a few figures (6.0 A, the budget): each is formatted once per plan.
+  const ampsOf = memoText(amps);
+  const kwOf = memoText(kw);
+  const stops = grace !== undefined ? graceReason(grace, nowMs) : `${kwOf(drainingW)} still drawn by sessions being paused or lowered has stopped`;
 
   // Decisions, in scheduling order.
   const decisions: Decision[] = [];
@@ -640,7 +655,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   const left = (w: number): string => {
     if (w !== leftFor) {
       leftFor = w;
-      leftText = `${kw(w)} of the ${kw(budget)} budget left after higher priorities`;
+      leftText = `${kwOf(w)} of the ${kwOf(budget)} budget left after higher priorities`;
     }
     return leftText;
   };
@@ -649,7 +664,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
   const fromLeftover = (x: Cand): string =>
     `${x.secondChance || x.protected ? `held ${times(holdsOf(x.s))} already this session, it keeps its minimum on` : 'priority ' + x.prio + ', with'} power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit)`;
   const standing = (prio: number, w: number): string =>
-    prio === topPrio ? `priority ${prio} (the highest here), ${kw(w)} of the ${kw(budget)} budget available` : `priority ${prio}, ${left(w)}`;
+    prio === topPrio ? `priority ${prio} (the highest here), ${kwOf(w)} of the ${kwOf(budget)} budget available` : `priority ${prio}, ${left(w)}`;
   for (const x of all) {
     if (isLeave(x)) {
       decisions.push(makeDecision(x.s, x.prio, 'leave', x.reason, x.code, x.w, x.w, undefined, x.reviewAtMs));
@@ -671,20 +686,20 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
       code = 'awaiting_release';
       currentA = keptA;
       expectedW = keptA * x.wPerA!;
-      reason = `${amps(keptA)} for now, ${amps(x.allocA)} once ${stops}`;
+      reason = `${ampsOf(keptA)} for now, ${ampsOf(x.allocA)} once ${stops}`;
       shortAbove = true;
     } else if (x.awaiting) {
       decision = x.holdKind;
       code = 'awaiting_release';
       if (x.wPerA !== undefined) currentA = 0;
-      reason = `${x.wPerA !== undefined ? `held at 0 A, ${amps(x.allocA)}` : `paused, fits with ${Math.round(x.minW)} W`} once ${stops}`;
+      reason = `${x.wPerA !== undefined ? `held at 0 A, ${ampsOf(x.allocA)}` : `paused, fits with ${Math.round(x.minW)} W`} once ${stops}`;
       shortAbove = true;
     } else if (x.admitted && x.borrowed) {
       decision = 'charge';
       expectedW = x.allocW;
       currentA = x.allocA;
       code = 'leftover';
-      reason = `${amps(x.allocA)}: on power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit), until it can`;
+      reason = `${ampsOf(x.allocA)}: on power a priority ${x.lenderPrio ?? '?'} car cannot use yet (its minimum does not fit), until it can`;
       shortAbove = true;
     } else if (x.admitted) {
       decision = 'charge';
@@ -693,7 +708,7 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         currentA = x.allocA;
         const atMax = x.allocA >= x.maxA - 1e-9;
         code = atMax ? 'fits' : 'share';
-        reason = `${amps(x.allocA)}${atMax ? ' (its maximum)' : ''}: ${x.lenderPrio !== undefined ? fromLeftover(x) : standing(x.prio, x.levelLeftW)}`;
+        reason = `${ampsOf(x.allocA)}${atMax ? ' (its maximum)' : ''}: ${x.lenderPrio !== undefined ? fromLeftover(x) : standing(x.prio, x.levelLeftW)}`;
       } else {
         code = 'fits';
         reason = `fits with ${Math.round(x.minW)} W: ${standing(x.prio, x.levelLeftW)}`;
@@ -702,8 +717,8 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         const inWindow = x.isOn && x.onLockUntil > nowMs;
         code = inWindow ? 'min_on_time' : 'protected';
         reason = inWindow
-          ? `${x.wPerA !== undefined ? amps(x.allocA) : `${Math.round(x.minW)} W`}: min on-time, ${secondsLeft(x.onLockUntil, nowMs)} s left`
-          : `${amps(x.allocA)} (its minimum): held ${times(holdsOf(x.s))} already this session, it keeps its minimum against higher priorities`;
+          ? `${x.wPerA !== undefined ? ampsOf(x.allocA) : `${Math.round(x.minW)} W`}: min on-time, ${secondsLeft(x.onLockUntil, nowMs)} s left`
+          : `${ampsOf(x.allocA)} (its minimum): held ${times(holdsOf(x.s))} already this session, it keeps its minimum against higher priorities`;
       }
       if (x.locked) review = x.onLockUntil;
       if (x.observeAt > nowMs) review = Math.min(review, x.observeAt);
@@ -718,9 +733,9 @@ export function allocate(site: SiteSnapshot, config: SchedulerConfig, nowMs: num
         reason = `${held}: min off-time, ${secondsLeft(x.offLockUntil, nowMs)} s left`;
         review = x.offLockUntil;
       } else if (code === 'overrun') {
-        reason = `${held}: the budget (${kw(budget)}) is below the minimums of the running sessions; lowest priorities first`;
+        reason = `${held}: the budget (${kwOf(budget)}) is below the minimums of the running sessions; lowest priorities first`;
       } else {
-        const needs = x.wPerA !== undefined ? `${amps(x.minA)} (${kw(x.minW)})` : kw(x.minW);
+        const needs = x.wPerA !== undefined ? `${ampsOf(x.minA)} (${kwOf(x.minW)})` : kwOf(x.minW);
         reason = `${held}: needs ${needs}, ${standing(x.prio, x.levelLeftW)}`;
       }
     }

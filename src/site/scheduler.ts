@@ -46,6 +46,16 @@ export function compareSessions(a: SessionSnapshot, b: SessionSnapshot): number 
   return compareRest(arrivalOf(a), arrivalOf(b), a, b);
 }
 
+/**
+ * The sessions in scheduling order (compareSessions), with each key computed once rather than per
+ * comparison: the sort was a fifth of allocate()'s time for 1000 sessions.
+ */
+export function sortSessions(sessions: readonly SessionSnapshot[]): SessionSnapshot[] {
+  const keyed = sessions.map((s) => ({ s, p: clampPriority(s.priority), t: arrivalOf(s) }));
+  keyed.sort((a, b) => (a.p !== b.p ? b.p - a.p : compareRest(a.t, b.t, a.s, b.s)));
+  return keyed.map((k) => k.s);
+}
+
 /** What the session would draw if allowed: min(limit, hardware max) x phases x voltage, capped by capW. */
 export function nominalPowerW(s: SessionSnapshot, nominalVoltageV: number): number {
   // Unknown phase count: assume three, the larger draw, so the budget errs on the safe side.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EvseState } from '../../../src/everest/payloads.js';
 import type { Decision, ScheduleResult, SessionSnapshot } from '../../../src/site/model.js';
-import { clampPriority, compareSessions, nominalPowerW, schedule } from '../../../src/site/scheduler.js';
+import { clampPriority, compareSessions, nominalPowerW, schedule, sortSessions } from '../../../src/site/scheduler.js';
 import { CAR_11KW_W, HOUR_MS, NOW, aConfig, aPausedSession, aSession, aSite, evse } from '../../support/builders/snapshot.js';
 
 const config = aConfig({ minOnTimeS: 300, minOffTimeS: 300, overrunToleranceW: 500, reservationTimeoutS: 60 });
@@ -32,6 +32,19 @@ describe('order', () => {
     expect(compareSessions(b, a)).toBeGreaterThan(0);
     const keys = run([b, a], 1e9).decisions.map((d) => d.key);
     expect(keys).toEqual([a.key, b.key]);
+  });
+
+  it('sortSessions (keys computed once) gives the order of compareSessions, ties and odd values included', () => {
+    const sessions = Array.from({ length: 300 }, (_, i) =>
+      aSession({
+        moduleId: `evse_${(i * 7) % 23}`,
+        connectorId: (i % 3) + 1,
+        priority: [5, -3, 0, 42, Number.NaN, 2.7, -9.5][i % 7]!,
+        arrivalMs: i % 11 === 0 ? Number.NaN : NOW - ((i * 37) % 5) * HOUR_MS,
+      }),
+    );
+    const keys = (list: readonly { key: string }[]) => list.map((s) => s.key);
+    expect(keys(sortSessions(sessions))).toEqual(keys([...sessions].sort(compareSessions)));
   });
 
   it.each([
