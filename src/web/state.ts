@@ -89,9 +89,23 @@ export function reduce(state: DashState, action: DashAction): DashState {
       // The log needs no card: it shows an early event at once; the rest of it waits for the list.
       const entry = logEntryOf(event);
       const next = entry ? logged(state, event, entry) : state;
-      return next.early !== undefined ? { ...next, early: [...next.early, event] } : applyEvent(next, event);
+      return next.early !== undefined ? { ...next, early: keepEarly(next.early, event) } : applyEvent(next, event);
     }
   }
+}
+
+/**
+ * Early events kept at most: while the list fails to load (retried with backoff) a 1000-EVSE site
+ * sends ~1000 a second. Dropping the oldest loses nothing: the list that finally loads was read after
+ * them, and only events at or after its timestamp are applied.
+ */
+export const EARLY_EVENTS_MAX = 5_000;
+
+function keepEarly(early: readonly ApiEvent[], event: ApiEvent): ApiEvent[] {
+  // Half the cap at once when full, so the copy per event stays bounded and amortized.
+  const kept = early.length >= EARLY_EVENTS_MAX ? early.slice(early.length - EARLY_EVENTS_MAX / 2) : early.slice();
+  kept.push(event);
+  return kept;
 }
 
 /** What an event changes on the cards, the site figures and the chart. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiEvent } from '../../../src/api/events.js';
 import type { EvseStatusDto } from '../../../src/api/service.js';
-import { CHART_WINDOW_MS, LOG_LIMIT, initialState, reduce, type DashState } from '../../../src/web/state.js';
+import { CHART_WINDOW_MS, EARLY_EVENTS_MAX, LOG_LIMIT, initialState, reduce, type DashState } from '../../../src/web/state.js';
 import type { ActionRecord } from '../../../src/site/actions.js';
 
 const T0 = Date.parse('2026-11-29T12:00:00.000Z');
@@ -105,6 +105,15 @@ describe('dashboard state', () => {
       expect(s.site?.max_power_w).toBe(30_000);
       expect(s.samples.budget.at(-1)).toBe(30_000);
       expect(s.cards[0]!.trail).toMatchObject({ id: 'a1', steps: ['in_flight'] });
+    });
+
+    it('are bounded while the list does not load: the oldest go first, the newest are applied with it', () => {
+      let s = initialState;
+      for (let i = 0; i < EARLY_EVENTS_MAX + 10; i++) s = reduce(s, { kind: 'event', event: event('evse', status('evse_1', i % 9), 1000 + i) });
+      expect(s.early!.length).toBeLessThanOrEqual(EARLY_EVENTS_MAX);
+      expect(s.early!.at(-1)!.timestamp).toBe(iso(1000 + EARLY_EVENTS_MAX + 9));
+      s = reduce(s, list(1000 + EARLY_EVENTS_MAX));
+      expect(s.cards[0]).toMatchObject({ status: { priority: (EARLY_EVENTS_MAX + 9) % 9 }, asOf: iso(1000 + EARLY_EVENTS_MAX + 9) });
     });
 
     it('never take the list back to older news: figures and a budget from before it stay out', () => {
