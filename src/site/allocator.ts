@@ -514,7 +514,6 @@ function shareLeftover(ctx: PassContext, level: readonly Cand[], windows: boolea
   let declined = false;
   group.forEach((c, i) => {
     c.maxA = maxes[i]!;
-    c.levelLeftW = c.allocW + ctx.leftover;
     const b = before[i]!;
     if (c.allocA > b && c.allocA - b < LIMIT_STEP_A - 1e-9 && c.allowedNowA < c.minA + LIMIT_STEP_A - 1e-9) {
       declined = true;

@@ -9,9 +9,9 @@ import { Parser, fromFile } from '@asyncapi/parser';
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Simulator } from '../../src/sim/simulator.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { sharingStack as site, W_PER_A, type SharingStack as Site } from '../support/sharing-stack.js';
+import { arrive } from '../support/site-stack.js';
 import { waitFor } from '../support/wait.js';
 
 const Ajv = AjvModule.default;
@@ -36,10 +36,6 @@ async function referenceValidator(): Promise<((data: unknown) => string | undefi
   return (data) => (validate(data) ? undefined : ajv.errorsText(validate.errors));
 }
 
-function arrive(sim: Simulator, moduleId: string): void {
-  sim.apply({ module_id: moduleId, action: 'plug_in', max_power_w: 11_000 });
-  sim.apply({ module_id: moduleId, action: 'authorize', id_tag: `TAG-${moduleId}` });
-}
 
 describe(`sharing current by priority (simulator with limits modules, real Mosquitto)${HAVE_REFERENCE ? '' : '; EVerest reference absent: limit messages not validated against its schema'}`, () => {
   let broker: TestBroker;

@@ -8,11 +8,11 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIMIT_MIN_INTERVAL_MS } from '../../src/site/calm.js';
-import type { Simulator } from '../../src/sim/simulator.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/everest-stack.js';
 import { loadReferenceValidators } from '../support/reference-schemas.js';
 import { sharingStack, type SharingStack } from '../support/sharing-stack.js';
+import { arrive } from '../support/site-stack.js';
 import { collect, sleep, waitFor, type Collector } from '../support/wait.js';
 import { limitIncreasesInFlight, overlaps } from '../support/wire-checks.js';
 
@@ -43,10 +43,6 @@ const LEFTOVER_REASON = /^11\.4 A: held once already this session, it keeps its 
 
 const REFERENCE = loadReferenceValidators({ release: '2025.11', api: 'external_energy_limits_consumer_API' });
 
-function arrive(sim: Simulator, moduleId: string, car: { maxPowerW: number; hlc: boolean }): void {
-  sim.apply({ module_id: moduleId, action: 'plug_in', max_power_w: car.maxPowerW, hlc: car.hlc });
-  sim.apply({ module_id: moduleId, action: 'authorize', id_tag: `TAG-${moduleId}` });
-}
 
 interface DecisionDto {
   decision: string;
@@ -133,14 +129,14 @@ describe(`leftover power: running lower cars share it, a car held once starts on
     const held = (id: string) => site.drawW(id) === 0;
 
     // LOW alone at its maximum, then MID: LOW is held for it (its first interruption this session).
-    arrive(site.sim, LOW, { maxPowerW: 11_000, hlc: false });
+    arrive(site.sim, LOW, 11_000, { hlc: false });
     await waitFor(() => site.drawW(LOW) > 3_500, { timeoutMs: 20_000, message: () => `${LOW} alone at 16 A: ${show()}` });
-    arrive(site.sim, MID, { maxPowerW: 11_000, hlc: true });
+    arrive(site.sim, MID, 11_000, { hlc: true });
     await settled('LOW held for MID', { [MID]: { current_a: 15.9, reason_code: 'share' }, [LOW]: { current_a: 0, reason_code: 'over_budget' } }, (id) => (id === LOW ? held(id) : charges(id)));
     expect(site.app.module.site.enforcer.hold(LOW)).toMatchObject({ pausedByUs: true, interruptions: 1 });
 
     // (b) TOP comes: MID cannot get its minimum and is held; LOW starts on what MID cannot use, protected.
-    arrive(site.sim, TOP, { maxPowerW: 9_000, hlc: true });
+    arrive(site.sim, TOP, 9_000, { hlc: true });
     await settled(
       'LOW starts on the leftover',
       {
@@ -165,12 +161,12 @@ describe(`leftover power: running lower cars share it, a car held once starts on
     // MID's next car: LOW protected at 6 A beside it.
     site.sim.apply({ module_id: MID, action: 'unplug' });
     await waitFor(() => site.limitA(LOW) === 16, { timeoutMs: 20_000, message: () => `LOW alone again: ${show()}` });
-    arrive(site.sim, MID, { maxPowerW: 11_000, hlc: true });
+    arrive(site.sim, MID, 11_000, { hlc: true });
     await settled('LOW protected at 6 A', { [MID]: { current_a: 14.8, reason_code: 'share' }, [LOW]: { current_a: 6, reason_code: 'protected' } }, charges);
     await calm('LOW protected at 6 A');
 
     // (a) TOP's next car: MID (a new session, never held) is held; LOW, at 6 A, takes what MID cannot use.
-    arrive(site.sim, TOP, { maxPowerW: 9_000, hlc: true });
+    arrive(site.sim, TOP, 9_000, { hlc: true });
     await settled(
       'the protected car takes the rest',
       {

@@ -7,11 +7,11 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVEREST_RELEASES, type EverestRelease } from '../../src/everest/release.js';
-import type { Simulator } from '../../src/sim/simulator.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/everest-stack.js';
 import { loadReferenceValidators } from '../support/reference-schemas.js';
 import { sharingStack, type SharingStack } from '../support/sharing-stack.js';
+import { arrive } from '../support/site-stack.js';
 import { collect, waitFor, type Collector } from '../support/wait.js';
 import { overlaps } from '../support/wire-checks.js';
 
@@ -25,10 +25,6 @@ const BUDGET_W = 20_000;
 const REACTION_WINDOW_MS = 5_000;
 const SAMPLE_MS = 100;
 
-function arrive(sim: Simulator, moduleId: string): void {
-  sim.apply({ module_id: moduleId, action: 'plug_in', max_power_w: 11_000 });
-  sim.apply({ module_id: moduleId, action: 'authorize', id_tag: `TAG-${moduleId}` });
-}
 
 /** The longest run of consecutive samples for which `bad` held, ms. */
 class Streak {

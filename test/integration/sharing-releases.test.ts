@@ -6,16 +6,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EverestRelease } from '../../src/everest/release.js';
 import type { SiteEvent } from '../../src/site/controller.js';
-import type { Simulator } from '../../src/sim/simulator.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { sharingStack, W_PER_A, type SharingStack } from '../support/sharing-stack.js';
+import { arrive } from '../support/site-stack.js';
 import { waitFor } from '../support/wait.js';
 
 /** A car that takes all of a 16 A three-phase EVSE. */
-function arrive(sim: Simulator, moduleId: string): void {
-  sim.apply({ module_id: moduleId, action: 'plug_in', max_power_w: 16 * W_PER_A });
-  sim.apply({ module_id: moduleId, action: 'authorize', id_tag: `TAG-${moduleId}` });
-}
+const FULL_W = 16 * W_PER_A;
 
 describe.each(['2026.02', '2025.11'] as const satisfies readonly EverestRelease[])('current control on EVerest %s (simulator, real Mosquitto)', (release) => {
   let broker: TestBroker;
@@ -37,8 +34,8 @@ describe.each(['2026.02', '2025.11'] as const satisfies readonly EverestRelease[
     s = await start(['evse_1', 'evse_2'], 22_000);
     const site = s;
     const show = () => ['evse_1', 'evse_2'].map((id) => `${id} ${site.limitA(id)} A ${site.drawW(id)} W`).join(', ');
-    arrive(site.sim, 'evse_1');
-    arrive(site.sim, 'evse_2');
+    arrive(site.sim, 'evse_1', FULL_W);
+    arrive(site.sim, 'evse_2', FULL_W);
     // 22 kW / 2 / 690 W per A = 15.94 A, planned in 0.1 A steps downwards.
     await waitFor(() => site.limitA('evse_1') === 15.9 && site.limitA('evse_2') === 15.9, { timeoutMs: 15_000, message: () => `expected 15.9 A each: ${show()}` });
     await waitFor(() => site.drawW('evse_1') > 10_000 && site.drawW('evse_2') > 10_000 && site.drawW('evse_1') + site.drawW('evse_2') <= 22_000, {
@@ -69,10 +66,10 @@ describe.each(['2026.02', '2025.11'] as const satisfies readonly EverestRelease[
     s = await start(['evse_1', 'evse_2'], 9_000);
     const site = s;
     const show = () => ['evse_1', 'evse_2'].map((id) => `${id} ${site.limitA(id)} A ${site.drawW(id)} W ${site.sim.evse(id).snapshot().state}`).join(', ');
-    arrive(site.sim, 'evse_1');
+    arrive(site.sim, 'evse_1', FULL_W);
     await waitFor(() => site.drawW('evse_1') > 0.9 * 9_000, { timeoutMs: 15_000, message: () => `evse_1 alone takes the budget: ${show()}` });
     await site.app.service.setPriority({ by: 'module', module_id: 'evse_2', connector_id: 1 }, 5, 'session', 'test');
-    arrive(site.sim, 'evse_2');
+    arrive(site.sim, 'evse_2', FULL_W);
     await waitFor(() => site.limitA('evse_2') === 13 && site.limitA('evse_1') < 6 && site.drawW('evse_1') === 0 && site.drawW('evse_2') > 8_000, {
       timeoutMs: 20_000,
       message: () => `expected evse_2 at 13 A, evse_1 held: ${show()}`,

@@ -97,8 +97,11 @@ export async function siteStack(url: string, overrides: DeepPartial<Config> = {}
   return stack;
 }
 
-/** Plugs a car in and authorizes it, as a driver with an RFID card would. */
-export function arrive(sim: Simulator, moduleId: string, maxPowerW = 11_000): void {
-  sim.apply({ module_id: moduleId, action: 'plug_in', max_power_w: maxPowerW });
+/**
+ * Plugs a car in and authorizes it, as a driver with an RFID card would; `hlc`: an ISO 15118 car, which
+ * tells its maximum power (ev_info).
+ */
+export function arrive(sim: Simulator, moduleId: string, maxPowerW = 11_000, car: { hlc?: boolean } = {}): void {
+  sim.apply({ module_id: moduleId, action: 'plug_in', max_power_w: maxPowerW, ...(car.hlc !== undefined ? { hlc: car.hlc } : {}) });
   sim.apply({ module_id: moduleId, action: 'authorize', id_tag: `TAG-${moduleId}` });
 }

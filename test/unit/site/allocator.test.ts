@@ -410,8 +410,8 @@ describe('provisional admission: power a held higher session cannot use goes to 
   });
 
   it('below a provisional car nobody gets more from the leftover than it does', () => {
-    // 11 kW: 5 520 W for the priority-5 car, 5 480 W left; the priority-3 car needs 4 140 W... of 5 480: it fits.
-    // Make it need more: a 24 A three-phase EVSE whose minimum is 10 A (6 900 W).
+    // 11 kW: 5 520 W for the priority-5 car, 5 480 W left. The priority-3 car's EVSE has a 10 A minimum
+    // (6 900 W): it is held, and the 5 480 W are the leftover.
     const big = arriving(2, NOW - 60_000, { priority: 3 });
     big.current = { ...big.current!, minA: 10, evseMaxA: 24 };
     const provisional = arriving(5, NOW - 25_000, { priority: 1, phases: 1 });
